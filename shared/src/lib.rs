@@ -1,0 +1,13 @@
+//! The AI-SPRINT application model, shared by the controller and the agent.
+//!
+//! Invariant: this crate does no IO. It parses text it is given, validates, and computes;
+//! reading and writing files, sockets and processes belong to the crates that use it.
+
+pub mod dag;
+pub mod diag;
+pub mod json;
+pub mod pyliteral;
+pub mod system;
+pub mod yaml;
+
+pub use diag::{Diagnostic, Diagnostics, Pos, Severity};
