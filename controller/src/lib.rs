@@ -1,3 +1,7 @@
 //! The AI-SPRINT controller: design tools and their command line.
 
+pub mod appdir;
+pub mod design;
+pub mod new_app;
+pub mod output;
 pub mod pysource;

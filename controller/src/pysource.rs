@@ -24,39 +24,47 @@ impl<'a> Lines<'a> {
     fn pos(&self, offset: usize) -> Pos {
         let line = self.starts.partition_point(|s| *s <= offset).max(1);
         let start = self.starts[line - 1];
-        let column = self
-            .src
-            .get(start..offset)
-            .map_or(1, |s| s.chars().count() + 1);
+        let column = self.src.get(start..offset).map_or(1, |s| s.chars().count() + 1);
         Pos { line, column }
     }
 
     fn text(&self, range: ast::text_size::TextRange) -> &'a str {
-        self.src
-            .get(usize::from(range.start())..usize::from(range.end()))
-            .unwrap_or("")
+        self.src.get(usize::from(range.start())..usize::from(range.end())).unwrap_or("")
     }
 }
 
-/// The decorators of every top-level function named `main` (a file should have exactly one;
-/// the caller reports otherwise), each list with the position of its `def`.
-pub fn main_decorators(
-    file: &str,
-    source: &str,
-) -> Result<Vec<(Pos, Vec<PyDecorator>)>, Diagnostics> {
+/// What a component script says about itself.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptInfo {
+    /// Every top-level function named `main` (a script should have exactly one; the caller
+    /// reports otherwise), with the position of its `def` and its decorators.
+    pub mains: Vec<(Pos, Vec<PyDecorator>)>,
+    /// Names the script imports from the `aisprint` package (`from aisprint.annotations import
+    /// exec_time` gives `exec_time`).
+    pub aisprint_imports: Vec<String>,
+}
+
+/// Parses a script and reads the decorators of its `main`.
+pub fn read_script(file: &str, source: &str) -> Result<ScriptInfo, Diagnostics> {
     let lines = Lines::new(source);
     let module = parse(source, Mode::Module, file).map_err(|e| {
         let pos = lines.pos(usize::from(e.offset));
-        Diagnostics::from(
-            Diagnostic::error(file, "", format!("Python syntax error: {}", e.error)).at(Some(pos)),
-        )
+        Diagnostics::from(Diagnostic::error(file, "", format!("Python syntax error: {}", e.error)).at(Some(pos)))
     })?;
     let body = match module {
         ast::Mod::Module(m) => m.body,
         _ => Vec::new(),
     };
     let mut found = Vec::new();
+    let mut imports = Vec::new();
     for stmt in &body {
+        if let Stmt::ImportFrom(i) = stmt {
+            if i.module.as_ref().is_some_and(|m| m.as_str() == "aisprint" || m.as_str().starts_with("aisprint.")) {
+                for a in &i.names {
+                    imports.push(a.asname.as_ref().unwrap_or(&a.name).to_string());
+                }
+            }
+        }
         let (name, decorators, range) = match stmt {
             Stmt::FunctionDef(f) => (f.name.as_str(), &f.decorator_list, f.range),
             Stmt::AsyncFunctionDef(f) => (f.name.as_str(), &f.decorator_list, f.range),
@@ -68,7 +76,7 @@ pub fn main_decorators(
         let decs = decorators.iter().map(|d| decorator(&lines, d)).collect();
         found.push((lines.pos(usize::from(range.start())), decs));
     }
-    Ok(found)
+    Ok(ScriptInfo { mains: found, aisprint_imports: imports })
 }
 
 fn dotted_name(e: &Expr) -> Option<String> {
@@ -86,39 +94,21 @@ fn decorator(lines: &Lines<'_>, e: &Expr) -> PyDecorator {
         other => (other, None),
     };
     let full_name = dotted_name(func).unwrap_or_else(|| lines.text(func.range()).to_string());
-    let name = full_name
-        .rsplit('.')
-        .next()
-        .unwrap_or(&full_name)
-        .to_string();
+    let name = full_name.rsplit('.').next().unwrap_or(&full_name).to_string();
     let mut args = Vec::new();
     if let Some(c) = call {
         for a in &c.args {
-            args.push(PyArg {
-                name: None,
-                value: literal(lines, a),
-                pos: lines.pos(usize::from(a.range().start())),
-            });
+            args.push(PyArg { name: None, value: literal(lines, a), pos: lines.pos(usize::from(a.range().start())) });
         }
         for k in &c.keywords {
             args.push(PyArg {
-                name: Some(
-                    k.arg
-                        .as_ref()
-                        .map_or_else(|| "**".to_string(), |i| i.to_string()),
-                ),
+                name: Some(k.arg.as_ref().map_or_else(|| "**".to_string(), |i| i.to_string())),
                 value: literal(lines, &k.value),
                 pos: lines.pos(usize::from(k.range.start())),
             });
         }
     }
-    PyDecorator {
-        name,
-        full_name,
-        args,
-        called: call.is_some(),
-        pos,
-    }
+    PyDecorator { name, full_name, args, called: call.is_some(), pos }
 }
 
 fn constant(c: &Constant) -> Option<PyLiteral> {
@@ -128,9 +118,7 @@ fn constant(c: &Constant) -> Option<PyLiteral> {
         Constant::Str(s) => PyLiteral::Str(s.clone()),
         Constant::Int(i) => PyLiteral::Int(i.to_i64()?),
         Constant::Float(f) => PyLiteral::Float(*f),
-        Constant::Tuple(items) => {
-            PyLiteral::List(items.iter().map(constant).collect::<Option<Vec<_>>>()?)
-        }
+        Constant::Tuple(items) => PyLiteral::List(items.iter().map(constant).collect::<Option<Vec<_>>>()?),
         _ => return None,
     })
 }
@@ -188,15 +176,14 @@ def helper():
 
     #[test]
     fn reads_decorators_of_main() {
-        let found = main_decorators("main.py", SRC).expect("parses");
+        let info = read_script("main.py", SRC).expect("parses");
+        assert_eq!(info.aisprint_imports, ["component_name", "exec_time", "annotation"]);
+        let found = info.mains;
         assert_eq!(found.len(), 1);
         let (def_pos, decs) = &found[0];
         assert_eq!(def_pos.line, 13);
         let names: Vec<&str> = decs.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["lru_cache", "component_name", "exec_time", "annotation"]
-        );
+        assert_eq!(names, ["lru_cache", "component_name", "exec_time", "annotation"]);
         assert_eq!(decs[0].full_name, "functools.lru_cache");
         let cn = &decs[1];
         assert_eq!(cn.args[0].name.as_deref(), Some("name"));
@@ -205,10 +192,7 @@ def helper():
         let et = &decs[2];
         assert_eq!(et.args[1].value, PyLiteral::Float(40.5));
         assert_eq!(et.args[1].pos.line, 11);
-        assert_eq!(
-            et.args[2].value,
-            PyLiteral::List(vec![PyLiteral::Str("a".into()), PyLiteral::Str("b".into())])
-        );
+        assert_eq!(et.args[2].value, PyLiteral::List(vec![PyLiteral::Str("a".into()), PyLiteral::Str("b".into())]));
         match &decs[3].args[0].value {
             PyLiteral::Dict(kv) => {
                 assert_eq!(kv.len(), 2);
@@ -220,25 +204,15 @@ def helper():
 
     #[test]
     fn syntax_error_has_line() {
-        let err = main_decorators(
-            "main.py",
-            "@exec_time(local_time_thr=\ndef main(:\n  pass\n",
-        )
-        .expect_err("fails");
+        let err = read_script("main.py", "@exec_time(local_time_thr=\ndef main(:\n  pass\n").expect_err("fails");
         assert!(err.0[0].line.is_some());
         assert!(err.0[0].message.contains("syntax error"));
     }
 
     #[test]
     fn non_literal_arguments_keep_their_text() {
-        let found = main_decorators(
-            "m.py",
-            "@exec_time(local_time_thr=THR * 2)\ndef main():\n  pass\n",
-        )
-        .expect("parses");
-        assert_eq!(
-            found[0].1[0].args[0].value,
-            PyLiteral::Expr("THR * 2".into())
-        );
+        let found =
+            read_script("m.py", "@exec_time(local_time_thr=THR * 2)\ndef main():\n  pass\n").expect("parses").mains;
+        assert_eq!(found[0].1[0].args[0].value, PyLiteral::Expr("THR * 2".into()));
     }
 }

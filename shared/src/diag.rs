@@ -25,11 +25,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(
-        file: impl Into<String>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn error(file: impl Into<String>, key: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             file: file.into(),
@@ -40,15 +36,8 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(
-        file: impl Into<String>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(file, key, message)
-        }
+    pub fn warning(file: impl Into<String>, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { severity: Severity::Warning, ..Self::error(file, key, message) }
     }
 
     pub fn at(mut self, pos: Option<Pos>) -> Self {
@@ -127,8 +116,7 @@ impl Diagnostics {
     /// Sorted by file, then position, so that output is stable.
     pub fn sorted(mut self) -> Self {
         self.0.sort_by(|a, b| {
-            (&a.file, a.line, a.column, &a.key, &a.message)
-                .cmp(&(&b.file, b.line, b.column, &b.key, &b.message))
+            (&a.file, a.line, a.column, &a.key, &a.message).cmp(&(&b.file, b.line, b.column, &b.key, &b.message))
         });
         self.0.dedup();
         self

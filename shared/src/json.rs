@@ -42,12 +42,8 @@ where
 {
     let raw: Value = serde_json::from_str(text).map_err(|e| {
         Diagnostics::from(
-            Diagnostic::error(file, "", format!("not valid JSON: {}", strip_position(&e))).at(
-                Some(Pos {
-                    line: e.line(),
-                    column: e.column(),
-                }),
-            ),
+            Diagnostic::error(file, "", format!("not valid JSON: {}", strip_position(&e)))
+                .at(Some(Pos { line: e.line(), column: e.column() })),
         )
     })?;
     let value: T = match serde_path_to_error::deserialize(&raw) {
@@ -56,9 +52,7 @@ where
             let key = json_path(&e.path().to_string());
             let index = PositionIndex::build(text);
             let pos = index.get(&key);
-            return Err(Diagnostic::error(file, key, e.into_inner().to_string())
-                .at(pos)
-                .into());
+            return Err(Diagnostic::error(file, key, e.into_inner().to_string()).at(pos).into());
         }
     };
     let mut warnings = Diagnostics::new();
@@ -69,21 +63,11 @@ where
             let index = PositionIndex::build(text);
             for key in unknown {
                 let pos = index.get(&key);
-                warnings.push(
-                    Diagnostic::warning(file, key, "unknown key, ignored (check its spelling)")
-                        .at(pos),
-                );
+                warnings.push(Diagnostic::warning(file, key, "unknown key, ignored (check its spelling)").at(pos));
             }
         }
     }
-    Ok((
-        JsonDoc {
-            file: file.to_string(),
-            value,
-            text: text.to_string(),
-        },
-        warnings,
-    ))
+    Ok((JsonDoc { file: file.to_string(), value, text: text.to_string() }, warnings))
 }
 
 fn strip_position(e: &serde_json::Error) -> String {
@@ -118,10 +102,7 @@ fn unknown_keys(raw: &Value, back: &Value, path: String, out: &mut Vec<String>) 
     match (raw, back) {
         (Value::Object(r), Value::Object(b)) => {
             for (k, v) in r {
-                let canonical = ALIASES
-                    .iter()
-                    .find(|(a, _)| a == k)
-                    .map_or(k.as_str(), |(_, c)| c);
+                let canonical = ALIASES.iter().find(|(a, _)| a == k).map_or(k.as_str(), |(_, c)| c);
                 match b.get(k).or_else(|| b.get(canonical)) {
                     Some(bv) => unknown_keys(v, bv, join(&path, k), out),
                     None => out.push(join(&path, k)),
@@ -145,13 +126,9 @@ pub fn same_data(a: &Value, b: &Value) -> bool {
             _ => x == y,
         },
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_data(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_data(v, w)))
         }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_data(v, w))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_data(v, w)),
         _ => a == b,
     }
 }
@@ -171,19 +148,10 @@ mod tests {
 
     #[test]
     fn errors_carry_path_and_line() {
-        let err = parse::<A>(
-            "s.json",
-            "{\n \"b\": [\n  {\"x\": 1},\n  {\"x\": \"no\"}\n ]\n}",
-        )
-        .err()
-        .expect("fails");
+        let err = parse::<A>("s.json", "{\n \"b\": [\n  {\"x\": 1},\n  {\"x\": \"no\"}\n ]\n}").err().expect("fails");
         assert_eq!(err.0[0].key, "b[1].x");
         assert_eq!(err.0[0].line, Some(4));
-        assert!(
-            err.0[0].message.contains("expected f64"),
-            "{}",
-            err.0[0].message
-        );
+        assert!(err.0[0].message.contains("expected f64"), "{}", err.0[0].message);
     }
 
     #[test]

@@ -214,11 +214,7 @@ impl System {
         for (c, node) in &self.dag {
             g.add_node(c);
             for (i, n) in node.next.iter().enumerate() {
-                let p = node
-                    .transition_probability
-                    .get(i)
-                    .copied()
-                    .unwrap_or(f64::NAN);
+                let p = node.transition_probability.get(i).copied().unwrap_or(f64::NAN);
                 g.add_edge(c, n, p);
             }
         }
@@ -259,17 +255,11 @@ impl System {
                 }
             }
             if !self.components.contains_key(c) {
-                out.push(err(
-                    format!("DirectedAcyclicGraph.{c}"),
-                    format!("`{c}` is not a component of `Components`"),
-                ));
+                out.push(err(format!("DirectedAcyclicGraph.{c}"), format!("`{c}` is not a component of `Components`")));
             }
         }
         if let Err(cycle) = self.graph().topological_order() {
-            out.push(err(
-                "DirectedAcyclicGraph".into(),
-                format!("the graph has a cycle: {}", cycle.join(" -> ")),
-            ));
+            out.push(err("DirectedAcyclicGraph".into(), format!("the graph has a cycle: {}", cycle.join(" -> "))));
         }
 
         let resources = self.resource_index();
@@ -284,17 +274,11 @@ impl System {
         // Components and partitions
         for (c, deployments) in &self.components {
             if deployments.is_empty() {
-                out.push(err(
-                    format!("Components.{c}"),
-                    "a component needs at least one deployment".into(),
-                ));
+                out.push(err(format!("Components.{c}"), "a component needs at least one deployment".into()));
             }
             for (s, parts) in deployments {
                 if parts.is_empty() {
-                    out.push(err(
-                        format!("Components.{c}.{s}"),
-                        "a deployment needs at least one partition".into(),
-                    ));
+                    out.push(err(format!("Components.{c}.{s}"), "a deployment needs at least one partition".into()));
                 }
                 let names: Vec<&String> = parts.keys().collect();
                 for (k, (h, p)) in parts.iter().enumerate() {
@@ -313,11 +297,7 @@ impl System {
                             ));
                         }
                     } else {
-                        let want: Vec<&String> = self
-                            .dag
-                            .get(c)
-                            .map(|n| n.next.iter().collect())
-                            .unwrap_or_default();
+                        let want: Vec<&String> = self.dag.get(c).map(|n| n.next.iter().collect()).unwrap_or_default();
                         let got: Vec<&String> = p.next.iter().collect();
                         if want != got {
                             out.push(err(
@@ -339,10 +319,7 @@ impl System {
                         ));
                     }
                     if p.data_size.iter().any(|d| *d < 0.0) {
-                        out.push(err(
-                            format!("{key}.data_size"),
-                            "data sizes cannot be negative".into(),
-                        ));
+                        out.push(err(format!("{key}.data_size"), "data sizes cannot be negative".into()));
                     }
                     let compat = self.compatibility.get(c).and_then(|m| m.get(h));
                     match compat {
@@ -375,18 +352,12 @@ impl System {
                 }
             }
             if !self.dag.contains_key(c) {
-                out.push(err(
-                    format!("Components.{c}"),
-                    format!("`{c}` is missing from `DirectedAcyclicGraph`"),
-                ));
+                out.push(err(format!("Components.{c}"), format!("`{c}` is missing from `DirectedAcyclicGraph`")));
             }
         }
 
         // Resources
-        for (what, group) in [
-            ("EdgeResources", &self.edge_resources),
-            ("CloudResources", &self.cloud_resources),
-        ] {
+        for (what, group) in [("EdgeResources", &self.edge_resources), ("CloudResources", &self.cloud_resources)] {
             for (layer, rs) in group {
                 for (r, res) in rs {
                     let key = format!("{what}.{layer}.{r}");
@@ -409,10 +380,7 @@ impl System {
                     out.push(err(format!("{key}.memory"), "must be positive".into()));
                 }
                 if res.idle_time_before_kill <= 0.0 {
-                    out.push(err(
-                        format!("{key}.idle_time_before_kill"),
-                        "must be positive".into(),
-                    ));
+                    out.push(err(format!("{key}.idle_time_before_kill"), "must be positive".into()));
                 }
             }
         }
@@ -425,10 +393,7 @@ impl System {
                     let kind = resources.get(r.as_str()).map(|x| x.1);
                     let ok = match (m, kind) {
                         (_, None) => {
-                            out.push(err(
-                                key.clone(),
-                                format!("`{r}` is not a resource of any layer"),
-                            ));
+                            out.push(err(key.clone(), format!("`{r}` is not a resource of any layer")));
                             true
                         }
                         (PerformanceModel::Pacsltk { .. }, Some(k)) => k == ResourceKind::Faas,
@@ -441,21 +406,16 @@ impl System {
                         ));
                     }
                     let demands: Vec<(&str, f64)> = match m {
-                        PerformanceModel::QtEdge { demand }
-                        | PerformanceModel::QtCloud { demand } => {
+                        PerformanceModel::QtEdge { demand } | PerformanceModel::QtCloud { demand } => {
                             vec![("demand", *demand)]
                         }
-                        PerformanceModel::Pacsltk {
-                            demand_warm,
-                            demand_cold,
-                        } => vec![("demandWarm", *demand_warm), ("demandCold", *demand_cold)],
+                        PerformanceModel::Pacsltk { demand_warm, demand_cold } => {
+                            vec![("demandWarm", *demand_warm), ("demandCold", *demand_cold)]
+                        }
                     };
                     for (name, d) in demands {
                         if d.is_nan() || d < 0.0 {
-                            out.push(err(
-                                format!("{key}.{name}"),
-                                format!("demand {d} must be non-negative"),
-                            ));
+                            out.push(err(format!("{key}.{name}"), format!("demand {d} must be non-negative")));
                         }
                     }
                 }
@@ -464,23 +424,14 @@ impl System {
 
         // Constraints
         if self.lambda.is_nan() || self.lambda <= 0.0 {
-            out.push(err(
-                "Lambda".into(),
-                format!("arrival rate {} must be positive", self.lambda),
-            ));
+            out.push(err("Lambda".into(), format!("arrival rate {} must be positive", self.lambda)));
         }
         if self.time.is_nan() || self.time <= 0.0 {
-            out.push(err(
-                "Time".into(),
-                format!("time horizon {} must be positive", self.time),
-            ));
+            out.push(err("Time".into(), format!("time horizon {} must be positive", self.time)));
         }
         for (c, lc) in &self.local_constraints {
             if !self.components.contains_key(c) {
-                out.push(err(
-                    format!("LocalConstraints.{c}"),
-                    format!("`{c}` is not a component"),
-                ));
+                out.push(err(format!("LocalConstraints.{c}"), format!("`{c}` is not a component")));
             }
             if lc.local_res_time.is_nan() || lc.local_res_time <= 0.0 {
                 out.push(err(
@@ -513,23 +464,14 @@ impl System {
                 }
             }
             if d.bandwidth <= 0.0 {
-                out.push(err(
-                    format!("NetworkTechnology.{nd}.Bandwidth"),
-                    "must be positive".into(),
-                ));
+                out.push(err(format!("NetworkTechnology.{nd}.Bandwidth"), "must be positive".into()));
             }
             if d.access_delay < 0.0 {
-                out.push(err(
-                    format!("NetworkTechnology.{nd}.AccessDelay"),
-                    "cannot be negative".into(),
-                ));
+                out.push(err(format!("NetworkTechnology.{nd}.AccessDelay"), "cannot be negative".into()));
             }
         }
-        let covered: BTreeSet<&str> = self
-            .network
-            .values()
-            .flat_map(|d| d.computational_layers.iter().map(String::as_str))
-            .collect();
+        let covered: BTreeSet<&str> =
+            self.network.values().flat_map(|d| d.computational_layers.iter().map(String::as_str)).collect();
         for l in &layers {
             if !covered.contains(l) {
                 out.push(err(

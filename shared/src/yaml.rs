@@ -27,9 +27,7 @@ impl PositionIndex {
         let mut parser = Parser::new_from_str(text);
         // Errors are reported by serde_yaml; keep what was indexed until then.
         let _ = parser.load(&mut builder, false);
-        Self {
-            positions: builder.positions,
-        }
+        Self { positions: builder.positions }
     }
 
     /// The position of `path`, or of its nearest ancestor that has one.
@@ -91,16 +89,9 @@ impl IndexBuilder {
     /// Called before a node (scalar, mapping or sequence) starts; returns true when the node
     /// is a mapping key rather than a value.
     fn begin_node(&mut self, key_text: Option<&str>, mark: Marker) -> bool {
-        let pos = Pos {
-            line: mark.line(),
-            column: mark.col() + 1,
-        };
+        let pos = Pos { line: mark.line(), column: mark.col() + 1 };
         match self.stack.last_mut() {
-            Some(Frame::Map {
-                expect_key: true,
-                key,
-                elem,
-            }) => {
+            Some(Frame::Map { expect_key: true, key, elem }) => {
                 let k = key_text.unwrap_or("?").to_string();
                 *key = Some(k.clone());
                 if let Some(e) = elem.take() {
@@ -125,9 +116,7 @@ impl IndexBuilder {
     /// Called when a value node ends.
     fn end_value(&mut self) {
         match self.stack.last_mut() {
-            Some(Frame::Map {
-                expect_key, key, ..
-            }) => {
+            Some(Frame::Map { expect_key, key, .. }) => {
                 *expect_key = true;
                 *key = None;
                 self.path.pop();
@@ -169,11 +158,7 @@ impl MarkedEventReceiver for IndexBuilder {
                 let in_seq = matches!(self.stack.last(), Some(Frame::Seq { .. }));
                 self.begin_node(None, mark);
                 let elem = in_seq.then(|| self.current_path());
-                self.stack.push(Frame::Map {
-                    expect_key: true,
-                    key: None,
-                    elem,
-                });
+                self.stack.push(Frame::Map { expect_key: true, key: None, elem });
             }
             Event::SequenceStart(..) => {
                 self.begin_node(None, mark);
@@ -231,9 +216,7 @@ where
             // Parse again from the text: only then does serde_yaml know positions.
             return Err(match serde_yaml::from_str::<T>(text) {
                 Err(e) => serde_error(file, &e).into(),
-                Ok(_) => {
-                    Diagnostic::error(file, "", "the file does not have the expected shape").into()
-                }
+                Ok(_) => Diagnostic::error(file, "", "the file does not have the expected shape").into(),
             });
         }
     };
@@ -245,27 +228,12 @@ where
             unknown_keys(&raw, &back, String::new(), &mut unknown);
             for key in unknown {
                 let pos = index.get(&key);
-                warnings.push(
-                    Diagnostic::warning(file, key, "unknown key, ignored (check its spelling)")
-                        .at(pos),
-                );
+                warnings.push(Diagnostic::warning(file, key, "unknown key, ignored (check its spelling)").at(pos));
             }
         }
-        Err(e) => warnings.push(Diagnostic::warning(
-            file,
-            "",
-            format!("could not check for unknown keys: {e}"),
-        )),
+        Err(e) => warnings.push(Diagnostic::warning(file, "", format!("could not check for unknown keys: {e}"))),
     }
-    Ok((
-        YamlDoc {
-            file: file.to_string(),
-            value,
-            raw,
-            index,
-        },
-        warnings,
-    ))
+    Ok((YamlDoc { file: file.to_string(), value, raw, index }, warnings))
 }
 
 /// Turns a serde_yaml error into a diagnostic with the key path and position it names.
@@ -277,10 +245,7 @@ pub fn serde_error(file: &str, e: &serde_yaml::Error) -> Diagnostic {
         _ => text,
     };
     let (key, message) = split_path(&text);
-    let pos = e.location().map(|l| Pos {
-        line: l.line(),
-        column: l.column(),
-    });
+    let pos = e.location().map(|l| Pos { line: l.line(), column: l.column() });
     Diagnostic::error(file, key, message).at(pos)
 }
 
@@ -332,10 +297,7 @@ pub fn key_text(k: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => "~".to_string(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
     }
 }
 
@@ -347,22 +309,37 @@ pub fn same_data(a: &Value, b: &Value) -> bool {
             _ => x == y,
         },
         (Value::Mapping(x), Value::Mapping(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_data(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_data(v, w)))
         }
-        (Value::Sequence(x), Value::Sequence(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_data(v, w))
-        }
+        (Value::Sequence(x), Value::Sequence(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_data(v, w)),
         (Value::Tagged(x), _) => same_data(&x.value, b),
         (_, Value::Tagged(y)) => same_data(a, &y.value),
         _ => a == b,
     }
 }
 
-/// Serialises a model to YAML text.
+/// Serialises a model to YAML text. Floats with no fractional part are written as integers
+/// (`memorySize: 4096`, not `4096.0`), as the files' authors write them.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
-    serde_yaml::to_string(value)
+    let mut v = serde_yaml::to_value(value)?;
+    integral_floats_as_ints(&mut v);
+    serde_yaml::to_string(&v)
+}
+
+fn integral_floats_as_ints(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64() {
+                if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *n = serde_yaml::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Sequence(s) => s.iter_mut().for_each(integral_floats_as_ints),
+        Value::Mapping(m) => m.iter_mut().for_each(|(_, v)| integral_floats_as_ints(v)),
+        Value::Tagged(t) => integral_floats_as_ints(&mut t.value),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -375,13 +352,7 @@ mod tests {
         let idx = PositionIndex::build(text);
         assert_eq!(idx.get("a"), Some(Pos { line: 1, column: 1 }));
         assert_eq!(idx.get("a.b"), Some(Pos { line: 2, column: 3 }));
-        assert_eq!(
-            idx.get("a.b[1]"),
-            Some(Pos {
-                line: 2,
-                column: 10
-            })
-        );
+        assert_eq!(idx.get("a.b[1]"), Some(Pos { line: 2, column: 10 }));
         assert_eq!(idx.get("a.c[1].y"), Some(Pos { line: 5, column: 7 }));
         assert_eq!(idx.get("d"), Some(Pos { line: 6, column: 1 }));
         // unknown child falls back to the parent
@@ -400,9 +371,7 @@ mod tests {
 
     #[test]
     fn type_errors_carry_path_and_position() {
-        let err = parse::<A>("f.yaml", "b:\n  x: False\n  y: -3\n")
-            .err()
-            .expect("must fail");
+        let err = parse::<A>("f.yaml", "b:\n  x: False\n  y: -3\n").err().expect("must fail");
         let d = &err.0[0];
         assert_eq!(d.key, "b.y");
         assert_eq!(d.line, Some(3));
@@ -411,8 +380,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_warnings_with_position() {
-        let (doc, warnings) =
-            parse::<A>("f.yaml", "b:\n  x: true\n  y: 1\n  z: 4\n").expect("parses");
+        let (doc, warnings) = parse::<A>("f.yaml", "b:\n  x: true\n  y: 1\n  z: 4\n").expect("parses");
         assert!(doc.value.b.x);
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings.0[0].key, "b.z");
@@ -421,10 +389,14 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_a_line() {
-        let err = parse::<A>("f.yaml", "b:\n  x: [\n")
-            .err()
-            .expect("must fail");
+        let err = parse::<A>("f.yaml", "b:\n  x: [\n").err().expect("must fail");
         assert!(err.0[0].line.is_some());
+    }
+
+    #[test]
+    fn integral_floats_are_written_as_integers() {
+        let text = to_string(&vec![4096.0, 0.9, 2.77e-6]).expect("yaml");
+        assert_eq!(text, "- 4096\n- 0.9\n- 2.77e-6\n");
     }
 
     #[test]

@@ -14,10 +14,7 @@ fn instances() -> Vec<PathBuf> {
             let p = e.expect("entry").path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("system_description"))
-            {
+            } else if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("system_description")) {
                 out.push(p);
             }
         }
@@ -29,11 +26,7 @@ fn instances() -> Vec<PathBuf> {
 #[test]
 fn public_instances_load_validate_and_round_trip() {
     let files = instances();
-    assert_eq!(
-        files.len(),
-        86,
-        "80 GeneralWorkflows + 3 scenarios + 3 solution systems"
-    );
+    assert_eq!(files.len(), 86, "80 GeneralWorkflows + 3 scenarios + 3 solution systems");
     for f in files {
         let name = f.display().to_string();
         let text = std::fs::read_to_string(&f).expect("read");
@@ -43,15 +36,10 @@ fn public_instances_load_validate_and_round_trip() {
         assert!(diags.is_empty(), "{diags}");
         // Lossless: what we write back holds the same data (the layer-list key is written in
         // its documented spelling, so compare with it renamed).
-        let original: serde_json::Value = serde_json::from_str(
-            &text.replace("\"computationallayers\"", "\"computationalLayers\""),
-        )
-        .expect("json");
+        let original: serde_json::Value =
+            serde_json::from_str(&text.replace("\"computationallayers\"", "\"computationalLayers\"")).expect("json");
         let back = serde_json::to_value(&doc.value).expect("serialise");
-        assert!(
-            json::same_data(&original, &back),
-            "{name} changed on round trip"
-        );
+        assert!(json::same_data(&original, &back), "{name} changed on round trip");
     }
 }
 
@@ -59,9 +47,7 @@ fn public_instances_load_validate_and_round_trip() {
 fn unknown_model_is_refused_with_its_path() {
     let f = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../data/space4ai-d/instances/RunningExample/system_description_scenario1.json");
-    let text = std::fs::read_to_string(f)
-        .expect("read")
-        .replacen("\"QTedge\"", "\"QTmagic\"", 1);
+    let text = std::fs::read_to_string(f).expect("read").replacen("\"QTedge\"", "\"QTmagic\"", 1);
     let err = json::parse::<System>("s.json", &text).expect_err("refused");
     let d = &err.0[0];
     assert!(d.key.starts_with("Performance."), "{d}");
