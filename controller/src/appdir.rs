@@ -188,7 +188,7 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
     r.diags.extend(d);
 
     // The component scripts.
-    let (sources, folders) = read_sources(&mut r);
+    let (sources, folders, incomplete_sources) = read_sources(&mut r);
 
     let (Some(dag_doc), Some(res_doc), Some(dep_doc), Some(dag_text)) = (dag_doc, res_doc, dep_doc, dag_text) else {
         return Err(r.diags.sorted());
@@ -204,6 +204,7 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
         performance_models,
         space4aid,
         sources,
+        incomplete_sources,
     };
     r.diags.extend(app.check());
     let diags = r.diags;
@@ -213,13 +214,27 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
     }
 }
 
-/// Parses `src/<folder>/main.py` of every component folder.
-fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathBuf)>) {
+fn component_folders(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("src"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with('.') && n != "__pycache__")
+        .collect();
+    names.sort();
+    names
+}
+
+/// Parses `src/<folder>/main.py` of every component folder; the flag is set when a script
+/// could not be read.
+fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathBuf)>, bool) {
     let src = r.dir.join("src");
     let mut sources = Vec::new();
     let mut folders = Vec::new();
-    let entries = match std::fs::read_dir(&src) {
-        Ok(e) => e,
+    match std::fs::read_dir(&src) {
+        Ok(_) => {}
         Err(e) => {
             let why = if e.kind() == std::io::ErrorKind::NotFound {
                 "the folder is missing: it holds one folder per component, each with its main.py".to_string()
@@ -227,21 +242,16 @@ fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathB
                 format!("cannot read the folder: {e}")
             };
             r.diags.push(Diagnostic::error(r.name("src"), "", why));
-            return (sources, folders);
+            return (sources, folders, true);
         }
     };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| !n.starts_with('.') && n != "__pycache__")
-        .collect();
-    names.sort();
-    for folder in names {
+    let mut incomplete = false;
+    for folder in component_folders(r.dir) {
         let rel = format!("src/{folder}/main.py");
         let Some(text) =
             r.text(&rel, Some("every component folder under src/ needs a main.py with an annotated `main` function"))
         else {
+            incomplete = true;
             continue;
         };
         let script = r.name(&rel);
@@ -249,6 +259,7 @@ fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathB
             Ok(i) => i,
             Err(e) => {
                 r.diags.extend(e);
+                incomplete = true;
                 continue;
             }
         };
@@ -259,6 +270,7 @@ fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathB
                     "",
                     "no top-level function named `main`: a component's main.py must define exactly one",
                 ));
+                incomplete = true;
                 continue;
             }
             [one] => one.clone(),
@@ -271,6 +283,7 @@ fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathB
                     )
                     .at(Some(second.0)),
                 );
+                incomplete = true;
                 continue;
             }
         };
@@ -281,5 +294,5 @@ fn read_sources(r: &mut Reader<'_>) -> (Vec<ComponentSource>, Vec<(String, PathB
         }
         sources.push(ComponentSource { folder, script, main_pos, annotations: ann });
     }
-    (sources, folders)
+    (sources, folders, incomplete)
 }

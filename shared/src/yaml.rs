@@ -238,12 +238,12 @@ where
 
 /// Turns a serde_yaml error into a diagnostic with the key path and position it names.
 pub fn serde_error(file: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let text = e.to_string();
-    // serde_yaml formats "path.to.key: message at line L column C".
-    let text = match text.rfind(" at line ") {
-        Some(cut) if e.location().is_some() => text[..cut].to_string(),
-        _ => text,
-    };
+    let mut text = e.to_string();
+    // serde_yaml formats "path.to.key: message at line L column C[, more context]"; the
+    // position goes into the diagnostic's own fields.
+    if let Some(l) = e.location() {
+        text = text.replacen(&format!(" at line {} column {}", l.line(), l.column()), "", 1);
+    }
     let (key, message) = split_path(&text);
     let pos = e.location().map(|l| Pos { line: l.line(), column: l.column() });
     Diagnostic::error(file, key, message).at(pos)

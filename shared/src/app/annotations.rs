@@ -426,17 +426,17 @@ pub fn interpret(
         add(&d.name, args, d.pos, &mut out);
     }
 
-    let mut ann = ComponentAnnotations::default();
+    // Keep every annotation that reads on its own, so that one wrong argument does not hide
+    // the component's name from the checks that follow.
     let mut map = serde_yaml::Mapping::new();
     for (name, (params, _)) in &found {
-        map.insert(Value::String(name.clone()), Value::Mapping(params.clone()));
-    }
-    if !out.has_errors() {
-        match serde_yaml::from_value::<ComponentAnnotations>(Value::Mapping(map)) {
-            Ok(a) => ann = a,
-            Err(e) => out.push(Diagnostic::error(file, "", format!("annotations could not be read: {e}"))),
+        let mut one = serde_yaml::Mapping::new();
+        one.insert(Value::String(name.clone()), Value::Mapping(params.clone()));
+        if serde_yaml::from_value::<ComponentAnnotations>(Value::Mapping(one)).is_ok() {
+            map.insert(Value::String(name.clone()), Value::Mapping(params.clone()));
         }
     }
+    let ann = serde_yaml::from_value::<ComponentAnnotations>(Value::Mapping(map)).unwrap_or_default();
     check_values(file, &ann, &found, &mut out);
     (ann, out)
 }
@@ -572,5 +572,107 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
         Value::String(s) => out.push(s.clone()),
         Value::Sequence(l) => l.iter().for_each(|x| collect_strings(x, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Pos;
+
+    fn dec(name: &str, args: Vec<(Option<&str>, PyLiteral)>) -> PyDecorator {
+        PyDecorator {
+            name: name.rsplit('.').next().unwrap_or(name).to_string(),
+            full_name: name.to_string(),
+            args: args
+                .into_iter()
+                .map(|(n, value)| PyArg { name: n.map(str::to_string), value, pos: Pos { line: 3, column: 12 } })
+                .collect(),
+            called: true,
+            pos: Pos { line: 3, column: 1 },
+        }
+    }
+
+    fn s(v: &str) -> PyLiteral {
+        PyLiteral::Str(v.into())
+    }
+
+    #[test]
+    fn positional_arguments_fill_the_signature_in_order() {
+        let (a, d) = interpret(
+            "m.py",
+            &[
+                dec("component_name", vec![(None, s("c"))]),
+                dec(
+                    "exec_time",
+                    vec![
+                        (None, PyLiteral::Int(5)),
+                        (None, PyLiteral::Float(9.5)),
+                        (None, PyLiteral::List(vec![s("p")])),
+                    ],
+                ),
+            ],
+            &[],
+        );
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(a.name(), Some("c"));
+        assert_eq!(a.local_time_thr(), Some(5.0));
+        assert_eq!(a.global_time_thr(), Some(9.5));
+        assert_eq!(a.prev_components(), ["p"]);
+    }
+
+    #[test]
+    fn other_decorators_are_left_alone_and_lookalikes_reported() {
+        let (a, d) = interpret(
+            "m.py",
+            &[dec("functools.wraps", vec![]), dec("component_name", vec![(Some("name"), s("c"))])],
+            &[],
+        );
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(a.name(), Some("c"));
+        let (_, d) = interpret("m.py", &[dec("aisprint.annotations.exec_timee", vec![])], &[]);
+        assert!(d.to_string().contains("did you mean `exec_time`"), "{d}");
+        let (_, d) = interpret("m.py", &[dec("throughput", vec![])], &["throughput".to_string()]);
+        assert!(d.to_string().contains("unknown AI-SPRINT annotation `throughput`"), "{d}");
+    }
+
+    #[test]
+    fn the_dictionary_form_and_duplicates() {
+        let dict = PyLiteral::Dict(vec![
+            (s("component_name"), PyLiteral::Dict(vec![(s("name"), s("c"))])),
+            (s("exec_time"), PyLiteral::Dict(vec![])),
+        ]);
+        let (a, d) = interpret("m.py", &[dec("annotation", vec![(None, dict.clone())])], &[]);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(a.exec_time, Some(ExecTime::default()), "@annotation({{'exec_time': {{}}}}) gives exec_time: {{}}");
+        let (_, d) = interpret(
+            "m.py",
+            &[
+                dec("annotation", vec![(None, dict)]),
+                dec("exec_time", vec![(Some("local_time_thr"), PyLiteral::Int(1))]),
+            ],
+            &[],
+        );
+        assert!(d.to_string().contains("`exec_time` is given twice"), "{d}");
+    }
+
+    #[test]
+    fn argument_errors_name_the_argument() {
+        let (a, d) = interpret(
+            "m.py",
+            &[
+                dec("component_name", vec![(Some("name"), s("c"))]),
+                dec("exec_time", vec![(Some("local_time"), PyLiteral::Int(1))]),
+                dec("security", vec![(Some("trustedExecution"), s("yes"))]),
+                dec("model_performance", vec![(Some("metric"), s("accuracy"))]),
+            ],
+            &[],
+        );
+        let all = d.to_string();
+        assert!(all.contains("@exec_time.local_time: unknown argument `local_time`"), "{all}");
+        assert!(all.contains("@security.trustedExecution: must be True or False, found \"yes\""), "{all}");
+        assert!(all.contains("unknown metric `accuracy`"), "{all}");
+        assert_eq!(a.name(), Some("c"), "valid annotations are kept beside the wrong ones");
+        assert!(all.contains("m.py:3:12"), "{all}");
     }
 }

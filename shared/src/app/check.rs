@@ -39,6 +39,9 @@ pub struct Application {
     pub performance_models: Option<JsonDoc<PerformanceModels>>,
     pub space4aid: Option<YamlDoc<Space4aidConfig>>,
     pub sources: Vec<ComponentSource>,
+    /// Some script could not be read or parsed: components it may declare are not reported
+    /// as missing (the unreadable script is the problem to fix first).
+    pub incomplete_sources: bool,
 }
 
 impl Application {
@@ -154,7 +157,7 @@ impl Application {
             }
         }
         for (i, c) in self.all_components().into_iter().enumerate() {
-            if !by_name.contains_key(c) {
+            if !by_name.contains_key(c) && !self.incomplete_sources {
                 let key = if i < self.dag.value.system.components.len() {
                     format!("System.components[{i}]")
                 } else {

@@ -30,6 +30,7 @@ pub struct DagSystem {
 
 /// `[from, to, transition probability]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(expecting = "a dependency [from, to, transition probability]")]
 pub struct Dependency(pub String, pub String, pub super::Number);
 
 impl Dependency {
@@ -98,8 +99,9 @@ pub fn validate(doc: &YamlDoc<ApplicationDag>) -> Diagnostics {
         }
         *out_prob.entry(d.0.as_str()).or_default() += p;
     }
+    let all_in_range = s.dependencies.iter().all(|d| (0.0..=1.0).contains(&d.probability()));
     for (c, total) in out_prob {
-        if total > 1.0 + 1e-9 {
+        if all_in_range && total > 1.0 + 1e-9 {
             out.push(doc.warning(
                 "System.dependencies",
                 format!("the transition probabilities out of `{c}` add up to {total}, more than 1"),
