@@ -5,7 +5,7 @@
 //! looks complete. Files already in the tree that the command does not produce (a user's
 //! `im/auth.dat`, the TOSCA files of a later step) are kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,14 @@ pub struct OutputSet {
 }
 
 const TMP_SUFFIX: &str = ".aisprint-tmp";
+
+/// What staging did: temporary files to rename into place, and links made directly (undone
+/// when a later step fails).
+#[derive(Default)]
+struct Staged {
+    renames: Vec<(PathBuf, PathBuf)>,
+    new_links: Vec<PathBuf>,
+}
 
 impl OutputSet {
     pub fn new() -> Self {
@@ -115,15 +123,17 @@ impl OutputSet {
 
     /// Writes everything under `root`; all or nothing, as far as the file system allows.
     pub fn commit(&self, root: &Path) -> Result<(), OutputError> {
-        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let result = self.stage(root, &mut staged);
-        if let Err(e) = result {
-            for (tmp, _) in &staged {
+        let mut staged = Staged::default();
+        if let Err(e) = self.stage(root, &mut staged) {
+            for (tmp, _) in &staged.renames {
                 let _ = std::fs::remove_file(tmp);
+            }
+            for link in &staged.new_links {
+                let _ = std::fs::remove_file(link);
             }
             return Err(e);
         }
-        for (tmp, dest) in &staged {
+        for (tmp, dest) in &staged.renames {
             if std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
                 // A folder an older tool left where a link belongs (checked while staging).
                 std::fs::remove_dir_all(dest).map_err(|source| OutputError::Rename { path: dest.clone(), source })?;
@@ -157,19 +167,23 @@ impl OutputSet {
         Ok(())
     }
 
-    fn stage(&self, root: &Path, staged: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), OutputError> {
+    fn stage(&self, root: &Path, staged: &mut Staged) -> Result<(), OutputError> {
+        let mut made: HashSet<PathBuf> = HashSet::new();
         for (rel, entry) in &self.entries {
             let dest = root.join(rel);
             let parent = match entry {
                 Entry::Dir => dest.clone(),
                 _ => dest.parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
             };
-            std::fs::create_dir_all(&parent)
-                .map_err(|source| OutputError::CreateDir { path: parent.clone(), source })?;
+            if made.insert(parent.clone()) {
+                std::fs::create_dir_all(&parent)
+                    .map_err(|source| OutputError::CreateDir { path: parent.clone(), source })?;
+            }
             let mut tmp = dest.clone().into_os_string();
             tmp.push(TMP_SUFFIX);
             let tmp = PathBuf::from(tmp);
-            let is_file = std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file());
+            let existing = std::fs::symlink_metadata(&dest).ok();
+            let is_file = existing.as_ref().is_some_and(|m| m.is_file());
             match entry {
                 Entry::Dir => continue,
                 Entry::File(content) => {
@@ -185,24 +199,28 @@ impl OutputSet {
                         continue;
                     }
                     write_file(&tmp, &content).map_err(|source| OutputError::Write { path: dest.clone(), source })?;
-                    if let Ok(meta) = std::fs::metadata(source_path) {
-                        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-                    }
+                    keep_executable(source_path, &tmp);
                 }
                 Entry::Symlink { target, replaces } => {
-                    if let Ok(meta) = std::fs::symlink_metadata(&dest) {
-                        if meta.is_dir() && !only_files_named(&dest, replaces) {
-                            return Err(OutputError::FolderInTheWay { path: dest, target: target.clone() });
-                        }
-                        if std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(target)) {
+                    match &existing {
+                        None => {
+                            // Making a link is atomic: no temporary name needed.
+                            make_symlink(target, &dest)
+                                .map_err(|source| OutputError::Write { path: dest.clone(), source })?;
+                            staged.new_links.push(dest);
                             continue;
                         }
+                        Some(meta) if meta.is_dir() && !only_files_named(&dest, replaces) => {
+                            return Err(OutputError::FolderInTheWay { path: dest, target: target.clone() });
+                        }
+                        Some(_) if std::fs::read_link(&dest).is_ok_and(|t| t == Path::new(target)) => continue,
+                        Some(_) => {}
                     }
                     let _ = std::fs::remove_file(&tmp);
                     make_symlink(target, &tmp).map_err(|source| OutputError::Write { path: dest.clone(), source })?;
                 }
             }
-            staged.push((tmp, dest));
+            staged.renames.push((tmp, dest));
         }
         Ok(())
     }
@@ -220,10 +238,24 @@ fn only_files_named(dir: &Path, names: &[String]) -> bool {
     })
 }
 
+/// Copies keep an executable script executable.
+#[cfg(unix)]
+fn keep_executable(source: &Path, copy: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(source) {
+        if meta.permissions().mode() & 0o111 != 0 {
+            let _ = std::fs::set_permissions(copy, meta.permissions());
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_executable(_source: &Path, _copy: &Path) {}
+
 fn write_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(path)?;
     f.write_all(content)?;
-    f.sync_all()
+    Ok(())
 }
 
 #[cfg(unix)]
