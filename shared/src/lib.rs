@@ -9,6 +9,7 @@ pub mod design;
 pub mod diag;
 pub mod json;
 pub mod pyliteral;
+pub mod space4aid;
 pub mod system;
 pub mod yaml;
 
