@@ -13,8 +13,11 @@ fn agrees_with_the_reference_package() {
     let mut worst = (0.0f64, String::new());
     for r in rows {
         let f = |k: &str| r[k].as_f64().expect(k);
-        let s = serverless(f("arrival_rate"), f("warm_service_time"), f("cold_service_time"), f("idle_time_before_kill"));
-        for (name, got) in [("avg_resp_time", s.avg_resp_time), ("cold_prob", s.cold_prob), ("avg_server_count", s.avg_server_count)] {
+        let s =
+            serverless(f("arrival_rate"), f("warm_service_time"), f("cold_service_time"), f("idle_time_before_kill"));
+        for (name, got) in
+            [("avg_resp_time", s.avg_resp_time), ("cold_prob", s.cold_prob), ("avg_server_count", s.avg_server_count)]
+        {
             let want = f(name);
             let rel = if want == 0.0 { got.abs() } else { ((got - want) / want).abs() };
             if rel > worst.0 {

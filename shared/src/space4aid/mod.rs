@@ -1,4 +1,7 @@
-//! SPACE4AI-D: the placement model of `specs/space4ai-d-model.md` (docs/space4ai-d.md), its
-//! evaluator and the search methods.
+//! SPACE4AI-D: the placement model of `docs/space4ai-d.md`, its evaluator and the search
+//! methods.
 
+pub mod eval;
+pub mod model;
 pub mod pacsltk;
+pub mod solution_json;

@@ -31,7 +31,12 @@ pub const MAXIMUM_CONCURRENCY: usize = 1000;
 /// Steady-state behaviour for requests arriving at `arrival_rate` (1/s), served in
 /// `warm_service_time` by a warm instance and `cold_service_time` on a cold start, with idle
 /// instances killed after `idle_time_before_kill` seconds.
-pub fn serverless(arrival_rate: f64, warm_service_time: f64, cold_service_time: f64, idle_time_before_kill: f64) -> Serverless {
+pub fn serverless(
+    arrival_rate: f64,
+    warm_service_time: f64,
+    cold_service_time: f64,
+    idle_time_before_kill: f64,
+) -> Serverless {
     let max_conc = MAXIMUM_CONCURRENCY;
     let warm_rate = 1.0 / warm_service_time;
     let cold_rate = 1.0 / cold_service_time;
@@ -84,20 +89,23 @@ pub fn serverless(arrival_rate: f64, warm_service_time: f64, cold_service_time: 
 
     // Birth rate out of state i (a cold start that completes) and death rate (a kill).
     let up = |i: usize| block_rates[i] * cold_rate / (block_rates[i] + cold_rate);
-    // Product form: pi[i+1] * down[i+1] = pi[i] * up[i]. A state that cannot be left
-    // downwards (kill rate 0) takes all the mass below it.
-    let mut pi = vec![0.0; n];
-    pi[0] = 1.0;
+    // Product form: pi[i+1] * down[i+1] = pi[i] * up[i], in logarithms (the ratios span
+    // hundreds of orders of magnitude). A state that cannot be left downwards (kill rate 0)
+    // takes all the mass below it.
+    let mut log_pi = vec![f64::NEG_INFINITY; n];
+    log_pi[0] = 0.0;
     for i in 0..n - 1 {
         let down = kill_rates[i + 1];
         let u = up(i);
         if down > 0.0 {
-            pi[i + 1] = pi[i] * u / down;
-        } else if u > 0.0 && pi[i] > 0.0 {
-            pi[..=i].iter_mut().for_each(|p| *p = 0.0);
-            pi[i + 1] = 1.0;
+            log_pi[i + 1] = log_pi[i] + u.ln() - down.ln();
+        } else if u > 0.0 && log_pi[i] > f64::NEG_INFINITY {
+            log_pi[..=i].iter_mut().for_each(|p| *p = f64::NEG_INFINITY);
+            log_pi[i + 1] = 0.0;
         }
     }
+    let top = log_pi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut pi: Vec<f64> = log_pi.iter().map(|l| (l - top).exp()).collect();
     let total: f64 = pi.iter().sum();
     pi.iter_mut().for_each(|p| *p /= total);
 
@@ -116,6 +124,13 @@ mod tests {
         assert!((erlang_b(0.5, 1) - 0.5 / 1.5).abs() < 1e-15);
         // Two servers, rho = 1: (1/2) / (1 + 1 + 1/2) = 0.2.
         assert!((erlang_b(1.0, 2) - 0.2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn long_chains_do_not_overflow() {
+        // The chain's ratios overflow f64 in linear form here (pacsltk: 2.3355952693941067).
+        let s = serverless(1.8, 2.334182971511172, 4.178458608694003, 600.0);
+        assert!((s.avg_resp_time - 2.3355952693941067).abs() < 1e-9, "{s:?}");
     }
 
     #[test]

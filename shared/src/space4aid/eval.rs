@@ -1,0 +1,420 @@
+//! Evaluating a solution: arrival rates, utilisations, response times, every feasibility
+//! rule of the model and the cost. The evaluator explains infeasibility: each violated rule
+//! with the component or resource and by how much.
+
+use std::fmt;
+
+use super::model::{Model, Perf};
+use super::pacsltk;
+
+/// Placement of every component: its deployment, a resource per active partition and an
+/// instance count per resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Solution {
+    /// Deployment index per component.
+    pub deployment: Vec<usize>,
+    /// Resource per global partition index; [`NONE`] for partitions of unused deployments.
+    pub placement: Vec<usize>,
+    /// Instances per resource (0 when unused; FaaS resources count 1 when used).
+    pub instances: Vec<u32>,
+}
+
+/// No resource.
+pub const NONE: usize = usize::MAX;
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Violation {
+    /// A partition sits on a resource its compatibility list does not name.
+    Incompatible { partition: String, component: String, resource: String },
+    /// More than one resource of an edge/VM layer is used.
+    LayerShared { layer: String, resources: Vec<String> },
+    /// An instance count outside `1..=number`.
+    Instances { resource: String, instances: u32, available: u32 },
+    /// The partitions on a resource need more memory than it has (MB).
+    Memory { resource: String, needed: f64, available: f64 },
+    /// Back to the edge after a VM or FaaS resource.
+    BackToEdge { component: String, partition: String, resource: String },
+    /// A queue that cannot keep up (`utilization >= 1`).
+    Utilization { resource: String, utilization: f64 },
+    /// A component slower than its local constraint (s).
+    Local { component: String, response_time: f64, threshold: f64 },
+    /// A path slower than its global constraint (s).
+    Global { constraint: String, response_time: f64, threshold: f64 },
+}
+
+impl Violation {
+    /// How far beyond the rule, relative (0 = at the limit); used to rank infeasible
+    /// solutions by how much they violate.
+    pub fn amount(&self) -> f64 {
+        match self {
+            Violation::Incompatible { .. } | Violation::BackToEdge { .. } => 1.0,
+            Violation::LayerShared { resources, .. } => resources.len() as f64 - 1.0,
+            Violation::Instances { instances, available, .. } => {
+                if *instances == 0 {
+                    1.0
+                } else {
+                    (*instances as f64 - *available as f64) / (*available).max(1) as f64
+                }
+            }
+            Violation::Memory { needed, available, .. } => (needed - available) / available,
+            Violation::Utilization { utilization, .. } => utilization - 1.0 + 1e-9,
+            Violation::Local { response_time, threshold, .. } | Violation::Global { response_time, threshold, .. } => {
+                if response_time.is_finite() {
+                    (response_time - threshold) / threshold
+                } else {
+                    1e6
+                }
+            }
+        }
+    }
+
+    /// The rule's short name.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Violation::Incompatible { .. } => "compatibility",
+            Violation::LayerShared { .. } => "one resource per layer",
+            Violation::Instances { .. } => "instances",
+            Violation::Memory { .. } => "memory",
+            Violation::BackToEdge { .. } => "no way back to the edge",
+            Violation::Utilization { .. } => "utilization",
+            Violation::Local { .. } => "local constraint",
+            Violation::Global { .. } => "global constraint",
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Incompatible { partition, component, resource } => {
+                write!(f, "{component}/{partition} cannot run on {resource} (not in its CompatibilityMatrix)")
+            }
+            Violation::LayerShared { layer, resources } => {
+                write!(f, "layer {layer} uses {} resources ({}); at most one", resources.len(), resources.join(", "))
+            }
+            Violation::Instances { resource, instances, available } => {
+                write!(f, "{resource}: {instances} instances, allowed 1 to {available}")
+            }
+            Violation::Memory { resource, needed, available } => {
+                write!(
+                    f,
+                    "{resource}: needs {needed} MB, has {available} MB ({:.1}% over)",
+                    100.0 * (needed - available) / available
+                )
+            }
+            Violation::BackToEdge { component, partition, resource } => {
+                write!(f, "{component}/{partition} runs on edge resource {resource} after a VM or FaaS resource")
+            }
+            Violation::Utilization { resource, utilization } => {
+                write!(f, "{resource}: utilization {utilization:.4} >= 1 (the queue grows without bound)")
+            }
+            Violation::Local { component, response_time, threshold } => write!(
+                f,
+                "{component}: response time {response_time:.6} s > local threshold {threshold} s (by {:.6} s)",
+                response_time - threshold
+            ),
+            Violation::Global { constraint, response_time, threshold } => write!(
+                f,
+                "{constraint}: path response time {response_time:.6} s > global threshold {threshold} s (by {:.6} s)",
+                response_time - threshold
+            ),
+        }
+    }
+}
+
+/// The full picture of a solution.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub feasible: bool,
+    pub cost: f64,
+    pub violations: Vec<Violation>,
+    /// Per global partition (NaN when inactive).
+    pub partition_response: Vec<f64>,
+    pub component_response: Vec<f64>,
+    pub path_response: Vec<f64>,
+    pub utilization: Vec<f64>,
+}
+
+impl Evaluation {
+    /// Sum of the violations' amounts (0 when feasible).
+    pub fn violation(&self) -> f64 {
+        self.violations.iter().map(Violation::amount).sum()
+    }
+}
+
+/// Scratch space reused across evaluations.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    load: Vec<f64>,
+    memory: Vec<f64>,
+    used: Vec<bool>,
+    layer_used: Vec<usize>,
+    layer_conflict: Vec<bool>,
+    pub part_rt: Vec<f64>,
+    pub comp_rt: Vec<f64>,
+    cloud_reached: Vec<bool>,
+}
+
+/// How much detail an evaluation gathers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stop at the first violation.
+    Feasibility,
+    /// Every violation, every response time.
+    Full,
+}
+
+/// Evaluates `sol`: `Ok(cost)` when feasible; `Err(())` (feasibility mode) or the list of
+/// violations (full mode) otherwise. Response times are left in `ws`.
+pub fn evaluate_with(
+    model: &Model,
+    sol: &Solution,
+    ws: &mut Workspace,
+    mode: Mode,
+    out: &mut Vec<Violation>,
+) -> Option<f64> {
+    let nr = model.resources.len();
+    let full = mode == Mode::Full;
+    ws.load.clear();
+    ws.load.resize(nr, 0.0);
+    ws.memory.clear();
+    ws.memory.resize(nr, 0.0);
+    ws.used.clear();
+    ws.used.resize(nr, false);
+    ws.layer_used.clear();
+    ws.layer_used.resize(model.layers.len(), NONE);
+    ws.layer_conflict.clear();
+    ws.layer_conflict.resize(model.layers.len(), false);
+    ws.part_rt.clear();
+    ws.part_rt.resize(model.partitions.len(), f64::NAN);
+    ws.comp_rt.clear();
+    ws.comp_rt.resize(model.components.len(), f64::NAN);
+    ws.cloud_reached.clear();
+    ws.cloud_reached.resize(model.components.len(), false);
+    let mut ok = true;
+    macro_rules! fail {
+        ($v:expr) => {{
+            ok = false;
+            if !full {
+                return None;
+            }
+            out.push($v);
+        }};
+    }
+
+    // Placement, compatibility, memory and load, no way back to the edge.
+    for &c in &model.topo {
+        let comp = &model.components[c];
+        let dep = &comp.deployments[sol.deployment[c]];
+        let rate = comp.rate_factor * model.lambda;
+        let mut reached = comp.predecessors.iter().any(|&p| ws.cloud_reached[p]);
+        for (k, &h) in dep.partitions.iter().enumerate() {
+            let r = sol.placement[h];
+            let part = &model.partitions[h];
+            let Some(&(_, mem, perf)) = (r != NONE).then(|| part.option(r)).flatten() else {
+                fail!(Violation::Incompatible {
+                    partition: part.name.clone(),
+                    component: comp.name.clone(),
+                    resource: model.resources.get(r).map_or("nothing".into(), |x| x.name.clone()),
+                });
+                continue;
+            };
+            let edge = model.is_edge(r);
+            if edge && reached {
+                fail!(Violation::BackToEdge {
+                    component: comp.name.clone(),
+                    partition: part.name.clone(),
+                    resource: model.resources[r].name.clone()
+                });
+            }
+            if !edge {
+                reached = true;
+            }
+            ws.used[r] = true;
+            let lam_h = rate * dep.reach[k];
+            if model.is_faas(r) {
+                if mem > model.resources[r].memory {
+                    fail!(Violation::Memory {
+                        resource: model.resources[r].name.clone(),
+                        needed: mem,
+                        available: model.resources[r].memory
+                    });
+                }
+            } else {
+                ws.memory[r] += mem;
+                if let Perf::Queue { demand } = perf {
+                    ws.load[r] += demand * lam_h;
+                }
+                let l = model.resources[r].layer;
+                if ws.layer_used[l] == NONE {
+                    ws.layer_used[l] = r;
+                } else if ws.layer_used[l] != r {
+                    ws.layer_conflict[l] = true;
+                    if !full {
+                        return None;
+                    }
+                }
+            }
+        }
+        ws.cloud_reached[c] = reached;
+    }
+    if full {
+        for (l, layer) in model.layers.iter().enumerate() {
+            if ws.layer_conflict[l] {
+                let rs: Vec<String> =
+                    layer.resources.iter().filter(|&&r| ws.used[r]).map(|&r| model.resources[r].name.clone()).collect();
+                fail!(Violation::LayerShared { layer: layer.name.clone(), resources: rs });
+            }
+        }
+    }
+    // Instances, memory, utilisation, cost.
+    let mut cost = 0.0;
+    for r in 0..nr {
+        if !ws.used[r] {
+            continue;
+        }
+        let res = &model.resources[r];
+        if model.is_faas(r) {
+            continue;
+        }
+        let n = sol.instances[r];
+        if n == 0 || n > res.number {
+            fail!(Violation::Instances { resource: res.name.clone(), instances: n, available: res.number });
+            continue;
+        }
+        if ws.memory[r] > res.memory {
+            fail!(Violation::Memory { resource: res.name.clone(), needed: ws.memory[r], available: res.memory });
+        }
+        let u = ws.load[r] / n as f64;
+        ws.load[r] = u; // from here on: utilisation
+        if u >= 1.0 {
+            fail!(Violation::Utilization { resource: res.name.clone(), utilization: u });
+        }
+        cost += res.cost * n as f64 * model.time;
+    }
+
+    // Response times.
+    for &c in &model.topo {
+        let comp = &model.components[c];
+        let dep = &comp.deployments[sol.deployment[c]];
+        let rate = comp.rate_factor * model.lambda;
+        let mut total = 0.0;
+        let mut prev: Option<(usize, f64)> = None;
+        for (k, &h) in dep.partitions.iter().enumerate() {
+            let r = sol.placement[h];
+            let part = &model.partitions[h];
+            let Some(&(_, _, perf)) = (r != NONE).then(|| part.option(r)).flatten() else {
+                total = f64::INFINITY;
+                continue;
+            };
+            let lam_h = rate * dep.reach[k];
+            let rt = match perf {
+                Perf::Queue { demand } => {
+                    let u = if model.is_faas(r) { 0.0 } else { ws.load[r] };
+                    if u >= 1.0 {
+                        f64::INFINITY
+                    } else {
+                        demand / (1.0 - u)
+                    }
+                }
+                Perf::Faas { warm, cold } => {
+                    cost += model.resources[r].cost * warm * lam_h * model.time;
+                    if lam_h > 0.0 {
+                        pacsltk::serverless(lam_h, warm, cold, model.resources[r].idle_time).avg_resp_time
+                    } else {
+                        warm
+                    }
+                }
+            };
+            ws.part_rt[h] = rt;
+            let reach = dep.reach[k];
+            match prev {
+                None => total += rt,
+                Some((pr, data)) => total += reach * (rt + model.delay(pr, r, data)),
+            }
+            prev = Some((r, part.data_to_next));
+        }
+        ws.comp_rt[c] = total;
+        if let Some(thr) = comp.local_threshold {
+            if !(total <= thr) {
+                fail!(Violation::Local { component: comp.name.clone(), response_time: total, threshold: thr });
+            }
+        }
+    }
+    for g in &model.globals {
+        let rt = path_response(model, sol, ws, &g.path);
+        if !(rt <= g.threshold) {
+            fail!(Violation::Global { constraint: g.name.clone(), response_time: rt, threshold: g.threshold });
+        }
+    }
+    ok.then_some(cost)
+}
+
+/// Response time of a path: its components plus the expected delays between them.
+pub fn path_response(model: &Model, sol: &Solution, ws: &Workspace, path: &[usize]) -> f64 {
+    let mut rt: f64 = path.iter().map(|&c| ws.comp_rt[c]).sum();
+    for w in path.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let dep_a = &model.components[a].deployments[sol.deployment[a]];
+        let first_b = model.components[b].deployments[sol.deployment[b]].partitions[0];
+        let rb = sol.placement[first_b];
+        let last = *dep_a.partitions.last().unwrap_or(&0);
+        let data = model.partitions[last].data_to_components.iter().find(|(c, _)| *c == b).map_or(0.0, |x| x.1);
+        let n = dep_a.partitions.len();
+        for (k, &p) in dep_a.partitions.iter().enumerate() {
+            let part = &model.partitions[p];
+            let exit = if k + 1 == n { dep_a.reach[k] } else { dep_a.reach[k] * part.early_exit };
+            if exit > 0.0 {
+                let ra = sol.placement[p];
+                if ra == NONE || rb == NONE {
+                    return f64::INFINITY;
+                }
+                rt += exit * model.delay(ra, rb, data);
+            }
+        }
+    }
+    rt
+}
+
+/// Full evaluation.
+pub fn evaluate(model: &Model, sol: &Solution) -> Evaluation {
+    let mut ws = Workspace::default();
+    let mut violations = Vec::new();
+    let cost = evaluate_with(model, sol, &mut ws, Mode::Full, &mut violations);
+    let path_response = model.globals.iter().map(|g| path_response(model, sol, &ws, &g.path)).collect();
+    let utilization =
+        (0..model.resources.len()).map(|r| if ws.used[r] && !model.is_faas(r) { ws.load[r] } else { 0.0 }).collect();
+    let cost = cost.unwrap_or_else(|| recompute_cost(model, sol, &ws));
+    Evaluation {
+        feasible: violations.is_empty(),
+        cost,
+        violations,
+        partition_response: ws.part_rt.clone(),
+        component_response: ws.comp_rt.clone(),
+        path_response,
+        utilization,
+    }
+}
+
+/// The cost of a solution whatever its feasibility.
+fn recompute_cost(model: &Model, sol: &Solution, ws: &Workspace) -> f64 {
+    let mut cost = 0.0;
+    for (r, res) in model.resources.iter().enumerate() {
+        if ws.used[r] && !model.is_faas(r) {
+            cost += res.cost * sol.instances[r] as f64 * model.time;
+        }
+    }
+    for c in 0..model.components.len() {
+        let comp = &model.components[c];
+        let dep = &comp.deployments[sol.deployment[c]];
+        for (k, &h) in dep.partitions.iter().enumerate() {
+            let r = sol.placement[h];
+            if let Some(&(_, _, Perf::Faas { warm, .. })) = (r != NONE).then(|| model.partitions[h].option(r)).flatten()
+            {
+                cost += model.resources[r].cost * warm * comp.rate_factor * model.lambda * dep.reach[k] * model.time;
+            }
+        }
+    }
+    cost
+}

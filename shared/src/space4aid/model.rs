@@ -1,0 +1,388 @@
+//! The system description compiled into indexed arrays for fast evaluation: components with
+//! their deployments and partitions, resources with their layers, arrival rates, network
+//! delays between layers, constraints. Built once per run from a [`System`].
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::system::{PerformanceModel, ResourceKind, System};
+
+/// A resource (an edge node type, a VM type or a FaaS configuration).
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub name: String,
+    pub layer: usize,
+    pub kind: ResourceKind,
+    /// Instances available (edge/VM); 1 for FaaS.
+    pub number: u32,
+    pub cost: f64,
+    pub memory: f64,
+    pub idle_time: f64,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    pub kind: ResourceKind,
+    pub resources: Vec<usize>,
+    pub transition_cost: f64,
+}
+
+/// How a partition performs on one resource.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Perf {
+    /// Queueing model: service demand (s).
+    Queue { demand: f64 },
+    /// Serverless model: warm and cold service times (s).
+    Faas { warm: f64, cold: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Partition {
+    pub name: String,
+    pub component: usize,
+    pub deployment: usize,
+    /// Position in its deployment's chain.
+    pub position: usize,
+    pub early_exit: f64,
+    /// Data (MB) sent to the next partition (non-last partitions).
+    pub data_to_next: f64,
+    /// (component, data MB) for each successor component (last partitions).
+    pub data_to_components: Vec<(usize, f64)>,
+    /// Compatible resources with the memory needed there and the performance model.
+    pub options: Vec<(usize, f64, Perf)>,
+}
+
+impl Partition {
+    /// The option for resource `r`.
+    pub fn option(&self, r: usize) -> Option<&(usize, f64, Perf)> {
+        self.options.iter().find(|o| o.0 == r)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub name: String,
+    /// Global partition indices, in chain order.
+    pub partitions: Vec<usize>,
+    /// Arrival-rate factor of each partition relative to the component's rate (product of
+    /// `1 - early_exit` of the partitions before it) = probability of reaching it.
+    pub reach: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub deployments: Vec<Deployment>,
+    /// Arrival rate relative to `Lambda` (the DAG's propagation with Lambda = 1).
+    pub rate_factor: f64,
+    pub local_threshold: Option<f64>,
+    pub successors: Vec<usize>,
+    pub predecessors: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GlobalConstraint {
+    pub name: String,
+    pub path: Vec<usize>,
+    pub threshold: f64,
+}
+
+/// The compiled system.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub components: Vec<Component>,
+    pub partitions: Vec<Partition>,
+    pub resources: Vec<Resource>,
+    pub layers: Vec<Layer>,
+    pub globals: Vec<GlobalConstraint>,
+    /// Components in topological order.
+    pub topo: Vec<usize>,
+    pub lambda: f64,
+    pub time: f64,
+    /// For each (layer a, layer b): the domains that list both, as (access delay, bandwidth).
+    links: Vec<Vec<Vec<(f64, f64)>>>,
+    /// Resource name -> index.
+    pub resource_index: HashMap<String, usize>,
+}
+
+impl Model {
+    /// Compiles `system`; `file` names it in diagnostics. The system must have passed
+    /// [`System::validate`].
+    pub fn compile(system: &System, file: &str) -> Result<Model, Diagnostics> {
+        let mut diags = Diagnostics::new();
+        let err = |key: String, msg: String| Diagnostic::error(file, key, msg);
+
+        // Layers and resources.
+        let mut layers = Vec::new();
+        let mut resources = Vec::new();
+        let mut layer_index: HashMap<&str, usize> = HashMap::new();
+        for (kind, group) in
+            [(ResourceKind::Edge, &system.edge_resources), (ResourceKind::Cloud, &system.cloud_resources)]
+        {
+            for (lname, rs) in group {
+                let li = layers.len();
+                layer_index.insert(lname.as_str(), li);
+                let mut ids = Vec::new();
+                for (rname, r) in rs {
+                    ids.push(resources.len());
+                    resources.push(Resource {
+                        name: rname.clone(),
+                        layer: li,
+                        kind,
+                        number: r.number,
+                        cost: r.cost,
+                        memory: r.memory,
+                        idle_time: 0.0,
+                        description: r.description.clone().unwrap_or_else(|| "No description available".into()),
+                    });
+                }
+                layers.push(Layer { name: lname.clone(), kind, resources: ids, transition_cost: 0.0 });
+            }
+        }
+        for (lname, l) in &system.faas_resources {
+            let li = layers.len();
+            layer_index.insert(lname.as_str(), li);
+            let mut ids = Vec::new();
+            for (rname, r) in &l.resources {
+                ids.push(resources.len());
+                resources.push(Resource {
+                    name: rname.clone(),
+                    layer: li,
+                    kind: ResourceKind::Faas,
+                    number: 1,
+                    cost: r.cost,
+                    memory: r.memory,
+                    idle_time: r.idle_time_before_kill,
+                    description: r.description.clone().unwrap_or_else(|| "No description available".into()),
+                });
+            }
+            layers.push(Layer {
+                name: lname.clone(),
+                kind: ResourceKind::Faas,
+                resources: ids,
+                transition_cost: l.transition_cost.unwrap_or(0.0),
+            });
+        }
+        let resource_index: HashMap<String, usize> =
+            resources.iter().enumerate().map(|(i, r)| (r.name.clone(), i)).collect();
+
+        // Network.
+        let nl = layers.len();
+        let mut links = vec![vec![Vec::new(); nl]; nl];
+        for d in system.network.values() {
+            let ls: Vec<usize> =
+                d.computational_layers.iter().filter_map(|l| layer_index.get(l.as_str()).copied()).collect();
+            for &a in &ls {
+                for &b in &ls {
+                    links[a][b].push((d.access_delay, d.bandwidth));
+                }
+            }
+        }
+
+        // Components.
+        let names: Vec<&String> = system.components.keys().collect();
+        let comp_index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        let graph = system.graph();
+        let topo: Vec<usize> = match graph.topological_order() {
+            Ok(order) => order.iter().filter_map(|c| comp_index.get(c).copied()).collect(),
+            Err(cycle) => {
+                diags
+                    .push(err("DirectedAcyclicGraph".into(), format!("the graph has a cycle: {}", cycle.join(" -> "))));
+                return Err(diags);
+            }
+        };
+        let mut components: Vec<Component> = names
+            .iter()
+            .map(|n| Component {
+                name: n.to_string(),
+                deployments: Vec::new(),
+                rate_factor: 0.0,
+                local_threshold: system.local_constraints.get(n.as_str()).map(|c| c.local_res_time),
+                successors: Vec::new(),
+                predecessors: Vec::new(),
+            })
+            .collect();
+        for (c, node) in &system.dag {
+            let Some(&ci) = comp_index.get(c.as_str()) else { continue };
+            for n in &node.next {
+                if let Some(&ni) = comp_index.get(n.as_str()) {
+                    components[ci].successors.push(ni);
+                    components[ni].predecessors.push(ci);
+                }
+            }
+        }
+        // Arrival rates relative to Lambda: sources get 1.
+        for &c in &topo {
+            let preds = &components[c].predecessors;
+            let rate = if preds.is_empty() {
+                1.0
+            } else {
+                let name = &components[c].name;
+                preds
+                    .iter()
+                    .map(|&p| {
+                        let node = &system.dag[components[p].name.as_str()];
+                        let k = node.next.iter().position(|x| x == name).unwrap_or(0);
+                        node.transition_probability.get(k).copied().unwrap_or(0.0) * components[p].rate_factor
+                    })
+                    .sum()
+            };
+            components[c].rate_factor = rate;
+        }
+
+        let mut partitions = Vec::new();
+        for (ci, (cname, deps)) in system.components.iter().enumerate() {
+            for (di, (dname, parts)) in deps.iter().enumerate() {
+                let mut ids = Vec::new();
+                let mut reach = Vec::new();
+                let mut p_reach = 1.0;
+                let count = parts.len();
+                for (k, (hname, h)) in parts.iter().enumerate() {
+                    let last = k + 1 == count;
+                    let mut options = Vec::new();
+                    for cm in system.compatibility.get(cname).and_then(|m| m.get(hname)).into_iter().flatten() {
+                        let Some(&ri) = resource_index.get(cm.resource.as_str()) else { continue };
+                        let perf = match system
+                            .performance
+                            .get(cname)
+                            .and_then(|m| m.get(hname))
+                            .and_then(|m| m.get(&cm.resource))
+                        {
+                            Some(PerformanceModel::QtEdge { demand } | PerformanceModel::QtCloud { demand }) => {
+                                Perf::Queue { demand: *demand }
+                            }
+                            Some(PerformanceModel::Pacsltk { demand_warm, demand_cold }) => {
+                                Perf::Faas { warm: *demand_warm, cold: *demand_cold }
+                            }
+                            None => {
+                                diags.push(err(
+                                    format!("Performance.{cname}.{hname}"),
+                                    format!("no performance model for resource `{}`", cm.resource),
+                                ));
+                                continue;
+                            }
+                        };
+                        options.push((ri, cm.memory, perf));
+                    }
+                    if options.is_empty() {
+                        diags
+                            .push(err(format!("CompatibilityMatrix.{cname}.{hname}"), "no compatible resource".into()));
+                    }
+                    let data_to_next = if last { 0.0 } else { h.data_size.first().copied().unwrap_or(0.0) };
+                    let data_to_components = if last {
+                        h.next
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, n)| {
+                                comp_index.get(n.as_str()).map(|&ni| (ni, h.data_size.get(i).copied().unwrap_or(0.0)))
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    ids.push(partitions.len());
+                    reach.push(p_reach);
+                    p_reach *= 1.0 - h.early_exit_probability;
+                    partitions.push(Partition {
+                        name: hname.clone(),
+                        component: ci,
+                        deployment: di,
+                        position: k,
+                        early_exit: h.early_exit_probability,
+                        data_to_next,
+                        data_to_components,
+                        options,
+                    });
+                }
+                components[ci].deployments.push(Deployment { name: dname.clone(), partitions: ids, reach });
+            }
+        }
+
+        let mut globals = Vec::new();
+        for (p, gc) in &system.global_constraints {
+            let path: Vec<usize> = gc.components.iter().filter_map(|c| comp_index.get(c.as_str()).copied()).collect();
+            if path.len() != gc.components.len() {
+                diags.push(err(
+                    format!("GlobalConstraints.{p}.components"),
+                    "names a component that does not exist".into(),
+                ));
+                continue;
+            }
+            if let Err(msg) = graph.check_path(&gc.components) {
+                diags.push(err(format!("GlobalConstraints.{p}.components"), msg));
+                continue;
+            }
+            globals.push(GlobalConstraint { name: p.clone(), path, threshold: gc.global_res_time });
+        }
+
+        let model = Model {
+            components,
+            partitions,
+            resources,
+            layers,
+            globals,
+            topo,
+            lambda: system.lambda,
+            time: system.time,
+            links,
+            resource_index,
+        };
+        // Every pair of resources that may have to talk needs a common network domain.
+        for p in &model.partitions {
+            let comp = &model.components[p.component];
+            let dep = &comp.deployments[p.deployment];
+            let next_parts: Vec<usize> = if p.position + 1 < dep.partitions.len() {
+                vec![dep.partitions[p.position + 1]]
+            } else {
+                comp.successors
+                    .iter()
+                    .flat_map(|&s| model.components[s].deployments.iter().map(|d| d.partitions[0]))
+                    .collect()
+            };
+            for q in next_parts {
+                for a in &p.options {
+                    for b in &model.partitions[q].options {
+                        let (la, lb) = (model.resources[a.0].layer, model.resources[b.0].layer);
+                        if a.0 != b.0 && model.links[la][lb].is_empty() {
+                            diags.push(err(
+                                "NetworkTechnology".into(),
+                                format!(
+                                    "layers `{}` and `{}` share no network domain, but `{}` may run on `{}` and send to `{}` on `{}`",
+                                    model.layers[la].name,
+                                    model.layers[lb].name,
+                                    p.name,
+                                    model.resources[a.0].name,
+                                    model.partitions[q].name,
+                                    model.resources[b.0].name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if diags.has_errors() {
+            return Err(diags.sorted());
+        }
+        Ok(model)
+    }
+
+    /// Seconds to send `data` MB from resource `a` to resource `b`.
+    pub fn delay(&self, a: usize, b: usize, data: f64) -> f64 {
+        if a == b {
+            return 0.0;
+        }
+        let (la, lb) = (self.resources[a].layer, self.resources[b].layer);
+        self.links[la][lb].iter().map(|(acc, bw)| acc + data / bw).fold(f64::INFINITY, f64::min)
+    }
+
+    pub fn is_edge(&self, r: usize) -> bool {
+        self.resources[r].kind == ResourceKind::Edge
+    }
+
+    pub fn is_faas(&self, r: usize) -> bool {
+        self.resources[r].kind == ResourceKind::Faas
+    }
+}
