@@ -5,11 +5,10 @@
 use std::fmt;
 
 use super::model::{Model, Perf};
-use super::pacsltk;
 
 /// Placement of every component: its deployment, a resource per active partition and an
 /// instance count per resource.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Solution {
     /// Deployment index per component.
     pub deployment: Vec<usize>,
@@ -304,7 +303,7 @@ pub fn evaluate_with(
         for (k, &h) in dep.partitions.iter().enumerate() {
             let r = sol.placement[h];
             let part = &model.partitions[h];
-            let Some(&(_, _, perf)) = (r != NONE).then(|| part.option(r)).flatten() else {
+            let Some((oi, &(_, _, perf))) = (r != NONE).then(|| part.option_at(r)).flatten() else {
                 total = f64::INFINITY;
                 continue;
             };
@@ -318,13 +317,9 @@ pub fn evaluate_with(
                         demand / (1.0 - u)
                     }
                 }
-                Perf::Faas { warm, cold } => {
+                Perf::Faas { warm, .. } => {
                     cost += model.resources[r].cost * warm * lam_h * model.time;
-                    if lam_h > 0.0 {
-                        pacsltk::serverless(lam_h, warm, cold, model.resources[r].idle_time).avg_resp_time
-                    } else {
-                        warm
-                    }
+                    part.faas_response[oi]
                 }
             };
             ws.part_rt[h] = rt;

@@ -4,4 +4,6 @@
 pub mod eval;
 pub mod model;
 pub mod pacsltk;
+pub mod search;
 pub mod solution_json;
+pub mod solver;

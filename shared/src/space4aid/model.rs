@@ -52,12 +52,20 @@ pub struct Partition {
     pub data_to_components: Vec<(usize, f64)>,
     /// Compatible resources with the memory needed there and the performance model.
     pub options: Vec<(usize, f64, Perf)>,
+    /// Per option: the response time on a FaaS resource at this partition's arrival rate
+    /// (it depends on nothing else); NaN for queues. Kept current by [`Model::set_lambda`].
+    pub faas_response: Vec<f64>,
 }
 
 impl Partition {
     /// The option for resource `r`.
     pub fn option(&self, r: usize) -> Option<&(usize, f64, Perf)> {
         self.options.iter().find(|o| o.0 == r)
+    }
+
+    /// The option for resource `r` with its position.
+    pub fn option_at(&self, r: usize) -> Option<(usize, &(usize, f64, Perf))> {
+        self.options.iter().enumerate().find(|(_, o)| o.0 == r)
     }
 }
 
@@ -293,6 +301,7 @@ impl Model {
                         early_exit: h.early_exit_probability,
                         data_to_next,
                         data_to_components,
+                        faas_response: vec![f64::NAN; options.len()],
                         options,
                     });
                 }
@@ -317,7 +326,7 @@ impl Model {
             globals.push(GlobalConstraint { name: p.clone(), path, threshold: gc.global_res_time });
         }
 
-        let model = Model {
+        let mut model = Model {
             components,
             partitions,
             resources,
@@ -366,7 +375,29 @@ impl Model {
         if diags.has_errors() {
             return Err(diags.sorted());
         }
+        model.set_lambda(system.lambda);
         Ok(model)
+    }
+
+    /// Changes the application's arrival rate (and what depends on it).
+    pub fn set_lambda(&mut self, lambda: f64) {
+        self.lambda = lambda;
+        for p in 0..self.partitions.len() {
+            let (c, d, k) = (self.partitions[p].component, self.partitions[p].deployment, self.partitions[p].position);
+            let rate = self.components[c].rate_factor * lambda * self.components[c].deployments[d].reach[k];
+            let rts: Vec<f64> = self.partitions[p]
+                .options
+                .iter()
+                .map(|&(r, _, perf)| match perf {
+                    Perf::Faas { warm, cold } if rate > 0.0 => {
+                        super::pacsltk::serverless(rate, warm, cold, self.resources[r].idle_time).avg_resp_time
+                    }
+                    Perf::Faas { warm, .. } => warm,
+                    Perf::Queue { .. } => f64::NAN,
+                })
+                .collect();
+            self.partitions[p].faas_response = rts;
+        }
     }
 
     /// Seconds to send `data` MB from resource `a` to resource `b`.

@@ -1,0 +1,482 @@
+//! The search methods: RandomGreedy (random feasible placements with instance counts lowered
+//! as far as they stay feasible, keeping an elite) and LocalSearch (best-improvement moves
+//! from each elite solution until none improves).
+//!
+//! Runs are reproducible: a seed and a thread count give the same result.
+
+use super::eval::{evaluate_with, Mode, Solution, Workspace, NONE};
+use super::model::Model;
+
+/// A small, fast generator (xoshiro256**) with a fixed algorithm, so that seeds give the same
+/// results whatever crate versions are built with.
+#[derive(Debug, Clone)]
+pub struct Rng([u64; 4]);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        // SplitMix64 to spread the seed over the state.
+        let mut z = seed;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        Rng([next(), next(), next(), next()])
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.0;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Evaluates solutions, reusing its scratch space.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluator {
+    ws: Workspace,
+    sink: Vec<super::eval::Violation>,
+    /// Evaluations done.
+    pub count: u64,
+}
+
+impl Evaluator {
+    /// The cost when feasible.
+    pub fn cost(&mut self, model: &Model, sol: &Solution) -> Option<f64> {
+        self.count += 1;
+        self.sink.clear();
+        evaluate_with(model, sol, &mut self.ws, Mode::Feasibility, &mut self.sink)
+    }
+}
+
+/// Resources used by a solution (edge/VM only).
+fn used_vm(model: &Model, sol: &Solution) -> Vec<usize> {
+    let mut used = vec![false; model.resources.len()];
+    for (c, comp) in model.components.iter().enumerate() {
+        for &p in &comp.deployments[sol.deployment[c]].partitions {
+            let r = sol.placement[p];
+            if r != NONE && !model.is_faas(r) {
+                used[r] = true;
+            }
+        }
+    }
+    (0..used.len()).filter(|&r| used[r]).collect()
+}
+
+/// Sets instance counts: every used edge/VM resource at its maximum, FaaS at 1, unused at 0.
+pub fn max_instances(model: &Model, sol: &mut Solution) {
+    sol.instances.iter_mut().for_each(|n| *n = 0);
+    for (c, comp) in model.components.iter().enumerate() {
+        for &p in &comp.deployments[sol.deployment[c]].partitions {
+            let r = sol.placement[p];
+            if r != NONE {
+                sol.instances[r] = if model.is_faas(r) { 1 } else { model.resources[r].number };
+            }
+        }
+    }
+}
+
+/// Lowers each used resource's instance count, one resource after the other, to the
+/// smallest that keeps the solution feasible (response times only grow as counts fall, so a
+/// binary search finds it). `sol` must be feasible; returns its new cost.
+pub fn lower_instances(model: &Model, sol: &mut Solution, ev: &mut Evaluator, mut cost: f64) -> f64 {
+    for r in used_vm(model, sol) {
+        let (mut lo, mut hi) = (1u32, sol.instances[r]);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            sol.instances[r] = mid;
+            match ev.cost(model, sol) {
+                Some(c) => {
+                    hi = mid;
+                    cost = c;
+                }
+                None => lo = mid + 1,
+            }
+        }
+        sol.instances[r] = hi;
+    }
+    ev.cost(model, sol).unwrap_or(cost)
+}
+
+/// A random placement: a resource per edge/VM layer, a deployment per component, a
+/// compatible resource per partition (never back to the edge after a VM or FaaS), counts at
+/// their maximum. `None` when a partition has nowhere to go.
+pub fn random_solution(model: &Model, rng: &mut Rng) -> Option<Solution> {
+    let chosen: Vec<usize> = model
+        .layers
+        .iter()
+        .map(|l| if l.resources.is_empty() { NONE } else { l.resources[rng.below(l.resources.len())] })
+        .collect();
+    let mut sol = Solution {
+        deployment: vec![0; model.components.len()],
+        placement: vec![NONE; model.partitions.len()],
+        instances: vec![0; model.resources.len()],
+    };
+    let mut reached = vec![false; model.components.len()];
+    let mut cands = Vec::new();
+    for &c in &model.topo {
+        let comp = &model.components[c];
+        let d = rng.below(comp.deployments.len());
+        sol.deployment[c] = d;
+        let mut cloud = comp.predecessors.iter().any(|&p| reached[p]);
+        for &p in &comp.deployments[d].partitions {
+            cands.clear();
+            cands.extend(model.partitions[p].options.iter().map(|o| o.0).filter(|&r| {
+                let res = &model.resources[r];
+                (model.is_faas(r) || chosen[res.layer] == r) && !(cloud && model.is_edge(r))
+            }));
+            if cands.is_empty() {
+                return None;
+            }
+            let r = cands[rng.below(cands.len())];
+            if !model.is_edge(r) {
+                cloud = true;
+            }
+            sol.placement[p] = r;
+        }
+        reached[c] = cloud;
+    }
+    max_instances(model, &mut sol);
+    Some(sol)
+}
+
+/// The best solutions found, cheapest first, without duplicates.
+#[derive(Debug, Clone, Default)]
+pub struct Elite {
+    pub size: usize,
+    pub items: Vec<(f64, Solution)>,
+}
+
+impl Elite {
+    pub fn new(size: usize) -> Self {
+        Self { size: size.max(1), items: Vec::new() }
+    }
+
+    pub fn offer(&mut self, cost: f64, sol: &Solution) {
+        if self.items.len() >= self.size && cost >= self.items[self.items.len() - 1].0 {
+            return;
+        }
+        if self.items.iter().any(|(_, s)| s == sol) {
+            return;
+        }
+        let at = self.items.partition_point(|(c, _)| *c <= cost);
+        self.items.insert(at, (cost, sol.clone()));
+        self.items.truncate(self.size);
+    }
+
+    pub fn merge(&mut self, other: Elite) {
+        for (c, s) in other.items {
+            self.offer(c, &s);
+        }
+    }
+
+    pub fn best(&self) -> Option<&(f64, Solution)> {
+        self.items.first()
+    }
+}
+
+/// RandomGreedy on one thread.
+pub fn random_greedy(model: &Model, iterations: u64, rng: &mut Rng, elite: &mut Elite, ev: &mut Evaluator) {
+    for _ in 0..iterations {
+        let Some(mut sol) = random_solution(model, rng) else { continue };
+        // Lowering the counts cannot take it below this: skip what cannot join the elite.
+        if elite.items.len() >= elite.size && cost_floor(model, &sol) >= elite.items[elite.items.len() - 1].0 {
+            continue;
+        }
+        let Some(cost) = ev.cost(model, &sol) else { continue };
+        let cost = lower_instances(model, &mut sol, ev, cost);
+        elite.offer(cost, &sol);
+    }
+}
+
+/// The solutions one move away from `sol` (placements only; counts are set by the caller).
+pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
+    out.clear();
+    let active: Vec<usize> = (0..model.components.len())
+        .flat_map(|c| model.components[c].deployments[sol.deployment[c]].partitions.iter().copied())
+        .collect();
+    let used: Vec<bool> = {
+        let mut u = vec![false; model.resources.len()];
+        for &p in &active {
+            if sol.placement[p] != NONE {
+                u[sol.placement[p]] = true;
+            }
+        }
+        u
+    };
+    // The resource in use in each edge/VM layer.
+    let mut layer_res = vec![NONE; model.layers.len()];
+    for (r, &u) in used.iter().enumerate() {
+        if u && !model.is_faas(r) {
+            layer_res[model.resources[r].layer] = r;
+        }
+    }
+    let fits_layer = |r: usize| {
+        model.is_faas(r) || layer_res[model.resources[r].layer] == NONE || layer_res[model.resources[r].layer] == r
+    };
+    // Move one partition.
+    for &p in &active {
+        for &(r, _, _) in &model.partitions[p].options {
+            if r != sol.placement[p] && fits_layer(r) {
+                let mut s = sol.clone();
+                s.placement[p] = r;
+                out.push(s);
+            }
+        }
+    }
+    // Change the resource of a layer (everything on it moves).
+    for (l, layer) in model.layers.iter().enumerate() {
+        let cur = layer_res[l];
+        if cur == NONE {
+            continue;
+        }
+        for &r in &layer.resources {
+            if r == cur {
+                continue;
+            }
+            let mut s = sol.clone();
+            // Partitions that cannot follow go to the cheapest FaaS or other resource in use.
+            let ok = active.iter().all(|&p| {
+                if sol.placement[p] != cur {
+                    return true;
+                }
+                if model.partitions[p].option(r).is_some() {
+                    s.placement[p] = r;
+                    return true;
+                }
+                let alt = model.partitions[p]
+                    .options
+                    .iter()
+                    .map(|o| o.0)
+                    .filter(|&q| q != cur && (model.is_faas(q) || (used[q] && fits_layer(q))))
+                    .min_by(|&a, &b| model.resources[a].cost.total_cmp(&model.resources[b].cost));
+                match alt {
+                    Some(q) => {
+                        s.placement[p] = q;
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if ok {
+                out.push(s);
+            }
+        }
+    }
+    // Drop a resource: its partitions go to the cheapest other place they can.
+    for r in 0..model.resources.len() {
+        if !used[r] {
+            continue;
+        }
+        let mut s = sol.clone();
+        let ok = active.iter().all(|&p| {
+            if sol.placement[p] != r {
+                return true;
+            }
+            let alt = model.partitions[p]
+                .options
+                .iter()
+                .map(|o| o.0)
+                .filter(|&q| q != r && (used[q] || model.is_faas(q)) && fits_layer(q))
+                .min_by(|&a, &b| model.resources[a].cost.total_cmp(&model.resources[b].cost));
+            match alt {
+                Some(q) => {
+                    s.placement[p] = q;
+                    true
+                }
+                None => false,
+            }
+        });
+        if ok {
+            out.push(s);
+        }
+    }
+    // Put a whole component, in any of its deployments, on one resource in use (or FaaS).
+    for (c, comp) in model.components.iter().enumerate() {
+        for (d, dep) in comp.deployments.iter().enumerate() {
+            let first = &model.partitions[dep.partitions[0]];
+            for &(r, _, _) in &first.options {
+                if !(used[r] || model.is_faas(r)) || !fits_layer(r) {
+                    continue;
+                }
+                let all_fit = dep.partitions.iter().all(|&p| model.partitions[p].option(r).is_some());
+                let same = d == sol.deployment[c] && dep.partitions.iter().all(|&p| sol.placement[p] == r);
+                if !all_fit || same {
+                    continue;
+                }
+                let mut s = sol.clone();
+                for &p in &comp.deployments[sol.deployment[c]].partitions {
+                    s.placement[p] = NONE;
+                }
+                s.deployment[c] = d;
+                for &p in &dep.partitions {
+                    s.placement[p] = r;
+                }
+                out.push(s);
+            }
+        }
+    }
+    // Change a component's deployment: new partitions go where the old first one was when
+    // they can, else to a resource in use, else to their first option.
+    for (c, comp) in model.components.iter().enumerate() {
+        let old = &comp.deployments[sol.deployment[c]];
+        let here = sol.placement[old.partitions[0]];
+        for d in 0..comp.deployments.len() {
+            if d == sol.deployment[c] {
+                continue;
+            }
+            let mut s = sol.clone();
+            for &p in &old.partitions {
+                s.placement[p] = NONE;
+            }
+            s.deployment[c] = d;
+            for &p in &comp.deployments[d].partitions {
+                let opts = &model.partitions[p].options;
+                let r = opts
+                    .iter()
+                    .map(|o| o.0)
+                    .find(|&q| q == here)
+                    .or_else(|| opts.iter().map(|o| o.0).find(|&q| used[q] && fits_layer(q)))
+                    .unwrap_or(opts[0].0);
+                s.placement[p] = r;
+            }
+            out.push(s);
+        }
+    }
+}
+
+/// A lower bound on the cost of a placement: each used edge/VM resource needs enough
+/// instances to keep its utilisation below 1.
+fn cost_floor(model: &Model, sol: &Solution) -> f64 {
+    let mut load = vec![0.0; model.resources.len()];
+    let mut faas = 0.0;
+    for (c, comp) in model.components.iter().enumerate() {
+        let dep = &comp.deployments[sol.deployment[c]];
+        let rate = comp.rate_factor * model.lambda;
+        for (k, &p) in dep.partitions.iter().enumerate() {
+            let r = sol.placement[p];
+            match model.partitions[p].option(r) {
+                Some(&(_, _, super::model::Perf::Queue { demand })) => {
+                    load[r] += demand * rate * dep.reach[k];
+                    load[r] = load[r].max(1e-300);
+                }
+                Some(&(_, _, super::model::Perf::Faas { warm, .. })) => {
+                    faas += model.resources[r].cost * warm * rate * dep.reach[k] * model.time;
+                }
+                None => return f64::INFINITY,
+            }
+        }
+    }
+    let mut cost = faas;
+    for (r, l) in load.iter().enumerate() {
+        if *l > 0.0 {
+            let n = (l.floor() + 1.0).max(1.0);
+            cost += model.resources[r].cost * n * model.time;
+        }
+    }
+    cost
+}
+
+/// Best-improvement descent from `start` (feasible, of cost `cost`): at most `budget`
+/// neighbourhood scans, stopping at a local optimum. Returns the result and the scans used.
+fn descend(
+    model: &Model,
+    start: (f64, Solution),
+    budget: u64,
+    ev: &mut Evaluator,
+    cands: &mut Vec<Solution>,
+) -> ((f64, Solution), u64) {
+    let mut best = start;
+    let mut used = 0;
+    while used < budget {
+        used += 1;
+        neighbours(model, &best.1, cands);
+        let mut improved: Option<(f64, Solution)> = None;
+        for cand in cands.iter_mut() {
+            let bound = improved.as_ref().map_or(best.0, |x| x.0);
+            if cost_floor(model, cand) >= bound - 1e-12 {
+                continue;
+            }
+            max_instances(model, cand);
+            let Some(c) = ev.cost(model, cand) else { continue };
+            let c = lower_instances(model, cand, ev, c);
+            if c < bound - 1e-12 {
+                improved = Some((c, cand.clone()));
+            }
+        }
+        match improved {
+            Some(x) => best = x,
+            None => break,
+        }
+    }
+    (best, used)
+}
+
+/// How many perturbations in a row may fail to improve before LocalSearch stops.
+const PATIENCE: u32 = 12;
+
+/// LocalSearch from `start` (feasible, of cost `cost`): best-improvement descent to a local
+/// optimum, then perturbations (a random move, made feasible, then descent again) kept when
+/// they lead somewhere cheaper. `iterations` bounds the neighbourhood scans; it also stops
+/// after a few perturbations in a row that do not help. Never returns a worse solution.
+pub fn local_search(
+    model: &Model,
+    start: &Solution,
+    cost: f64,
+    iterations: u64,
+    rng: &mut Rng,
+    ev: &mut Evaluator,
+) -> (f64, Solution) {
+    let mut cands = Vec::new();
+    let (mut best, mut used) = descend(model, (cost, start.clone()), iterations, ev, &mut cands);
+    let mut misses = 0;
+    while used < iterations && misses < PATIENCE {
+        neighbours(model, &best.1, &mut cands);
+        if cands.is_empty() {
+            break;
+        }
+        // A random neighbour that can be made feasible.
+        let mut kick = None;
+        for _ in 0..8 {
+            let mut cand = cands[rng.below(cands.len())].clone();
+            max_instances(model, &mut cand);
+            if let Some(c) = ev.cost(model, &cand) {
+                let c = lower_instances(model, &mut cand, ev, c);
+                kick = Some((c, cand));
+                break;
+            }
+        }
+        let Some(kick) = kick else {
+            misses += 1;
+            continue;
+        };
+        let (found, n) = descend(model, kick, iterations - used, ev, &mut cands);
+        used += n.max(1);
+        if found.0 < best.0 - 1e-12 {
+            best = found;
+            misses = 0;
+        } else {
+            misses += 1;
+        }
+    }
+    best
+}

@@ -1,0 +1,113 @@
+//! Runs the methods on a model: RandomGreedy spread over threads (each with its own stream
+//! of random numbers derived from the seed, so a seed and a thread count give the same
+//! result), then LocalSearch from each elite solution, also spread over threads.
+
+use std::time::{Duration, Instant};
+
+use super::eval::Solution;
+use super::model::Model;
+use super::search::{local_search, random_greedy, Elite, Evaluator, Rng};
+
+#[derive(Debug, Clone)]
+pub struct SolveOptions {
+    pub random_greedy_iterations: u64,
+    /// Keep going until this much time has passed, whatever the iterations (0: no minimum).
+    pub random_greedy_duration: Duration,
+    pub elite: usize,
+    pub local_search_iterations: u64,
+    pub seed: u64,
+    pub threads: usize,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        Self {
+            random_greedy_iterations: 1000,
+            random_greedy_duration: Duration::ZERO,
+            elite: 5,
+            local_search_iterations: 100,
+            seed: 1,
+            threads: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SolveResult {
+    /// The cheapest feasible solution, if any was found.
+    pub best: Option<(f64, Solution)>,
+    /// The best cost after RandomGreedy alone.
+    pub random_greedy_best: Option<f64>,
+    pub evaluations: u64,
+    pub random_greedy_time: Duration,
+    pub local_search_time: Duration,
+}
+
+fn stream_seed(seed: u64, t: usize) -> u64 {
+    seed ^ (t as u64).wrapping_mul(0xA076_1D64_78BD_642F)
+}
+
+pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
+    let threads = opts.threads.max(1);
+    let t0 = Instant::now();
+    let per = opts.random_greedy_iterations / threads as u64;
+    let extra = opts.random_greedy_iterations % threads as u64;
+    let results: Vec<(Elite, u64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = Rng::new(stream_seed(opts.seed, t));
+                    let mut elite = Elite::new(opts.elite);
+                    let mut ev = Evaluator::default();
+                    let n = per + u64::from((t as u64) < extra);
+                    random_greedy(model, n, &mut rng, &mut elite, &mut ev);
+                    while t0.elapsed() < opts.random_greedy_duration {
+                        random_greedy(model, 64, &mut rng, &mut elite, &mut ev);
+                    }
+                    (elite, ev.count)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut elite = Elite::new(opts.elite);
+    let mut evaluations = 0;
+    for (e, n) in results {
+        elite.merge(e);
+        evaluations += n;
+    }
+    let random_greedy_time = t0.elapsed();
+    let random_greedy_best = elite.best().map(|b| b.0);
+
+    let t1 = Instant::now();
+    let starts = elite.items.clone();
+    let improved: Vec<(Vec<(f64, Solution)>, u64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(starts.len().max(1)))
+            .map(|t| {
+                let starts = &starts;
+                s.spawn(move || {
+                    let mut ev = Evaluator::default();
+                    let mut out = Vec::new();
+                    for (i, (c, sol)) in starts.iter().enumerate() {
+                        if i % threads == t {
+                            let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, i));
+                            out.push(local_search(model, sol, *c, opts.local_search_iterations, &mut rng, &mut ev));
+                        }
+                    }
+                    (out, ev.count)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut best = elite.best().cloned();
+    for (found, n) in improved {
+        evaluations += n;
+        for (c, s) in found {
+            if best.as_ref().is_none_or(|b| c < b.0 || (c == b.0 && s < b.1)) {
+                best = Some((c, s));
+            }
+        }
+    }
+    SolveResult { best, random_greedy_best, evaluations, random_greedy_time, local_search_time: t1.elapsed() }
+}

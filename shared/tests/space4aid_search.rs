@@ -1,0 +1,67 @@
+//! Properties of the search methods on public instances: what they output passes the
+//! evaluator, LocalSearch never worsens its start, and a seed with a thread count gives the
+//! same result.
+
+use std::path::Path;
+
+use aisprint_shared::json;
+use aisprint_shared::space4aid::eval::evaluate;
+use aisprint_shared::space4aid::model::Model;
+use aisprint_shared::space4aid::search::{local_search, random_greedy, Elite, Evaluator, Rng};
+use aisprint_shared::space4aid::solver::{solve, SolveOptions};
+use aisprint_shared::system::System;
+
+fn model(rel: &str) -> Model {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/space4ai-d/instances/GeneralWorkflows").join(rel);
+    let text = std::fs::read_to_string(&file).expect("read");
+    let (doc, _) = json::parse::<System>("system.json", &text).expect("parse");
+    let mut s = doc.value;
+    s.lambda = 1.8;
+    Model::compile(&s, "system.json").expect("compile")
+}
+
+const INSTANCES: [&str; 4] = [
+    "Light/5Components/Ins1/system_description.json",
+    "Strict/7Components/Ins3/system_description.json",
+    "Light/10Components/Ins8/system_description.json",
+    "Strict/15Components/Ins2/system_description.json",
+];
+
+#[test]
+fn outputs_pass_the_evaluator_and_local_search_never_worsens() {
+    for rel in INSTANCES {
+        let m = model(rel);
+        let mut rng = Rng::new(7);
+        let mut elite = Elite::new(5);
+        let mut ev = Evaluator::default();
+        random_greedy(&m, 400, &mut rng, &mut elite, &mut ev);
+        assert!(!elite.items.is_empty(), "{rel}: RandomGreedy found nothing");
+        for (cost, sol) in &elite.items {
+            let full = evaluate(&m, sol);
+            assert!(full.feasible, "{rel}: {:?}", full.violations);
+            assert!((full.cost - cost).abs() <= 1e-9 * cost.max(1.0), "{rel}: cost {} vs {cost}", full.cost);
+            let (c2, s2) = local_search(&m, sol, *cost, 50, &mut rng, &mut ev);
+            assert!(c2 <= *cost + 1e-12, "{rel}: LocalSearch went from {cost} to {c2}");
+            let full = evaluate(&m, &s2);
+            assert!(full.feasible && (full.cost - c2).abs() <= 1e-9 * c2.max(1.0), "{rel}");
+        }
+    }
+}
+
+#[test]
+fn a_seed_and_a_thread_count_give_the_same_result() {
+    let m = model(INSTANCES[2]);
+    let opts = SolveOptions {
+        random_greedy_iterations: 300,
+        local_search_iterations: 30,
+        seed: 42,
+        threads: 2,
+        ..Default::default()
+    };
+    let a = solve(&m, &opts).best.expect("solution");
+    let b = solve(&m, &opts).best.expect("solution");
+    assert_eq!(a, b);
+    let one = SolveOptions { threads: 1, ..opts.clone() };
+    let c = solve(&m, &one).best.expect("solution");
+    assert_eq!(c, solve(&m, &one).best.expect("solution"));
+}
