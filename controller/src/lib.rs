@@ -5,3 +5,4 @@ pub mod design;
 pub mod new_app;
 pub mod output;
 pub mod pysource;
+pub mod space4aid_cmd;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aisprint_controller::space4aid_cmd::{self, Space4aidError};
 use aisprint_controller::{appdir, design, new_app};
 use aisprint_shared::design::DesignOptions;
 use aisprint_shared::Diagnostics;
@@ -48,6 +49,18 @@ enum Command {
         #[arg(long = "max-deployments", default_value_t = 1000, value_name = "N")]
         max_deployments: usize,
     },
+    /// SPACE4AI-D: choose where each component (and DNN partition) runs, on which resource
+    /// and with how many instances, at minimum cost under memory and response-time
+    /// constraints.
+    ///
+    /// Reads the SPACE4AI-D system description JSON (the format of the public benchmark
+    /// instances). Exit code 0 when the solution is feasible, 2 when no feasible solution
+    /// exists or was found (the least-violating one is written, with its violations), 1 on
+    /// bad input.
+    Space4aid {
+        #[command(subcommand)]
+        command: Space4aidCommand,
+    },
     /// Check an application directory without writing anything.
     Validate {
         /// The application directory.
@@ -66,6 +79,83 @@ enum Command {
         #[arg(long = "output_dir", visible_alias = "output-dir", default_value = ".", value_name = "DIR")]
         output_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum Space4aidCommand {
+    /// Find the cheapest feasible placement (RandomGreedy, then LocalSearch from the best).
+    ///
+    /// Example: aisprint space4aid solve --system data/space4ai-d/instances/RunningExample/system_description_scenario1.json --lambda 1.8
+    Solve {
+        /// The system description JSON.
+        #[arg(long, value_name = "FILE")]
+        system: PathBuf,
+        /// A SPACE4AI-D.yaml with the methods (RandomGreedy iterations and duration,
+        /// LocalSearch iterations and startingPointNumber) and the Seed.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The arrival rate (requests/s), instead of the file's Lambda.
+        #[arg(long, value_name = "X")]
+        lambda: Option<f64>,
+        /// Write the solution JSON here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Threads to search with; results are reproducible for a seed and a thread count.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// The random seed (overrides the config's Seed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Feasibility, violations and cost of a solution (the JSON of the Python reference, with
+    /// the deployment level, or of the C++ one, without it).
+    Evaluate {
+        /// The system description JSON.
+        #[arg(long, value_name = "FILE")]
+        system: PathBuf,
+        /// The solution JSON.
+        #[arg(long, value_name = "FILE")]
+        solution: PathBuf,
+        /// The arrival rate (requests/s), instead of the file's Lambda.
+        #[arg(long, value_name = "X")]
+        lambda: Option<f64>,
+        /// Write the evaluated solution JSON here.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+fn space4aid(cmd: Space4aidCommand) -> Result<bool, Space4aidError> {
+    match cmd {
+        Space4aidCommand::Solve { system, config, lambda, output, threads, seed } => {
+            let model = space4aid_cmd::load_model(&system, lambda)?;
+            let mut opts = match &config {
+                Some(c) => space4aid_cmd::options_from_config(c)?,
+                None => aisprint_shared::space4aid::solver::SolveOptions::default(),
+            };
+            opts.threads = threads.max(1);
+            if let Some(s) = seed {
+                opts.seed = s;
+            }
+            let out = space4aid_cmd::run_solve(&model, &opts);
+            for l in &out.summary {
+                eprintln!("{l}");
+            }
+            space4aid_cmd::write_json(&out.json, output.as_deref())?;
+            Ok(out.feasible)
+        }
+        Space4aidCommand::Evaluate { system, solution, lambda, output } => {
+            let model = space4aid_cmd::load_model(&system, lambda)?;
+            let out = space4aid_cmd::run_evaluate(&model, &solution)?;
+            for l in &out.summary {
+                eprintln!("{l}");
+            }
+            if let Some(o) = output {
+                space4aid_cmd::write_json(&out.json, Some(&o))?;
+            }
+            Ok(out.feasible)
+        }
+    }
 }
 
 fn init_tracing(verbose: u8) {
@@ -119,6 +209,18 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Space4aid { command } => match space4aid(command) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(2),
+            Err(Space4aidError::Invalid(d)) => {
+                report(&d);
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Validate { application_dir } => match appdir::load(&application_dir) {
             Ok(loaded) => {
                 report(&loaded.warnings);

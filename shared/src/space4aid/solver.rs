@@ -41,6 +41,9 @@ pub struct SolveResult {
     pub evaluations: u64,
     pub random_greedy_time: Duration,
     pub local_search_time: Duration,
+    /// When nothing feasible was found: the random placement that violates least, with the
+    /// sum of its violations' amounts.
+    pub least_violating: Option<(f64, Solution)>,
 }
 
 fn stream_seed(seed: u64, t: usize) -> u64 {
@@ -109,5 +112,22 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
             }
         }
     }
-    SolveResult { best, random_greedy_best, evaluations, random_greedy_time, local_search_time: t1.elapsed() }
+    let local_search_time = t1.elapsed();
+    let least_violating = if best.is_none() { least_violating(model, opts) } else { None };
+    SolveResult { best, random_greedy_best, evaluations, random_greedy_time, local_search_time, least_violating }
+}
+
+/// Draws random placements (as many as RandomGreedy did) and keeps the one whose violations
+/// add up to the least.
+fn least_violating(model: &Model, opts: &SolveOptions) -> Option<(f64, Solution)> {
+    let mut rng = Rng::new(stream_seed(opts.seed, usize::MAX));
+    let mut best: Option<(f64, Solution)> = None;
+    for _ in 0..opts.random_greedy_iterations.max(1) {
+        let Some(sol) = super::search::random_solution(model, &mut rng) else { continue };
+        let v = super::eval::evaluate(model, &sol).violation();
+        if best.as_ref().is_none_or(|b| v < b.0) {
+            best = Some((v, sol));
+        }
+    }
+    best
 }

@@ -1,0 +1,177 @@
+//! `aisprint space4aid solve` and `aisprint space4aid evaluate`: the SPACE4AI-D optimizer on a
+//! system description JSON (the format of the public instances).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aisprint_shared::app::space4aid_config::{self, Space4aidConfig};
+use aisprint_shared::diag::{Diagnostic, Diagnostics};
+use aisprint_shared::space4aid::eval::evaluate;
+use aisprint_shared::space4aid::model::Model;
+use aisprint_shared::space4aid::solution_json;
+use aisprint_shared::space4aid::solver::{solve, SolveOptions};
+use aisprint_shared::system::System;
+use aisprint_shared::{json, yaml};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Space4aidError {
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub feasible: bool,
+    /// The solution JSON.
+    pub json: serde_json::Value,
+    /// Lines for the user.
+    pub summary: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<String, Space4aidError> {
+    std::fs::read_to_string(path).map_err(|source| Space4aidError::Read { path: path.to_path_buf(), source })
+}
+
+/// Reads, validates and compiles a system description, with `lambda` replacing its own.
+pub fn load_model(path: &Path, lambda: Option<f64>) -> Result<Model, Space4aidError> {
+    let file = path.display().to_string();
+    let text = read(path)?;
+    let (doc, _warnings) = json::parse::<System>(&file, &text).map_err(Space4aidError::Invalid)?;
+    let mut system = doc.value;
+    if let Some(l) = lambda {
+        if !(l > 0.0) {
+            return Err(Space4aidError::Invalid(
+                Diagnostic::error("--lambda", "", format!("the arrival rate must be positive, found {l}")).into(),
+            ));
+        }
+        system.lambda = l;
+    }
+    let mut diags = system.validate(&file);
+    doc_locate(&doc.text, &file, &mut diags);
+    if diags.has_errors() {
+        return Err(Space4aidError::Invalid(diags.sorted()));
+    }
+    let mut m = Model::compile(&system, &file).map_err(Space4aidError::Invalid)?;
+    if let Some(l) = lambda {
+        m.set_lambda(l);
+    }
+    Ok(m)
+}
+
+fn doc_locate(text: &str, file: &str, diags: &mut Diagnostics) {
+    let doc = json::JsonDoc { file: file.to_string(), value: (), text: text.to_string() };
+    doc.locate(diags);
+}
+
+/// Solver options from a SPACE4AI-D.yaml (RandomGreedy and LocalSearch are the methods this
+/// version runs).
+pub fn options_from_config(path: &Path) -> Result<SolveOptions, Space4aidError> {
+    let file = path.display().to_string();
+    let text = read(path)?;
+    let (doc, _) = yaml::parse::<Space4aidConfig>(&file, &text).map_err(Space4aidError::Invalid)?;
+    let mut diags = space4aid_config::validate(&doc);
+    let mut opts = SolveOptions::default();
+    if let Some(seed) = doc.value.seed {
+        opts.seed = seed;
+    }
+    for (k, m) in &doc.value.methods {
+        match m.name.as_str() {
+            "RandomGreedy" => {
+                opts.random_greedy_iterations = m.iterations.unwrap_or(opts.random_greedy_iterations);
+                opts.random_greedy_duration = Duration::from_secs_f64(m.duration.unwrap_or(0.0).max(0.0));
+            }
+            "LocalSearch" => {
+                opts.local_search_iterations = m.iterations.unwrap_or(opts.local_search_iterations);
+                if let Some(n) = m.starting_point_number {
+                    opts.elite = n as usize;
+                }
+            }
+            other => diags.push(doc.error(
+                format!("Methods.{k}.name"),
+                format!("`{other}` is not run by this version yet: use RandomGreedy and LocalSearch"),
+            )),
+        }
+    }
+    if diags.has_errors() {
+        return Err(Space4aidError::Invalid(diags.sorted()));
+    }
+    Ok(opts)
+}
+
+/// `solve`: runs the methods and returns the best solution found (or, when none is feasible,
+/// the least-violating one with its violations).
+pub fn run_solve(model: &Model, opts: &SolveOptions) -> Outcome {
+    let r = solve(model, opts);
+    let mut summary = vec![format!(
+        "RandomGreedy: {} iterations in {:.3} s; LocalSearch from {} elite solutions in {:.3} s; {} evaluations on {} threads",
+        opts.random_greedy_iterations,
+        r.random_greedy_time.as_secs_f64(),
+        opts.elite,
+        r.local_search_time.as_secs_f64(),
+        r.evaluations,
+        opts.threads
+    )];
+    let (sol, feasible) = match (&r.best, &r.least_violating) {
+        (Some((_, s)), _) => (s.clone(), true),
+        (None, Some((_, s))) => (s.clone(), false),
+        (None, None) => {
+            summary.push("no placement could be drawn: some partition has no compatible resource".into());
+            return Outcome { feasible: false, json: serde_json::json!({"feasible": false}), summary };
+        }
+    };
+    let ev = evaluate(model, &sol);
+    if feasible {
+        summary.push(format!(
+            "feasible; cost {:.6} (RandomGreedy alone: {:.6})",
+            ev.cost,
+            r.random_greedy_best.unwrap_or(f64::NAN)
+        ));
+    } else {
+        summary
+            .push(format!("no feasible solution found; the least-violating one breaks {} rules:", ev.violations.len()));
+        summary.extend(ev.violations.iter().map(|v| format!("  {}: {v}", v.rule())));
+    }
+    Outcome { feasible, json: solution_json::write(model, &sol, &ev, None), summary }
+}
+
+/// `evaluate`: feasibility, violations and cost of a given solution.
+pub fn run_evaluate(model: &Model, solution: &Path) -> Result<Outcome, Space4aidError> {
+    let file = solution.display().to_string();
+    let text = read(solution)?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Space4aidError::Invalid(Diagnostic::error(&file, "", format!("not valid JSON: {e}")).into()))?;
+    let sol = solution_json::read(model, &v).map_err(|msg| {
+        let (key, msg) =
+            msg.split_once(": ").map_or((String::new(), msg.clone()), |(k, m)| (k.to_string(), m.to_string()));
+        Space4aidError::Invalid(Diagnostic::error(&file, key, msg).into())
+    })?;
+    let ev = evaluate(model, &sol);
+    let mut summary = vec![format!("cost {:.6}, {}", ev.cost, if ev.feasible { "feasible" } else { "infeasible" })];
+    summary.extend(ev.violations.iter().map(|v| format!("  {}: {v}", v.rule())));
+    Ok(Outcome { feasible: ev.feasible, json: solution_json::write(model, &sol, &ev, None), summary })
+}
+
+/// Writes the solution JSON to `path`, or standard output.
+pub fn write_json(value: &serde_json::Value, path: Option<&Path>) -> Result<(), Space4aidError> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    match path {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(p) => std::fs::write(p, text).map_err(|source| Space4aidError::Write { path: p.to_path_buf(), source }),
+    }
+}

@@ -1,0 +1,130 @@
+//! `aisprint space4aid solve` and `evaluate` on the public instances, as a user runs them.
+
+mod common;
+
+use common::{aisprint, repo, text};
+
+fn instance(rel: &str) -> String {
+    repo().join("data/space4ai-d/instances").join(rel).display().to_string()
+}
+
+#[test]
+fn solve_writes_a_feasible_solution_that_evaluate_accepts() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("sol.json");
+    let sys = instance("GeneralWorkflows/Strict/7Components/Ins2/system_description.json");
+    let r = aisprint(
+        tmp.path(),
+        &[
+            "space4aid",
+            "solve",
+            "--system",
+            &sys,
+            "--lambda",
+            "1.8",
+            "--output",
+            out.to_str().expect("path"),
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(text(&r.stderr).contains("feasible; cost"), "{}", text(&r.stderr));
+    let sol: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    assert_eq!(sol["feasible"], true);
+    assert_eq!(sol["Lambda"], 1.8);
+    let cost = sol["total_cost"].as_f64().expect("cost");
+    let e = aisprint(
+        tmp.path(),
+        &["space4aid", "evaluate", "--system", &sys, "--lambda", "1.8", "--solution", out.to_str().expect("path")],
+    );
+    assert_eq!(e.status.code(), Some(0), "{}", text(&e.stderr));
+    assert!(text(&e.stderr).contains(&format!("cost {cost:.6}, feasible")), "{}", text(&e.stderr));
+}
+
+#[test]
+fn the_reference_solution_without_the_deployment_level_is_read() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let e = aisprint(
+        tmp.path(),
+        &[
+            "space4aid",
+            "evaluate",
+            "--system",
+            &instance("RunningExample/solutions/Ins1/system_description.json"),
+            "--solution",
+            &instance("RunningExample/solutions/Ins1/best_sol.json"),
+        ],
+    );
+    assert_eq!(e.status.code(), Some(0), "{}", text(&e.stderr));
+}
+
+#[test]
+fn an_infeasible_instance_ends_with_exit_code_2_and_its_violations() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let sys = instance("RunningExample/system_description_scenario1.json");
+    let r = aisprint(tmp.path(), &["space4aid", "solve", "--system", &sys, "--lambda", "50"]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
+    let stderr = text(&r.stderr);
+    assert!(stderr.contains("no feasible solution found"), "{stderr}");
+    assert!(stderr.contains("utilization"), "{stderr}");
+    let sol: serde_json::Value = serde_json::from_str(&text(&r.stdout)).expect("json on stdout");
+    assert_eq!(sol["feasible"], false);
+    assert!(!sol["violations"].as_array().expect("violations").is_empty());
+}
+
+#[test]
+fn malformed_systems_are_refused_with_the_key() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let base: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(instance("RunningExample/system_description_scenario1.json")).expect("read"),
+    )
+    .expect("json");
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        (
+            "unknown model",
+            Box::new(|v| v["Performance"]["c1"]["h1"]["Drone1"]["model"] = "QTmagic".into()),
+            "unknown variant `QTmagic`",
+        ),
+        (
+            "missing key",
+            Box::new(|v| {
+                v.as_object_mut().expect("obj").remove("Lambda");
+            }),
+            "missing field `Lambda`",
+        ),
+        (
+            "path not consecutive",
+            Box::new(|v| v["GlobalConstraints"]["p1"]["components"] = serde_json::json!(["c1", "c3"])),
+            "GlobalConstraints.p1.components",
+        ),
+        (
+            "cycle",
+            Box::new(|v| {
+                v["DirectedAcyclicGraph"]["c7"]["next"] = serde_json::json!(["c1"]);
+                v["DirectedAcyclicGraph"]["c7"]["transition_probability"] = serde_json::json!([1.0]);
+            }),
+            "cycle",
+        ),
+        (
+            "no common network domain",
+            Box::new(|v| {
+                let nt = v["NetworkTechnology"].as_object_mut().expect("obj");
+                nt.remove("ND3");
+            }),
+            "share no network domain",
+        ),
+    ];
+    for (name, change, expect) in cases {
+        let mut v = base.clone();
+        change(&mut v);
+        let path = tmp.path().join("bad.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&v).expect("json")).expect("write");
+        let r = aisprint(tmp.path(), &["space4aid", "solve", "--system", path.to_str().expect("path")]);
+        let stderr = text(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(expect), "{name}: expected `{expect}` in\n{stderr}");
+        assert!(stderr.contains("bad.json"), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
