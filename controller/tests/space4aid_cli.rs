@@ -80,7 +80,8 @@ fn malformed_systems_are_refused_with_the_key() {
         &std::fs::read_to_string(instance("RunningExample/system_description_scenario1.json")).expect("read"),
     )
     .expect("json");
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "unknown model",
             Box::new(|v| v["Performance"]["c1"]["h1"]["Drone1"]["model"] = "QTmagic".into()),
