@@ -243,73 +243,36 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
             }
         }
     }
-    // Change the resource of a layer (everything on it moves).
+    // Everything on `from` moves to `to` where it can, else to the cheapest FaaS or other
+    // resource in use; `None` when some partition has nowhere to go.
+    let relocate = |from: usize, to: Option<usize>| -> Option<Solution> {
+        let mut s = sol.clone();
+        for &p in &active {
+            if sol.placement[p] != from {
+                continue;
+            }
+            let part = &model.partitions[p];
+            let q = to.filter(|&t| part.option(t).is_some()).or_else(|| {
+                part.options
+                    .iter()
+                    .map(|o| o.0)
+                    .filter(|&q| q != from && (model.is_faas(q) || (used[q] && fits_layer(q))))
+                    .min_by(|&a, &b| model.resources[a].cost.total_cmp(&model.resources[b].cost))
+            })?;
+            s.placement[p] = q;
+        }
+        Some(s)
+    };
+    // Change the resource of a layer.
     for (l, layer) in model.layers.iter().enumerate() {
         let cur = layer_res[l];
         if cur == NONE {
             continue;
         }
-        for &r in &layer.resources {
-            if r == cur {
-                continue;
-            }
-            let mut s = sol.clone();
-            // Partitions that cannot follow go to the cheapest FaaS or other resource in use.
-            let ok = active.iter().all(|&p| {
-                if sol.placement[p] != cur {
-                    return true;
-                }
-                if model.partitions[p].option(r).is_some() {
-                    s.placement[p] = r;
-                    return true;
-                }
-                let alt = model.partitions[p]
-                    .options
-                    .iter()
-                    .map(|o| o.0)
-                    .filter(|&q| q != cur && (model.is_faas(q) || (used[q] && fits_layer(q))))
-                    .min_by(|&a, &b| model.resources[a].cost.total_cmp(&model.resources[b].cost));
-                match alt {
-                    Some(q) => {
-                        s.placement[p] = q;
-                        true
-                    }
-                    None => false,
-                }
-            });
-            if ok {
-                out.push(s);
-            }
-        }
+        out.extend(layer.resources.iter().filter(|&&r| r != cur).filter_map(|&r| relocate(cur, Some(r))));
     }
-    // Drop a resource: its partitions go to the cheapest other place they can.
-    for r in 0..model.resources.len() {
-        if !used[r] {
-            continue;
-        }
-        let mut s = sol.clone();
-        let ok = active.iter().all(|&p| {
-            if sol.placement[p] != r {
-                return true;
-            }
-            let alt = model.partitions[p]
-                .options
-                .iter()
-                .map(|o| o.0)
-                .filter(|&q| q != r && (used[q] || model.is_faas(q)) && fits_layer(q))
-                .min_by(|&a, &b| model.resources[a].cost.total_cmp(&model.resources[b].cost));
-            match alt {
-                Some(q) => {
-                    s.placement[p] = q;
-                    true
-                }
-                None => false,
-            }
-        });
-        if ok {
-            out.push(s);
-        }
-    }
+    // Drop a resource.
+    out.extend((0..model.resources.len()).filter(|&r| used[r]).filter_map(|r| relocate(r, None)));
     // Put a whole component, in any of its deployments, on one resource in use (or FaaS).
     for (c, comp) in model.components.iter().enumerate() {
         for (d, dep) in comp.deployments.iter().enumerate() {
