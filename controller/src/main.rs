@@ -100,6 +100,10 @@ enum Space4aidCommand {
         /// Write the solution JSON here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// With a BS method in the config: write the solution at the largest arrival rate it
+        /// sustains here (the Output_max_Lambda JSON of SPACE4AI-R).
+        #[arg(long = "max-lambda-output", value_name = "FILE")]
+        max_lambda_output: Option<PathBuf>,
         /// Threads to search with; results are reproducible for a seed and a thread count.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -127,11 +131,11 @@ enum Space4aidCommand {
 
 fn space4aid(cmd: Space4aidCommand) -> Result<bool, Space4aidError> {
     match cmd {
-        Space4aidCommand::Solve { system, config, lambda, output, threads, seed } => {
+        Space4aidCommand::Solve { system, config, lambda, output, max_lambda_output, threads, seed } => {
             let model = space4aid_cmd::load_model(&system, lambda)?;
-            let mut opts = match &config {
+            let (mut opts, bs) = match &config {
                 Some(c) => space4aid_cmd::options_from_config(c)?,
-                None => aisprint_shared::space4aid::solver::SolveOptions::default(),
+                None => (aisprint_shared::space4aid::solver::SolveOptions::default(), None),
             };
             opts.threads = threads.max(1);
             if let Some(s) = seed {
@@ -142,6 +146,14 @@ fn space4aid(cmd: Space4aidCommand) -> Result<bool, Space4aidError> {
                 eprintln!("{l}");
             }
             space4aid_cmd::write_json(&out.json, output.as_deref())?;
+            if let (Some(bs), true) = (bs, out.feasible) {
+                if let Some((l, json)) = space4aid_cmd::run_binary_search(&model, &out, bs) {
+                    eprintln!("the solution stays feasible up to Lambda {l:.6} (searched up to {})", bs.upper);
+                    if let Some(path) = &max_lambda_output {
+                        space4aid_cmd::write_json(&json, Some(path))?;
+                    }
+                }
+            }
             Ok(out.feasible)
         }
         Space4aidCommand::Evaluate { system, solution, lambda, output } => {

@@ -76,14 +76,22 @@ fn doc_locate(text: &str, file: &str, diags: &mut Diagnostics) {
     doc.locate(diags);
 }
 
-/// Solver options from a SPACE4AI-D.yaml (RandomGreedy and LocalSearch are the methods this
-/// version runs).
-pub fn options_from_config(path: &Path) -> Result<SolveOptions, Space4aidError> {
+/// The binary search on Lambda: upper bound and precision.
+#[derive(Debug, Clone, Copy)]
+pub struct BinarySearch {
+    pub upper: f64,
+    pub epsilon: f64,
+}
+
+/// Solver options from a SPACE4AI-D.yaml (RandomGreedy, LocalSearch and the binary search
+/// are the methods this version runs).
+pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySearch>), Space4aidError> {
     let file = path.display().to_string();
     let text = read(path)?;
     let (doc, _) = yaml::parse::<Space4aidConfig>(&file, &text).map_err(Space4aidError::Invalid)?;
     let mut diags = space4aid_config::validate(&doc);
     let mut opts = SolveOptions::default();
+    let mut bs = None;
     if let Some(seed) = doc.value.seed {
         opts.seed = seed;
     }
@@ -99,16 +107,31 @@ pub fn options_from_config(path: &Path) -> Result<SolveOptions, Space4aidError> 
                     opts.elite = n as usize;
                 }
             }
+            "BS" | "BinarySearch" => {
+                if let (Some(upper), Some(epsilon)) = (m.upper_bound_lambda, m.epsilon) {
+                    bs = Some(BinarySearch { upper, epsilon });
+                }
+            }
             other => diags.push(doc.error(
                 format!("Methods.{k}.name"),
-                format!("`{other}` is not run by this version yet: use RandomGreedy and LocalSearch"),
+                format!("`{other}` is not run by this version yet: use RandomGreedy, LocalSearch and BS"),
             )),
         }
     }
     if diags.has_errors() {
         return Err(Space4aidError::Invalid(diags.sorted()));
     }
-    Ok(opts)
+    Ok((opts, bs))
+}
+
+/// The largest Lambda the solution of `outcome` sustains, and the solution JSON at it.
+pub fn run_binary_search(model: &Model, outcome: &Outcome, bs: BinarySearch) -> Option<(f64, serde_json::Value)> {
+    let sol = solution_json::read(model, &outcome.json).ok()?;
+    let l = aisprint_shared::space4aid::solver::max_lambda(model, &sol, bs.upper, bs.epsilon)?;
+    let mut at = model.clone();
+    at.set_lambda(l);
+    let ev = evaluate(&at, &sol);
+    Some((l, solution_json::write(&at, &sol, &ev, None)))
 }
 
 /// `solve`: runs the methods and returns the best solution found (or, when none is feasible,

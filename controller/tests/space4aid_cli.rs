@@ -129,3 +129,46 @@ fn malformed_systems_are_refused_with_the_key() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn a_config_with_the_binary_search_writes_the_max_lambda_solution() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("SPACE4AI-D.yaml");
+    std::fs::write(
+        &cfg,
+        "Methods:\n  method1: {name: RandomGreedy, iterations: 500, duration: 0}\n  method2: {name: LocalSearch, startingPointNumber: 3, iterations: 20, duration: 0}\n  method3: {name: BS, upperBoundLambda: 10, epsilon: 0.0001}\nSeed: 4\n",
+    )
+    .expect("write");
+    let max = tmp.path().join("Output_max_Lambda.json");
+    let sys = instance("GeneralWorkflows/Light/10Components/Ins3/system_description.json");
+    let r = aisprint(
+        tmp.path(),
+        &[
+            "space4aid",
+            "solve",
+            "--system",
+            &sys,
+            "--lambda",
+            "1.8",
+            "--config",
+            cfg.to_str().expect("path"),
+            "--output",
+            tmp.path().join("Output.json").to_str().expect("path"),
+            "--max-lambda-output",
+            max.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&max).expect("read")).expect("json");
+    assert_eq!(v["feasible"], true);
+    assert!(v["Lambda"].as_f64().expect("lambda") >= 1.8);
+    // Methods this version does not run are refused by name.
+    std::fs::write(&cfg, "Methods:\n  method1: {name: TabuSearch, iterations: 5}\n").expect("write");
+    let r = aisprint(tmp.path(), &["space4aid", "solve", "--system", &sys, "--config", cfg.to_str().expect("path")]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        text(&r.stderr).contains("Methods.method1.name: `TabuSearch` is not run by this version yet"),
+        "{}",
+        text(&r.stderr)
+    );
+}

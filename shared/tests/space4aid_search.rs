@@ -65,3 +65,25 @@ fn a_seed_and_a_thread_count_give_the_same_result() {
     let c = solve(&m, &one).best.expect("solution");
     assert_eq!(c, solve(&m, &one).best.expect("solution"));
 }
+
+#[test]
+fn the_binary_search_stops_at_the_edge_of_feasibility() {
+    use aisprint_shared::space4aid::search::Evaluator;
+    use aisprint_shared::space4aid::solver::max_lambda;
+    for rel in INSTANCES {
+        let m = model(rel);
+        let opts = SolveOptions { random_greedy_iterations: 200, local_search_iterations: 10, ..Default::default() };
+        let (_, sol) = solve(&m, &opts).best.expect("solution");
+        let eps = 1e-4;
+        let upper = 50.0;
+        let l = max_lambda(&m, &sol, upper, eps).expect("feasible at 1.8");
+        assert!(l >= 1.8);
+        let mut at = m.clone();
+        at.set_lambda(l);
+        assert!(Evaluator::default().cost(&at, &sol).is_some(), "{rel}: infeasible at its own max {l}");
+        if l < upper {
+            at.set_lambda(l + 2.0 * eps);
+            assert!(Evaluator::default().cost(&at, &sol).is_none(), "{rel}: still feasible above {l}");
+        }
+    }
+}

@@ -131,3 +131,32 @@ fn least_violating(model: &Model, opts: &SolveOptions) -> Option<(f64, Solution)
     }
     best
 }
+
+/// The binary search on the arrival rate: the largest `Lambda` in `[model.lambda, upper]`
+/// for which `sol` (same placement, same counts) stays feasible, to within `epsilon`.
+/// `None` when `sol` is not feasible at the model's own `Lambda`.
+pub fn max_lambda(model: &Model, sol: &Solution, upper: f64, epsilon: f64) -> Option<f64> {
+    let mut m = model.clone();
+    let mut ev = Evaluator::default();
+    let mut feasible_at = |l: f64| {
+        m.set_lambda(l);
+        ev.cost(&m, sol).is_some()
+    };
+    let (mut lo, mut hi) = (model.lambda, upper.max(model.lambda));
+    if !feasible_at(lo) {
+        return None;
+    }
+    if feasible_at(hi) {
+        return Some(hi);
+    }
+    let eps = epsilon.max(f64::EPSILON * hi);
+    while hi - lo > eps {
+        let mid = lo + (hi - lo) / 2.0;
+        if feasible_at(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(lo)
+}
