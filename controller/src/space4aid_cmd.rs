@@ -9,7 +9,7 @@ use aisprint_shared::diag::{Diagnostic, Diagnostics};
 use aisprint_shared::space4aid::eval::evaluate;
 use aisprint_shared::space4aid::model::Model;
 use aisprint_shared::space4aid::solution_json;
-use aisprint_shared::space4aid::solver::{solve, SolveOptions};
+use aisprint_shared::space4aid::solver::{solve, Heuristic, SolveOptions};
 use aisprint_shared::system::System;
 use aisprint_shared::{json, yaml};
 
@@ -101,11 +101,29 @@ pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySe
                 opts.random_greedy_iterations = m.iterations.unwrap_or(opts.random_greedy_iterations);
                 opts.random_greedy_duration = Duration::from_secs_f64(m.duration.unwrap_or(0.0).max(0.0));
             }
-            "LocalSearch" => {
+            "LocalSearch" | "TabuSearch" | "SimulatedAnnealing" | "GeneticAlgorithm" => {
                 opts.local_search_iterations = m.iterations.unwrap_or(opts.local_search_iterations);
                 if let Some(n) = m.starting_point_number {
                     opts.elite = n as usize;
                 }
+                let sp = |names: &[&str], default: f64| {
+                    names
+                        .iter()
+                        .find_map(|n| m.special_parameters.as_ref().and_then(|p| p.get(*n)).and_then(serde_yaml::Value::as_f64))
+                        .unwrap_or(default)
+                };
+                opts.heuristic = match m.name.as_str() {
+                    "TabuSearch" => Heuristic::TabuSearch { tabu_size: sp(&["tabuSize"], 10.0).max(1.0) as usize },
+                    "SimulatedAnnealing" => Heuristic::SimulatedAnnealing {
+                        temperature: sp(&["temperature", "tempBegin"], 1.0),
+                        schedule: sp(&["scheduleConstant"], 0.99),
+                    },
+                    "GeneticAlgorithm" => Heuristic::GeneticAlgorithm {
+                        crossover: sp(&["crossoverRate"], 0.5),
+                        mutation: sp(&["mutationRate"], 0.7),
+                    },
+                    _ => Heuristic::LocalSearch,
+                };
             }
             "BS" | "BinarySearch" => {
                 if let (Some(upper), Some(epsilon)) = (m.upper_bound_lambda, m.epsilon) {
@@ -114,7 +132,9 @@ pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySe
             }
             other => diags.push(doc.error(
                 format!("Methods.{k}.name"),
-                format!("`{other}` is not run by this version yet: use RandomGreedy, LocalSearch and BS"),
+                format!(
+                    "`{other}` is not run by this version yet: use RandomGreedy, LocalSearch, TabuSearch, SimulatedAnnealing, GeneticAlgorithm and BS"
+                ),
             )),
         }
     }
@@ -139,9 +159,15 @@ pub fn run_binary_search(model: &Model, outcome: &Outcome, bs: BinarySearch) -> 
 pub fn run_solve(model: &Model, opts: &SolveOptions) -> Outcome {
     let r = solve(model, opts);
     let mut summary = vec![format!(
-        "RandomGreedy: {} iterations in {:.3} s; LocalSearch from {} elite solutions in {:.3} s; {} evaluations on {} threads",
+        "RandomGreedy: {} iterations in {:.3} s; {} from {} elite solutions in {:.3} s; {} evaluations on {} threads",
         opts.random_greedy_iterations,
         r.random_greedy_time.as_secs_f64(),
+        match opts.heuristic {
+            Heuristic::LocalSearch => "LocalSearch",
+            Heuristic::TabuSearch { .. } => "TabuSearch",
+            Heuristic::SimulatedAnnealing { .. } => "SimulatedAnnealing",
+            Heuristic::GeneticAlgorithm { .. } => "GeneticAlgorithm",
+        },
         opts.elite,
         r.local_search_time.as_secs_f64(),
         r.evaluations,

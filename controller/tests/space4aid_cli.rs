@@ -163,11 +163,11 @@ fn a_config_with_the_binary_search_writes_the_max_lambda_solution() {
     assert_eq!(v["feasible"], true);
     assert!(v["Lambda"].as_f64().expect("lambda") >= 1.8);
     // Methods this version does not run are refused by name.
-    std::fs::write(&cfg, "Methods:\n  method1: {name: TabuSearch, iterations: 5}\n").expect("write");
+    std::fs::write(&cfg, "Methods:\n  method1: {name: Exact, iterations: 5}\n").expect("write");
     let r = aisprint(tmp.path(), &["space4aid", "solve", "--system", &sys, "--config", cfg.to_str().expect("path")]);
     assert_eq!(r.status.code(), Some(1));
     assert!(
-        text(&r.stderr).contains("Methods.method1.name: `TabuSearch` is not run by this version yet"),
+        text(&r.stderr).contains("Methods.method1.name: `Exact` is not run by this version yet"),
         "{}",
         text(&r.stderr)
     );

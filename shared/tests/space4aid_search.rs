@@ -87,3 +87,25 @@ fn the_binary_search_stops_at_the_edge_of_feasibility() {
         }
     }
 }
+
+#[test]
+fn every_heuristic_returns_feasible_solutions_no_worse_than_its_start() {
+    use aisprint_shared::space4aid::solver::Heuristic;
+    let m = model(INSTANCES[2]);
+    let base =
+        SolveOptions { random_greedy_iterations: 400, local_search_iterations: 40, seed: 5, ..Default::default() };
+    for h in [
+        Heuristic::LocalSearch,
+        Heuristic::TabuSearch { tabu_size: 10 },
+        Heuristic::SimulatedAnnealing { temperature: 1.0, schedule: 0.9 },
+        Heuristic::GeneticAlgorithm { crossover: 0.5, mutation: 0.7 },
+    ] {
+        let opts = SolveOptions { heuristic: h.clone(), ..base.clone() };
+        let r = solve(&m, &opts);
+        let (cost, sol) = r.best.expect("solution");
+        assert!(cost <= r.random_greedy_best.expect("rg") + 1e-12, "{h:?} made it worse");
+        let ev = evaluate(&m, &sol);
+        assert!(ev.feasible && (ev.cost - cost).abs() < 1e-9 * cost, "{h:?}");
+        assert_eq!(solve(&m, &opts).best.map(|b| b.1), Some(sol), "{h:?} is not reproducible");
+    }
+}

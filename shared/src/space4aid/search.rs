@@ -417,18 +417,7 @@ pub fn local_search(
         if cands.is_empty() {
             break;
         }
-        // A random neighbour that can be made feasible.
-        let mut kick = None;
-        for _ in 0..8 {
-            let mut cand = cands[rng.below(cands.len())].clone();
-            max_instances(model, &mut cand);
-            if let Some(c) = ev.cost(model, &cand) {
-                let c = lower_instances(model, &mut cand, ev, c);
-                kick = Some((c, cand));
-                break;
-            }
-        }
-        let Some(kick) = kick else {
+        let Some(kick) = random_feasible(model, &cands, rng, ev) else {
             misses += 1;
             continue;
         };
@@ -442,4 +431,167 @@ pub fn local_search(
         }
     }
     best
+}
+
+/// One of `cands`, drawn at random (a few tries), made feasible with its counts lowered.
+fn random_feasible(model: &Model, cands: &[Solution], rng: &mut Rng, ev: &mut Evaluator) -> Option<(f64, Solution)> {
+    if cands.is_empty() {
+        return None;
+    }
+    for _ in 0..8 {
+        let mut cand = cands[rng.below(cands.len())].clone();
+        max_instances(model, &mut cand);
+        if let Some(c) = ev.cost(model, &cand) {
+            let c = lower_instances(model, &mut cand, ev, c);
+            return Some((c, cand));
+        }
+    }
+    None
+}
+
+fn fingerprint(sol: &Solution) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    sol.hash(&mut h);
+    h.finish()
+}
+
+/// TabuSearch from `start`: moves to the best neighbour that is not among the last
+/// `tabu_size` solutions visited, even when it is worse; returns the best seen.
+pub fn tabu_search(
+    model: &Model,
+    start: &Solution,
+    cost: f64,
+    iterations: u64,
+    tabu_size: usize,
+    ev: &mut Evaluator,
+) -> (f64, Solution) {
+    let mut best = (cost, start.clone());
+    let mut current = best.clone();
+    let mut tabu = std::collections::VecDeque::with_capacity(tabu_size + 1);
+    tabu.push_back(fingerprint(start));
+    let mut cands = Vec::new();
+    for _ in 0..iterations {
+        neighbours(model, &current.1, &mut cands);
+        let mut next: Option<(f64, Solution)> = None;
+        for cand in cands.iter_mut() {
+            if tabu.contains(&fingerprint(cand)) {
+                continue;
+            }
+            if next.as_ref().is_some_and(|n| cost_floor(model, cand) >= n.0) {
+                continue;
+            }
+            max_instances(model, cand);
+            let Some(c) = ev.cost(model, cand) else { continue };
+            let c = lower_instances(model, cand, ev, c);
+            if next.as_ref().is_none_or(|n| c < n.0) {
+                next = Some((c, cand.clone()));
+            }
+        }
+        let Some(n) = next else { break };
+        tabu.push_back(fingerprint(&n.1));
+        if tabu.len() > tabu_size.max(1) {
+            tabu.pop_front();
+        }
+        if n.0 < best.0 - 1e-12 {
+            best = n.clone();
+        }
+        current = n;
+    }
+    best
+}
+
+/// SimulatedAnnealing from `start`: a random feasible neighbour is taken when cheaper, or
+/// with probability `exp(-increase / temperature)`; the temperature is multiplied by
+/// `schedule` (in (0, 1)) after each step. Returns the best seen.
+#[allow(clippy::too_many_arguments)]
+pub fn simulated_annealing(
+    model: &Model,
+    start: &Solution,
+    cost: f64,
+    iterations: u64,
+    temperature: f64,
+    schedule: f64,
+    rng: &mut Rng,
+    ev: &mut Evaluator,
+) -> (f64, Solution) {
+    let mut best = (cost, start.clone());
+    let mut current = best.clone();
+    let mut t = temperature;
+    let mut cands = Vec::new();
+    for _ in 0..iterations {
+        neighbours(model, &current.1, &mut cands);
+        let Some(n) = random_feasible(model, &cands, rng, ev) else { break };
+        let delta = n.0 - current.0;
+        if delta < 0.0 || (t > 0.0 && rng.unit() < (-delta / t).exp()) {
+            current = n;
+            if current.0 < best.0 - 1e-12 {
+                best = current.clone();
+            }
+        }
+        t *= schedule;
+    }
+    best
+}
+
+/// GeneticAlgorithm from a population (the elite): children take each component's
+/// deployment and placement from one of two parents (with probability `crossover`, else
+/// they copy one parent) and are mutated by a random move (with probability `mutation`);
+/// feasible children replace the worst member when cheaper. Returns the best member.
+#[allow(clippy::too_many_arguments)]
+pub fn genetic(
+    model: &Model,
+    population: &[(f64, Solution)],
+    generations: u64,
+    crossover: f64,
+    mutation: f64,
+    rng: &mut Rng,
+    ev: &mut Evaluator,
+) -> Option<(f64, Solution)> {
+    let mut pop: Vec<(f64, Solution)> = population.to_vec();
+    if pop.is_empty() {
+        return None;
+    }
+    let mut cands = Vec::new();
+    let pick = |pop: &[(f64, Solution)], rng: &mut Rng| {
+        // Binary tournament.
+        let (a, b) = (rng.below(pop.len()), rng.below(pop.len()));
+        if pop[a].0 <= pop[b].0 {
+            a
+        } else {
+            b
+        }
+    };
+    for _ in 0..generations {
+        let (a, b) = (pick(&pop, rng), pick(&pop, rng));
+        let mut child = pop[a].1.clone();
+        if rng.unit() < crossover {
+            let other = &pop[b].1;
+            for (c, comp) in model.components.iter().enumerate() {
+                if rng.below(2) == 1 {
+                    for &p in &comp.deployments[child.deployment[c]].partitions {
+                        child.placement[p] = NONE;
+                    }
+                    child.deployment[c] = other.deployment[c];
+                    for &p in &comp.deployments[other.deployment[c]].partitions {
+                        child.placement[p] = other.placement[p];
+                    }
+                }
+            }
+        }
+        if rng.unit() < mutation {
+            neighbours(model, &child, &mut cands);
+            if !cands.is_empty() {
+                child = cands.swap_remove(rng.below(cands.len()));
+            }
+        }
+        max_instances(model, &mut child);
+        let Some(c) = ev.cost(model, &child) else { continue };
+        let c = lower_instances(model, &mut child, ev, c);
+        let worst = (0..pop.len()).max_by(|&x, &y| pop[x].0.total_cmp(&pop[y].0)).unwrap_or(0);
+        if c < pop[worst].0 && !pop.iter().any(|(_, s)| *s == child) {
+            pop[worst] = (c, child);
+        }
+    }
+    pop.into_iter().min_by(|x, y| x.0.total_cmp(&y.0))
 }

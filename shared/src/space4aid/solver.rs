@@ -6,10 +6,20 @@ use std::time::{Duration, Instant};
 
 use super::eval::Solution;
 use super::model::Model;
-use super::search::{local_search, random_greedy, Elite, Evaluator, Rng};
+use super::search::{local_search, random_greedy, simulated_annealing, tabu_search, Elite, Evaluator, Rng};
+
+/// The method run from RandomGreedy's elite (the user guide's `method2`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heuristic {
+    LocalSearch,
+    TabuSearch { tabu_size: usize },
+    SimulatedAnnealing { temperature: f64, schedule: f64 },
+    GeneticAlgorithm { crossover: f64, mutation: f64 },
+}
 
 #[derive(Debug, Clone)]
 pub struct SolveOptions {
+    pub heuristic: Heuristic,
     pub random_greedy_iterations: u64,
     /// Keep going until this much time has passed, whatever the iterations (0: no minimum).
     pub random_greedy_duration: Duration,
@@ -22,6 +32,7 @@ pub struct SolveOptions {
 impl Default for SolveOptions {
     fn default() -> Self {
         Self {
+            heuristic: Heuristic::LocalSearch,
             random_greedy_iterations: 1000,
             random_greedy_duration: Duration::ZERO,
             elite: 5,
@@ -84,6 +95,32 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
 
     let t1 = Instant::now();
     let starts = elite.items.clone();
+    if let Heuristic::GeneticAlgorithm { crossover, mutation } = opts.heuristic {
+        // One population, evolved on one thread (reproducible whatever the thread count).
+        let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, 0));
+        let mut ev = Evaluator::default();
+        let best = super::search::genetic(
+            model,
+            &starts,
+            opts.local_search_iterations,
+            crossover,
+            mutation,
+            &mut rng,
+            &mut ev,
+        )
+        .or_else(|| elite.best().cloned());
+        evaluations += ev.count;
+        let local_search_time = t1.elapsed();
+        let least_violating = if best.is_none() { least_violating(model, opts) } else { None };
+        return SolveResult {
+            best,
+            random_greedy_best,
+            evaluations,
+            random_greedy_time,
+            local_search_time,
+            least_violating,
+        };
+    }
     let improved: Vec<(Vec<(f64, Solution)>, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.min(starts.len().max(1)))
             .map(|t| {
@@ -94,7 +131,17 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
                     for (i, (c, sol)) in starts.iter().enumerate() {
                         if i % threads == t {
                             let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, i));
-                            out.push(local_search(model, sol, *c, opts.local_search_iterations, &mut rng, &mut ev));
+                            let n = opts.local_search_iterations;
+                            out.push(match opts.heuristic {
+                                Heuristic::LocalSearch => local_search(model, sol, *c, n, &mut rng, &mut ev),
+                                Heuristic::TabuSearch { tabu_size } => {
+                                    tabu_search(model, sol, *c, n, tabu_size, &mut ev)
+                                }
+                                Heuristic::SimulatedAnnealing { temperature, schedule } => {
+                                    simulated_annealing(model, sol, *c, n, temperature, schedule, &mut rng, &mut ev)
+                                }
+                                Heuristic::GeneticAlgorithm { .. } => (*c, sol.clone()),
+                            });
                         }
                     }
                     (out, ev.count)
