@@ -60,20 +60,12 @@ pub fn load_model(path: &Path, lambda: Option<f64>) -> Result<Model, Space4aidEr
         system.lambda = l;
     }
     let mut diags = system.validate(&file);
-    doc_locate(&doc.text, &file, &mut diags);
+    json::locate(&file, &doc.text, &mut diags);
     if diags.has_errors() {
         return Err(Space4aidError::Invalid(diags.sorted()));
     }
-    let mut m = Model::compile(&system, &file).map_err(Space4aidError::Invalid)?;
-    if let Some(l) = lambda {
-        m.set_lambda(l);
-    }
-    Ok(m)
-}
-
-fn doc_locate(text: &str, file: &str, diags: &mut Diagnostics) {
-    let doc = json::JsonDoc { file: file.to_string(), value: (), text: text.to_string() };
-    doc.locate(diags);
+    // The model is compiled at the Lambda asked for.
+    Model::compile(&system, &file).map_err(Space4aidError::Invalid)
 }
 
 /// The binary search on Lambda: upper bound and precision.

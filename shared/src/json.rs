@@ -20,16 +20,22 @@ pub struct JsonDoc<T> {
 impl<T> JsonDoc<T> {
     /// Locates diagnostics produced by validation (which know only key paths).
     pub fn locate(&self, diags: &mut Diagnostics) {
-        if diags.is_empty() {
-            return;
-        }
-        let index = PositionIndex::build(&self.text);
-        for d in &mut diags.0 {
-            if d.line.is_none() && d.file == self.file {
-                if let Some(p) = index.get(&d.key) {
-                    d.line = Some(p.line);
-                    d.column = Some(p.column);
-                }
+        locate(&self.file, &self.text, diags);
+    }
+}
+
+/// Gives the diagnostics about `file` (whose content is `text`) the line and column of their
+/// key path, where they have none.
+pub fn locate(file: &str, text: &str, diags: &mut Diagnostics) {
+    if diags.is_empty() {
+        return;
+    }
+    let index = PositionIndex::build(text);
+    for d in &mut diags.0 {
+        if d.line.is_none() && d.file == file {
+            if let Some(p) = index.get(&d.key) {
+                d.line = Some(p.line);
+                d.column = Some(p.column);
             }
         }
     }

@@ -152,6 +152,8 @@ pub struct Workspace {
     layer_conflict: Vec<bool>,
     pub part_rt: Vec<f64>,
     pub comp_rt: Vec<f64>,
+    /// The cost of the last solution evaluated in full mode.
+    pub cost: f64,
     cloud_reached: Vec<bool>,
 }
 
@@ -164,8 +166,9 @@ pub enum Mode {
     Full,
 }
 
-/// Evaluates `sol`: `Ok(cost)` when feasible; `Err(())` (feasibility mode) or the list of
-/// violations (full mode) otherwise. Response times are left in `ws`.
+/// Evaluates `sol`: its cost when feasible, `None` otherwise. Response times are left in
+/// `ws`; in full mode, every violation goes to `out` and `ws.cost` holds the cost whatever
+/// the feasibility (feasibility mode stops at the first violation).
 pub fn evaluate_with(
     model: &Model,
     sol: &Solution,
@@ -278,6 +281,7 @@ pub fn evaluate_with(
             continue;
         }
         let n = sol.instances[r];
+        cost += res.cost * n as f64 * model.time;
         if n == 0 || n > res.number {
             fail!(Violation::Instances { resource: res.name.clone(), instances: n, available: res.number });
             continue;
@@ -290,7 +294,6 @@ pub fn evaluate_with(
         if u >= 1.0 {
             fail!(Violation::Utilization { resource: res.name.clone(), utilization: u });
         }
-        cost += res.cost * n as f64 * model.time;
     }
 
     // Response times.
@@ -343,6 +346,7 @@ pub fn evaluate_with(
             fail!(Violation::Global { constraint: g.name.clone(), response_time: rt, threshold: g.threshold });
         }
     }
+    ws.cost = cost;
     ok.then_some(cost)
 }
 
@@ -376,11 +380,11 @@ pub fn path_response(model: &Model, sol: &Solution, ws: &Workspace, path: &[usiz
 pub fn evaluate(model: &Model, sol: &Solution) -> Evaluation {
     let mut ws = Workspace::default();
     let mut violations = Vec::new();
-    let cost = evaluate_with(model, sol, &mut ws, Mode::Full, &mut violations);
+    evaluate_with(model, sol, &mut ws, Mode::Full, &mut violations);
     let path_response = model.globals.iter().map(|g| path_response(model, sol, &ws, &g.path)).collect();
     let utilization =
         (0..model.resources.len()).map(|r| if ws.used[r] && !model.is_faas(r) { ws.load[r] } else { 0.0 }).collect();
-    let cost = cost.unwrap_or_else(|| recompute_cost(model, sol, &ws));
+    let cost = ws.cost;
     Evaluation {
         feasible: violations.is_empty(),
         cost,
@@ -390,26 +394,4 @@ pub fn evaluate(model: &Model, sol: &Solution) -> Evaluation {
         path_response,
         utilization,
     }
-}
-
-/// The cost of a solution whatever its feasibility.
-fn recompute_cost(model: &Model, sol: &Solution, ws: &Workspace) -> f64 {
-    let mut cost = 0.0;
-    for (r, res) in model.resources.iter().enumerate() {
-        if ws.used[r] && !model.is_faas(r) {
-            cost += res.cost * sol.instances[r] as f64 * model.time;
-        }
-    }
-    for c in 0..model.components.len() {
-        let comp = &model.components[c];
-        let dep = &comp.deployments[sol.deployment[c]];
-        for (k, &h) in dep.partitions.iter().enumerate() {
-            let r = sol.placement[h];
-            if let Some(&(_, _, Perf::Faas { warm, .. })) = (r != NONE).then(|| model.partitions[h].option(r)).flatten()
-            {
-                cost += model.resources[r].cost * warm * comp.rate_factor * model.lambda * dep.reach[k] * model.time;
-            }
-        }
-    }
-    cost
 }

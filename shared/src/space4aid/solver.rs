@@ -95,11 +95,11 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
 
     let t1 = Instant::now();
     let starts = elite.items.clone();
-    if let Heuristic::GeneticAlgorithm { crossover, mutation } = opts.heuristic {
+    let best = if let Heuristic::GeneticAlgorithm { crossover, mutation } = opts.heuristic {
         // One population, evolved on one thread (reproducible whatever the thread count).
         let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, 0));
         let mut ev = Evaluator::default();
-        let best = super::search::genetic(
+        let found = super::search::genetic(
             model,
             &starts,
             opts.local_search_iterations,
@@ -107,58 +107,50 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
             mutation,
             &mut rng,
             &mut ev,
-        )
-        .or_else(|| elite.best().cloned());
+        );
         evaluations += ev.count;
-        let local_search_time = t1.elapsed();
-        let least_violating = if best.is_none() { least_violating(model, opts) } else { None };
-        return SolveResult {
-            best,
-            random_greedy_best,
-            evaluations,
-            random_greedy_time,
-            local_search_time,
-            least_violating,
-        };
-    }
-    let improved: Vec<(Vec<(f64, Solution)>, u64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.min(starts.len().max(1)))
-            .map(|t| {
-                let starts = &starts;
-                s.spawn(move || {
-                    let mut ev = Evaluator::default();
-                    let mut out = Vec::new();
-                    for (i, (c, sol)) in starts.iter().enumerate() {
-                        if i % threads == t {
-                            let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, i));
-                            let n = opts.local_search_iterations;
-                            out.push(match opts.heuristic {
-                                Heuristic::LocalSearch => local_search(model, sol, *c, n, &mut rng, &mut ev),
-                                Heuristic::TabuSearch { tabu_size } => {
-                                    tabu_search(model, sol, *c, n, tabu_size, &mut ev)
-                                }
-                                Heuristic::SimulatedAnnealing { temperature, schedule } => {
-                                    simulated_annealing(model, sol, *c, n, temperature, schedule, &mut rng, &mut ev)
-                                }
-                                Heuristic::GeneticAlgorithm { .. } => (*c, sol.clone()),
-                            });
+        found.or_else(|| elite.best().cloned())
+    } else {
+        let improved: Vec<(Vec<(f64, Solution)>, u64)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads.min(starts.len().max(1)))
+                .map(|t| {
+                    let starts = &starts;
+                    s.spawn(move || {
+                        let mut ev = Evaluator::default();
+                        let mut out = Vec::new();
+                        for (i, (c, sol)) in starts.iter().enumerate() {
+                            if i % threads == t {
+                                let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, i));
+                                let n = opts.local_search_iterations;
+                                out.push(match opts.heuristic {
+                                    Heuristic::LocalSearch => local_search(model, sol, *c, n, &mut rng, &mut ev),
+                                    Heuristic::TabuSearch { tabu_size } => {
+                                        tabu_search(model, sol, *c, n, tabu_size, &mut ev)
+                                    }
+                                    Heuristic::SimulatedAnnealing { temperature, schedule } => {
+                                        simulated_annealing(model, sol, *c, n, temperature, schedule, &mut rng, &mut ev)
+                                    }
+                                    Heuristic::GeneticAlgorithm { .. } => (*c, sol.clone()),
+                                });
+                            }
                         }
-                    }
-                    (out, ev.count)
+                        (out, ev.count)
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-    });
-    let mut best = elite.best().cloned();
-    for (found, n) in improved {
-        evaluations += n;
-        for (c, s) in found {
-            if best.as_ref().is_none_or(|b| c < b.0 || (c == b.0 && s < b.1)) {
-                best = Some((c, s));
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        let mut best = elite.best().cloned();
+        for (found, n) in improved {
+            evaluations += n;
+            for (c, s) in found {
+                if best.as_ref().is_none_or(|b| c < b.0 || (c == b.0 && s < b.1)) {
+                    best = Some((c, s));
+                }
             }
         }
-    }
+        best
+    };
     let local_search_time = t1.elapsed();
     let least_violating = if best.is_none() { least_violating(model, opts) } else { None };
     SolveResult { best, random_greedy_best, evaluations, random_greedy_time, local_search_time, least_violating }
