@@ -3,7 +3,8 @@
 //! 950 LocalSearch iterations, no time budget), our time and cost beside the C++ reference's
 //! figures (data/space4ai-d/reference-cpp-results.csv).
 //!
-//! Options (environment): AISPRINT_THREADS (default 2), AISPRINT_SEED (default 1).
+//! Options (environment): AISPRINT_THREADS (default 2), AISPRINT_SEED (default 1),
+//! AISPRINT_FULL_EVAL (set: evaluate every solution in full instead of incrementally).
 
 use std::path::Path;
 use std::time::Instant;
@@ -26,6 +27,7 @@ fn main() {
         local_search_iterations: 950,
         seed,
         threads,
+        incremental: std::env::var("AISPRINT_FULL_EVAL").is_err(),
         ..SolveOptions::default()
     };
     println!(

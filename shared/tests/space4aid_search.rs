@@ -109,3 +109,71 @@ fn every_heuristic_returns_feasible_solutions_no_worse_than_its_start() {
         assert_eq!(solve(&m, &opts).best.map(|b| b.1), Some(sol), "{h:?} is not reproducible");
     }
 }
+
+/// Random walks through neighbours and instance counts (in range and out of it, feasible or
+/// not): the incremental state agrees with a full evaluation at every step.
+#[test]
+fn incremental_and_full_evaluation_agree() {
+    use aisprint_shared::space4aid::incremental::Incremental;
+    use aisprint_shared::space4aid::search::{neighbours, random_solution};
+    let close = |a: f64, b: f64| (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+    for rel in INSTANCES {
+        let m = model(rel);
+        let mut rng = Rng::new(11);
+        let mut sol = random_solution(&m, &mut rng).expect("a placement");
+        let mut inc = Incremental::new(&m, &sol);
+        let mut cands = Vec::new();
+        let (mut feasible_steps, mut steps) = (0, 0);
+        for step in 0..1500 {
+            match rng.below(4) {
+                0 => sol = random_solution(&m, &mut rng).expect("a placement"),
+                1 => {
+                    neighbours(&m, &sol, &mut cands);
+                    if !cands.is_empty() {
+                        sol = cands.swap_remove(rng.below(cands.len()));
+                    }
+                }
+                _ => {
+                    // Change one or two instance counts (0 and number + 1 break the rule).
+                    for _ in 0..1 + rng.below(2) {
+                        let r = rng.below(m.resources.len());
+                        sol.instances[r] = rng.below(m.resources[r].number as usize + 2) as u32;
+                    }
+                }
+            }
+            let got = inc.goto(&m, &sol);
+            let full = evaluate(&m, &sol);
+            steps += 1;
+            assert_eq!(inc.feasible(), full.feasible, "{rel} step {step}: {:?}", full.violations);
+            assert_eq!(got.is_some(), full.feasible, "{rel} step {step}");
+            if full.feasible {
+                feasible_steps += 1;
+                assert!(close(inc.cost(), full.cost), "{rel} step {step}: cost {} vs {}", inc.cost(), full.cost);
+            }
+            for (c, (a, b)) in inc.component_response().iter().zip(&full.component_response).enumerate() {
+                assert!(close(*a, *b), "{rel} step {step}: component {c}: {a} vs {b}");
+            }
+            for (g, (a, b)) in inc.path_response().iter().zip(&full.path_response).enumerate() {
+                assert!(close(*a, *b), "{rel} step {step}: path {g}: {a} vs {b}");
+            }
+            assert_eq!(inc.solution(), &sol);
+        }
+        assert!(feasible_steps > 20, "{rel}: only {feasible_steps} of {steps} steps were feasible");
+    }
+}
+
+/// A whole solve gives the same answer, evaluation for evaluation, with incremental and with
+/// full evaluation.
+#[test]
+fn solving_with_incremental_evaluation_gives_the_full_evaluation_answer() {
+    for rel in INSTANCES {
+        let m = model(rel);
+        let opts = SolveOptions { random_greedy_iterations: 300, local_search_iterations: 40, ..Default::default() };
+        let a = solve(&m, &opts);
+        let b = solve(&m, &SolveOptions { incremental: false, ..opts.clone() });
+        assert_eq!(a.evaluations, b.evaluations, "{rel}");
+        let ((ca, sa), (cb, sb)) = (a.best.expect("feasible"), b.best.expect("feasible"));
+        assert_eq!(sa, sb, "{rel}");
+        assert!((ca - cb).abs() <= 1e-9 * ca, "{rel}: {ca} vs {cb}");
+    }
+}

@@ -8,7 +8,7 @@ use super::model::{Model, Perf};
 
 /// Placement of every component: its deployment, a resource per active partition and an
 /// instance count per resource.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Solution {
     /// Deployment index per component.
     pub deployment: Vec<usize>,
@@ -16,6 +16,23 @@ pub struct Solution {
     pub placement: Vec<usize>,
     /// Instances per resource (0 when unused; FaaS resources count 1 when used).
     pub instances: Vec<u32>,
+}
+
+impl Clone for Solution {
+    fn clone(&self) -> Self {
+        Solution {
+            deployment: self.deployment.clone(),
+            placement: self.placement.clone(),
+            instances: self.instances.clone(),
+        }
+    }
+
+    /// Reuses the buffers (the search copies solutions in its inner loops).
+    fn clone_from(&mut self, source: &Self) {
+        self.deployment.clone_from(&source.deployment);
+        self.placement.clone_from(&source.placement);
+        self.instances.clone_from(&source.instances);
+    }
 }
 
 /// No resource.
@@ -155,6 +172,8 @@ pub struct Workspace {
     /// The cost of the last solution evaluated in full mode.
     pub cost: f64,
     cloud_reached: Vec<bool>,
+    /// Per resource: instances x cost x horizon (edge/VM) or the FaaS cost of its partitions.
+    res_cost: Vec<f64>,
 }
 
 /// How much detail an evaluation gathers.
@@ -184,6 +203,8 @@ pub fn evaluate_with(
     ws.memory.resize(nr, 0.0);
     ws.used.clear();
     ws.used.resize(nr, false);
+    ws.res_cost.clear();
+    ws.res_cost.resize(nr, 0.0);
     ws.layer_used.clear();
     ws.layer_used.resize(model.layers.len(), NONE);
     ws.layer_conflict.clear();
@@ -236,6 +257,9 @@ pub fn evaluate_with(
             ws.used[r] = true;
             let lam_h = rate * dep.reach[k];
             if model.is_faas(r) {
+                if let Perf::Faas { warm, .. } = perf {
+                    ws.res_cost[r] += faas_cost(model, r, warm, lam_h);
+                }
                 if mem > model.resources[r].memory {
                     fail!(Violation::Memory {
                         resource: model.resources[r].name.clone(),
@@ -271,7 +295,6 @@ pub fn evaluate_with(
         }
     }
     // Instances, memory, utilisation, cost.
-    let mut cost = 0.0;
     for r in 0..nr {
         if !ws.used[r] {
             continue;
@@ -281,58 +304,27 @@ pub fn evaluate_with(
             continue;
         }
         let n = sol.instances[r];
-        cost += res.cost * n as f64 * model.time;
+        ws.res_cost[r] = res.cost * n as f64 * model.time;
         if n == 0 || n > res.number {
             fail!(Violation::Instances { resource: res.name.clone(), instances: n, available: res.number });
-            continue;
         }
         if ws.memory[r] > res.memory {
             fail!(Violation::Memory { resource: res.name.clone(), needed: ws.memory[r], available: res.memory });
         }
-        let u = ws.load[r] / n as f64;
+        let u = if n == 0 { f64::INFINITY } else { ws.load[r] / n as f64 };
         ws.load[r] = u; // from here on: utilisation
-        if u >= 1.0 {
+        if u >= 1.0 && n > 0 {
             fail!(Violation::Utilization { resource: res.name.clone(), utilization: u });
         }
     }
 
+    // Summed per resource, in resource order (as the incremental evaluation does).
+    let cost: f64 = ws.res_cost.iter().sum();
+
     // Response times.
     for &c in &model.topo {
         let comp = &model.components[c];
-        let dep = &comp.deployments[sol.deployment[c]];
-        let rate = comp.rate_factor * model.lambda;
-        let mut total = 0.0;
-        let mut prev: Option<(usize, f64)> = None;
-        for (k, &h) in dep.partitions.iter().enumerate() {
-            let r = sol.placement[h];
-            let part = &model.partitions[h];
-            let Some((oi, &(_, _, perf))) = (r != NONE).then(|| part.option_at(r)).flatten() else {
-                total = f64::INFINITY;
-                continue;
-            };
-            let lam_h = rate * dep.reach[k];
-            let rt = match perf {
-                Perf::Queue { demand } => {
-                    let u = if model.is_faas(r) { 0.0 } else { ws.load[r] };
-                    if u >= 1.0 {
-                        f64::INFINITY
-                    } else {
-                        demand / (1.0 - u)
-                    }
-                }
-                Perf::Faas { warm, .. } => {
-                    cost += model.resources[r].cost * warm * lam_h * model.time;
-                    part.faas_response[oi]
-                }
-            };
-            ws.part_rt[h] = rt;
-            let reach = dep.reach[k];
-            match prev {
-                None => total += rt,
-                Some((pr, data)) => total += reach * (rt + model.delay(pr, r, data)),
-            }
-            prev = Some((r, part.data_to_next));
-        }
+        let total = component_response(model, sol, c, &ws.load, &mut ws.part_rt);
         ws.comp_rt[c] = total;
         if let Some(thr) = comp.local_threshold {
             if !(total <= thr) {
@@ -341,7 +333,7 @@ pub fn evaluate_with(
         }
     }
     for g in &model.globals {
-        let rt = path_response(model, sol, ws, &g.path);
+        let rt = path_response(model, sol, &ws.comp_rt, &g.path);
         if !(rt <= g.threshold) {
             fail!(Violation::Global { constraint: g.name.clone(), response_time: rt, threshold: g.threshold });
         }
@@ -350,9 +342,57 @@ pub fn evaluate_with(
     ok.then_some(cost)
 }
 
-/// Response time of a path: its components plus the expected delays between them.
-pub fn path_response(model: &Model, sol: &Solution, ws: &Workspace, path: &[usize]) -> f64 {
-    let mut rt: f64 = path.iter().map(|&c| ws.comp_rt[c]).sum();
+/// The cost of running a partition at rate `rate` on FaaS resource `r` for the horizon.
+pub(crate) fn faas_cost(model: &Model, r: usize, warm: f64, rate: f64) -> f64 {
+    model.resources[r].cost * warm * rate * model.time
+}
+
+/// Response time of one partition on `r` (its option `oi`) given the utilisation of `r`.
+fn partition_response(model: &Model, h: usize, oi: usize, perf: Perf, r: usize, util: f64) -> f64 {
+    match perf {
+        Perf::Queue { demand } => {
+            let u = if model.is_faas(r) { 0.0 } else { util };
+            if u >= 1.0 {
+                f64::INFINITY
+            } else {
+                demand / (1.0 - u)
+            }
+        }
+        Perf::Faas { .. } => model.partitions[h].faas_response[oi],
+    }
+}
+
+/// Response time of component `c` (its partitions' times, weighted by the probability of
+/// reaching them, plus the delays between them), given the utilisation `util` of every
+/// resource; each active partition's time goes to `part_rt`. Infinite when a partition has
+/// no compatible placement.
+pub(crate) fn component_response(model: &Model, sol: &Solution, c: usize, util: &[f64], part_rt: &mut [f64]) -> f64 {
+    let dep = &model.components[c].deployments[sol.deployment[c]];
+    let mut total = 0.0;
+    let mut prev: Option<(usize, f64)> = None;
+    for (k, &h) in dep.partitions.iter().enumerate() {
+        let r = sol.placement[h];
+        let part = &model.partitions[h];
+        let Some((oi, &(_, _, perf))) = (r != NONE).then(|| part.option_at(r)).flatten() else {
+            total = f64::INFINITY;
+            part_rt[h] = f64::NAN;
+            continue;
+        };
+        let rt = partition_response(model, h, oi, perf, r, util[r]);
+        part_rt[h] = rt;
+        match prev {
+            None => total += rt,
+            Some((pr, data)) => total += dep.reach[k] * (rt + model.delay(pr, r, data)),
+        }
+        prev = Some((r, part.data_to_next));
+    }
+    total
+}
+
+/// Response time of a path: its components (times in `comp_rt`) plus the expected delays
+/// between them.
+pub fn path_response(model: &Model, sol: &Solution, comp_rt: &[f64], path: &[usize]) -> f64 {
+    let mut rt: f64 = path.iter().map(|&c| comp_rt[c]).sum();
     for w in path.windows(2) {
         let (a, b) = (w[0], w[1]);
         let dep_a = &model.components[a].deployments[sol.deployment[a]];
@@ -381,7 +421,7 @@ pub fn evaluate(model: &Model, sol: &Solution) -> Evaluation {
     let mut ws = Workspace::default();
     let mut violations = Vec::new();
     evaluate_with(model, sol, &mut ws, Mode::Full, &mut violations);
-    let path_response = model.globals.iter().map(|g| path_response(model, sol, &ws, &g.path)).collect();
+    let path_response = model.globals.iter().map(|g| path_response(model, sol, &ws.comp_rt, &g.path)).collect();
     let utilization =
         (0..model.resources.len()).map(|r| if ws.used[r] && !model.is_faas(r) { ws.load[r] } else { 0.0 }).collect();
     let cost = ws.cost;

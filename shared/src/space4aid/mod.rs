@@ -2,6 +2,7 @@
 //! methods.
 
 pub mod eval;
+pub mod incremental;
 pub mod model;
 pub mod pacsltk;
 pub mod search;

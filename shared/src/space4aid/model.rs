@@ -55,17 +55,21 @@ pub struct Partition {
     /// Per option: the response time on a FaaS resource at this partition's arrival rate
     /// (it depends on nothing else); NaN for queues. Kept current by [`Model::set_lambda`].
     pub faas_response: Vec<f64>,
+    /// Per resource: the position of its option, or `u32::MAX` (a direct lookup: the
+    /// evaluator asks for options in its inner loops).
+    option_of: Vec<u32>,
 }
 
 impl Partition {
     /// The option for resource `r`.
     pub fn option(&self, r: usize) -> Option<&(usize, f64, Perf)> {
-        self.options.iter().find(|o| o.0 == r)
+        self.option_at(r).map(|x| x.1)
     }
 
     /// The option for resource `r` with its position.
     pub fn option_at(&self, r: usize) -> Option<(usize, &(usize, f64, Perf))> {
-        self.options.iter().enumerate().find(|(_, o)| o.0 == r)
+        let i = *self.option_of.get(r)? as usize;
+        self.options.get(i).map(|o| (i, o))
     }
 }
 
@@ -293,6 +297,12 @@ impl Model {
                     ids.push(partitions.len());
                     reach.push(p_reach);
                     p_reach *= 1.0 - h.early_exit_probability;
+                    let mut option_of = vec![u32::MAX; resources.len()];
+                    for (i, o) in options.iter().enumerate() {
+                        if option_of[o.0] == u32::MAX {
+                            option_of[o.0] = i as u32;
+                        }
+                    }
                     partitions.push(Partition {
                         name: hname.clone(),
                         component: ci,
@@ -303,6 +313,7 @@ impl Model {
                         data_to_components,
                         faas_response: vec![f64::NAN; options.len()],
                         options,
+                        option_of,
                     });
                 }
                 components[ci].deployments.push(Deployment { name: dname.clone(), partitions: ids, reach });

@@ -5,6 +5,7 @@
 //! Runs are reproducible: a seed and a thread count give the same result.
 
 use super::eval::{evaluate_with, Mode, Solution, Workspace, NONE};
+use super::incremental::Incremental;
 use super::model::Model;
 
 /// A small, fast generator (xoshiro256**) with a fixed algorithm, so that seeds give the same
@@ -50,36 +51,61 @@ impl Rng {
     }
 }
 
-/// Evaluates solutions, reusing its scratch space.
+/// Evaluates solutions. By default it keeps the last solution's state and moves it to the
+/// next one, recomputing only what changed ([`Incremental`]); [`Evaluator::full`] evaluates
+/// every solution from scratch instead (for comparison).
 #[derive(Debug, Clone, Default)]
 pub struct Evaluator {
     ws: Workspace,
     sink: Vec<super::eval::Violation>,
+    /// The incremental state, with the model (address and Lambda) it belongs to.
+    state: Option<(usize, f64, Incremental)>,
+    from_scratch: bool,
+    /// Scratch for [`Evaluator::floor`] and [`lower_instances`].
+    scratch_load: Vec<f64>,
+    scratch_used: Vec<usize>,
     /// Evaluations done.
     pub count: u64,
 }
 
 impl Evaluator {
+    /// An evaluator that evaluates every solution in full.
+    pub fn full() -> Self {
+        Self { from_scratch: true, ..Self::default() }
+    }
+
     /// The cost when feasible.
     pub fn cost(&mut self, model: &Model, sol: &Solution) -> Option<f64> {
         self.count += 1;
-        self.sink.clear();
-        evaluate_with(model, sol, &mut self.ws, Mode::Feasibility, &mut self.sink)
-    }
-}
-
-/// Resources used by a solution (edge/VM only).
-fn used_vm(model: &Model, sol: &Solution) -> Vec<usize> {
-    let mut used = vec![false; model.resources.len()];
-    for (c, comp) in model.components.iter().enumerate() {
-        for &p in &comp.deployments[sol.deployment[c]].partitions {
-            let r = sol.placement[p];
-            if r != NONE && !model.is_faas(r) {
-                used[r] = true;
+        if self.from_scratch {
+            self.sink.clear();
+            return evaluate_with(model, sol, &mut self.ws, Mode::Feasibility, &mut self.sink);
+        }
+        let key = std::ptr::from_ref(model) as usize;
+        match &mut self.state {
+            Some((k, l, inc)) if *k == key && *l == model.lambda => inc.goto(model, sol),
+            _ => {
+                let inc = Incremental::new(model, sol);
+                let cost = inc.feasible().then(|| inc.cost());
+                self.state = Some((key, model.lambda, inc));
+                cost
             }
         }
     }
-    (0..used.len()).filter(|&r| used[r]).collect()
+}
+
+/// The edge/VM resources used by a solution, in index order, into `out`.
+fn used_vm(model: &Model, sol: &Solution, out: &mut Vec<usize>) {
+    out.clear();
+    for (c, comp) in model.components.iter().enumerate() {
+        for &p in &comp.deployments[sol.deployment[c]].partitions {
+            let r = sol.placement[p];
+            if r != NONE && !model.is_faas(r) && !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out.sort_unstable();
 }
 
 /// Sets instance counts: every used edge/VM resource at its maximum, FaaS at 1, unused at 0.
@@ -99,7 +125,9 @@ pub fn max_instances(model: &Model, sol: &mut Solution) {
 /// smallest that keeps the solution feasible (response times only grow as counts fall, so a
 /// binary search finds it). `sol` must be feasible; returns its new cost.
 pub fn lower_instances(model: &Model, sol: &mut Solution, ev: &mut Evaluator, mut cost: f64) -> f64 {
-    for r in used_vm(model, sol) {
+    let mut used = std::mem::take(&mut ev.scratch_used);
+    used_vm(model, sol, &mut used);
+    for &r in &used {
         let (mut lo, mut hi) = (1u32, sol.instances[r]);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -114,6 +142,7 @@ pub fn lower_instances(model: &Model, sol: &mut Solution, ev: &mut Evaluator, mu
         }
         sol.instances[r] = hi;
     }
+    ev.scratch_used = used;
     ev.cost(model, sol).unwrap_or(cost)
 }
 
@@ -199,7 +228,7 @@ pub fn random_greedy(model: &Model, iterations: u64, rng: &mut Rng, elite: &mut 
     for _ in 0..iterations {
         let Some(mut sol) = random_solution(model, rng) else { continue };
         // Lowering the counts cannot take it below this: skip what cannot join the elite.
-        if elite.items.len() >= elite.size && cost_floor(model, &sol) >= elite.items[elite.items.len() - 1].0 {
+        if elite.items.len() >= elite.size && cost_floor(model, &sol, ev) >= elite.items[elite.items.len() - 1].0 {
             continue;
         }
         let Some(cost) = ev.cost(model, &sol) else { continue };
@@ -210,7 +239,8 @@ pub fn random_greedy(model: &Model, iterations: u64, rng: &mut Rng, elite: &mut 
 
 /// The solutions one move away from `sol` (placements only; counts are set by the caller).
 pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
-    out.clear();
+    // The solutions already in `out` are reused as scratch (no allocation per neighbour).
+    let mut n = 0;
     let active: Vec<usize> = (0..model.components.len())
         .flat_map(|c| model.components[c].deployments[sol.deployment[c]].partitions.iter().copied())
         .collect();
@@ -237,16 +267,13 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
     for &p in &active {
         for &(r, _, _) in &model.partitions[p].options {
             if r != sol.placement[p] && fits_layer(r) {
-                let mut s = sol.clone();
-                s.placement[p] = r;
-                out.push(s);
+                slot(out, &mut n, sol).placement[p] = r;
             }
         }
     }
     // Everything on `from` moves to `to` where it can, else to the cheapest FaaS or other
     // resource in use; `None` when some partition has nowhere to go.
-    let relocate = |from: usize, to: Option<usize>| -> Option<Solution> {
-        let mut s = sol.clone();
+    let relocate = |s: &mut Solution, from: usize, to: Option<usize>| -> Option<()> {
         for &p in &active {
             if sol.placement[p] != from {
                 continue;
@@ -261,7 +288,7 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
             })?;
             s.placement[p] = q;
         }
-        Some(s)
+        Some(())
     };
     // Change the resource of a layer.
     for (l, layer) in model.layers.iter().enumerate() {
@@ -269,10 +296,18 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
         if cur == NONE {
             continue;
         }
-        out.extend(layer.resources.iter().filter(|&&r| r != cur).filter_map(|&r| relocate(cur, Some(r))));
+        for &r in layer.resources.iter().filter(|&&r| r != cur) {
+            if relocate(slot(out, &mut n, sol), cur, Some(r)).is_none() {
+                n -= 1;
+            }
+        }
     }
     // Drop a resource.
-    out.extend((0..model.resources.len()).filter(|&r| used[r]).filter_map(|r| relocate(r, None)));
+    for r in (0..model.resources.len()).filter(|&r| used[r]) {
+        if relocate(slot(out, &mut n, sol), r, None).is_none() {
+            n -= 1;
+        }
+    }
     // Put a whole component, in any of its deployments, on one resource in use (or FaaS).
     for (c, comp) in model.components.iter().enumerate() {
         for (d, dep) in comp.deployments.iter().enumerate() {
@@ -286,7 +321,7 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
                 if !all_fit || same {
                     continue;
                 }
-                let mut s = sol.clone();
+                let s = slot(out, &mut n, sol);
                 for &p in &comp.deployments[sol.deployment[c]].partitions {
                     s.placement[p] = NONE;
                 }
@@ -294,7 +329,6 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
                 for &p in &dep.partitions {
                     s.placement[p] = r;
                 }
-                out.push(s);
             }
         }
     }
@@ -307,7 +341,7 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
             if d == sol.deployment[c] {
                 continue;
             }
-            let mut s = sol.clone();
+            let s = slot(out, &mut n, sol);
             for &p in &old.partitions {
                 s.placement[p] = NONE;
             }
@@ -322,15 +356,28 @@ pub fn neighbours(model: &Model, sol: &Solution, out: &mut Vec<Solution>) {
                     .unwrap_or(opts[0].0);
                 s.placement[p] = r;
             }
-            out.push(s);
         }
     }
+    out.truncate(n);
+}
+
+/// The next slot of `out` (reused when there is one), holding a copy of `sol`.
+fn slot<'a>(out: &'a mut Vec<Solution>, n: &mut usize, sol: &Solution) -> &'a mut Solution {
+    if *n < out.len() {
+        out[*n].clone_from(sol);
+    } else {
+        out.push(sol.clone());
+    }
+    *n += 1;
+    &mut out[*n - 1]
 }
 
 /// A lower bound on the cost of a placement: each used edge/VM resource needs enough
 /// instances to keep its utilisation below 1.
-fn cost_floor(model: &Model, sol: &Solution) -> f64 {
-    let mut load = vec![0.0; model.resources.len()];
+fn cost_floor(model: &Model, sol: &Solution, ev: &mut Evaluator) -> f64 {
+    let load = &mut ev.scratch_load;
+    load.clear();
+    load.resize(model.resources.len(), 0.0);
     let mut faas = 0.0;
     for (c, comp) in model.components.iter().enumerate() {
         let dep = &comp.deployments[sol.deployment[c]];
@@ -376,7 +423,7 @@ fn descend(
         let mut improved: Option<(f64, Solution)> = None;
         for cand in cands.iter_mut() {
             let bound = improved.as_ref().map_or(best.0, |x| x.0);
-            if cost_floor(model, cand) >= bound - 1e-12 {
+            if cost_floor(model, cand, ev) >= bound - 1e-12 {
                 continue;
             }
             max_instances(model, cand);
@@ -478,7 +525,7 @@ pub fn tabu_search(
             if tabu.contains(&fingerprint(cand)) {
                 continue;
             }
-            if next.as_ref().is_some_and(|n| cost_floor(model, cand) >= n.0) {
+            if next.as_ref().is_some_and(|n| cost_floor(model, cand, ev) >= n.0) {
                 continue;
             }
             max_instances(model, cand);

@@ -27,6 +27,8 @@ pub struct SolveOptions {
     pub local_search_iterations: u64,
     pub seed: u64,
     pub threads: usize,
+    /// Evaluate moves incrementally (the default) or every solution in full.
+    pub incremental: bool,
 }
 
 impl Default for SolveOptions {
@@ -39,6 +41,7 @@ impl Default for SolveOptions {
             local_search_iterations: 100,
             seed: 1,
             threads: 2,
+            incremental: true,
         }
     }
 }
@@ -57,6 +60,14 @@ pub struct SolveResult {
     pub least_violating: Option<(f64, Solution)>,
 }
 
+fn evaluator(opts: &SolveOptions) -> Evaluator {
+    if opts.incremental {
+        Evaluator::default()
+    } else {
+        Evaluator::full()
+    }
+}
+
 fn stream_seed(seed: u64, t: usize) -> u64 {
     seed ^ (t as u64).wrapping_mul(0xA076_1D64_78BD_642F)
 }
@@ -72,7 +83,7 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
                 s.spawn(move || {
                     let mut rng = Rng::new(stream_seed(opts.seed, t));
                     let mut elite = Elite::new(opts.elite);
-                    let mut ev = Evaluator::default();
+                    let mut ev = evaluator(opts);
                     let n = per + u64::from((t as u64) < extra);
                     random_greedy(model, n, &mut rng, &mut elite, &mut ev);
                     while t0.elapsed() < opts.random_greedy_duration {
@@ -98,7 +109,7 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
     let best = if let Heuristic::GeneticAlgorithm { crossover, mutation } = opts.heuristic {
         // One population, evolved on one thread (reproducible whatever the thread count).
         let mut rng = Rng::new(stream_seed(opts.seed ^ 0x5EED, 0));
-        let mut ev = Evaluator::default();
+        let mut ev = evaluator(opts);
         let found = super::search::genetic(
             model,
             &starts,
@@ -116,7 +127,7 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
                 .map(|t| {
                     let starts = &starts;
                     s.spawn(move || {
-                        let mut ev = Evaluator::default();
+                        let mut ev = evaluator(opts);
                         let mut out = Vec::new();
                         for (i, (c, sol)) in starts.iter().enumerate() {
                             if i % threads == t {
