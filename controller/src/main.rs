@@ -83,7 +83,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum Space4aidCommand {
-    /// Find the cheapest feasible placement (RandomGreedy, then LocalSearch from the best).
+    /// Find the cheapest feasible placement (RandomGreedy, then LocalSearch or the configured
+    /// method from the best; with --exact, then the exact branch-and-bound). Reports the
+    /// best lower bound known on the optimal cost, and so the gap.
     ///
     /// Example: aisprint space4aid solve --system data/space4ai-d/instances/RunningExample/system_description_scenario1.json --lambda 1.8
     Solve {
@@ -110,6 +112,14 @@ enum Space4aidCommand {
         /// The random seed (overrides the config's Seed).
         #[arg(long)]
         seed: Option<u64>,
+        /// After the heuristics, run the exact branch-and-bound: it proves the optimum, or
+        /// stops at --time-limit with its best solution and a lower bound (the same as a
+        /// `name: Exact` method in the config).
+        #[arg(long)]
+        exact: bool,
+        /// Seconds the exact method may run (default 60, or the Exact method's duration).
+        #[arg(long = "time-limit", value_name = "SECONDS", requires = "exact")]
+        time_limit: Option<f64>,
     },
     /// Feasibility, violations and cost of a solution (the JSON of the Python reference, with
     /// the deployment level, or of the C++ one, without it).
@@ -131,7 +141,17 @@ enum Space4aidCommand {
 
 fn space4aid(cmd: Space4aidCommand) -> Result<bool, Space4aidError> {
     match cmd {
-        Space4aidCommand::Solve { system, config, lambda, output, max_lambda_output, threads, seed } => {
+        Space4aidCommand::Solve {
+            system,
+            config,
+            lambda,
+            output,
+            max_lambda_output,
+            threads,
+            seed,
+            exact,
+            time_limit,
+        } => {
             let model = space4aid_cmd::load_model(&system, lambda)?;
             let (mut opts, bs) = match &config {
                 Some(c) => space4aid_cmd::options_from_config(c)?,
@@ -140,6 +160,10 @@ fn space4aid(cmd: Space4aidCommand) -> Result<bool, Space4aidError> {
             opts.threads = threads.max(1);
             if let Some(s) = seed {
                 opts.seed = s;
+            }
+            if exact {
+                let secs = time_limit.or(opts.exact.map(|d| d.as_secs_f64())).unwrap_or(60.0);
+                opts.exact = Some(std::time::Duration::from_secs_f64(secs.max(0.0)));
             }
             let out = space4aid_cmd::run_solve(&model, &opts);
             for l in &out.summary {

@@ -75,8 +75,9 @@ pub struct BinarySearch {
     pub epsilon: f64,
 }
 
-/// Solver options from a SPACE4AI-D.yaml (RandomGreedy, LocalSearch and the binary search
-/// are the methods this version runs).
+/// Solver options from a SPACE4AI-D.yaml: RandomGreedy, then one of LocalSearch, TabuSearch,
+/// SimulatedAnnealing or GeneticAlgorithm, optionally Exact (its `duration` is its time
+/// limit, 60 s by default) and the binary search on Lambda.
 pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySearch>), Space4aidError> {
     let file = path.display().to_string();
     let text = read(path)?;
@@ -117,6 +118,9 @@ pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySe
                     _ => Heuristic::LocalSearch,
                 };
             }
+            "Exact" => {
+                opts.exact = Some(Duration::from_secs_f64(m.duration.unwrap_or(60.0).max(0.0)));
+            }
             "BS" | "BinarySearch" => {
                 if let (Some(upper), Some(epsilon)) = (m.upper_bound_lambda, m.epsilon) {
                     bs = Some(BinarySearch { upper, epsilon });
@@ -125,7 +129,7 @@ pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySe
             other => diags.push(doc.error(
                 format!("Methods.{k}.name"),
                 format!(
-                    "`{other}` is not run by this version yet: use RandomGreedy, LocalSearch, TabuSearch, SimulatedAnnealing, GeneticAlgorithm and BS"
+                    "`{other}` is not run by this version yet: use RandomGreedy, LocalSearch, TabuSearch, SimulatedAnnealing, GeneticAlgorithm, Exact and BS"
                 ),
             )),
         }
@@ -174,11 +178,29 @@ pub fn run_solve(model: &Model, opts: &SolveOptions) -> Outcome {
         }
     };
     let ev = evaluate(model, &sol);
+    if opts.exact.is_some() {
+        summary.push(format!(
+            "Exact: {} nodes in {:.3} s, {}",
+            r.exact_nodes,
+            r.exact_time.as_secs_f64(),
+            match (r.proven_optimal, feasible) {
+                (true, true) => "optimum proven",
+                (true, false) => "proven that no placement is feasible",
+                (false, _) => "stopped at its time limit",
+            }
+        ));
+    }
     if feasible {
         summary.push(format!(
             "feasible; cost {:.6} (RandomGreedy alone: {:.6})",
             ev.cost,
             r.random_greedy_best.unwrap_or(f64::NAN)
+        ));
+        summary.push(format!(
+            "lower bound on the optimal cost {:.6}: gap {:.2}%{}",
+            r.lower_bound,
+            100.0 * r.gap().unwrap_or(0.0),
+            if r.proven_optimal { " (optimal)" } else { "" }
         ));
     } else {
         summary

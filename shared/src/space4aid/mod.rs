@@ -2,6 +2,8 @@
 //! methods.
 
 pub mod eval;
+pub mod exact;
+pub mod generate;
 pub mod incremental;
 pub mod model;
 pub mod pacsltk;

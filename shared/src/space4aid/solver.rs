@@ -29,6 +29,9 @@ pub struct SolveOptions {
     pub threads: usize,
     /// Evaluate moves incrementally (the default) or every solution in full.
     pub incremental: bool,
+    /// Run the exact branch-and-bound after the heuristics (which give it a starting
+    /// incumbent), for at most this long.
+    pub exact: Option<Duration>,
 }
 
 impl Default for SolveOptions {
@@ -42,6 +45,7 @@ impl Default for SolveOptions {
             seed: 1,
             threads: 2,
             incremental: true,
+            exact: None,
         }
     }
 }
@@ -58,6 +62,21 @@ pub struct SolveResult {
     /// When nothing feasible was found: the random placement that violates least, with the
     /// sum of its violations' amounts.
     pub least_violating: Option<(f64, Solution)>,
+    /// The best lower bound known on the optimal cost (infinite when nothing is feasible
+    /// and that was proven).
+    pub lower_bound: f64,
+    /// Whether the best solution is proven optimal (the exact method finished).
+    pub proven_optimal: bool,
+    pub exact_time: Duration,
+    pub exact_nodes: u64,
+}
+
+impl SolveResult {
+    /// How far the best cost may be above the optimum, relative to the best cost.
+    pub fn gap(&self) -> Option<f64> {
+        let (c, _) = self.best.as_ref()?;
+        Some(if *c > 0.0 { ((c - self.lower_bound) / c).max(0.0) } else { 0.0 })
+    }
 }
 
 fn evaluator(opts: &SolveOptions) -> Evaluator {
@@ -163,8 +182,39 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
         best
     };
     let local_search_time = t1.elapsed();
+    // The bound every method reports: the cheapest way to run each component alone.
+    let mut lower_bound = super::exact::lower_bound(model, Duration::from_millis(100));
+    let (mut best, mut proven_optimal, mut exact_time, mut exact_nodes) = (best, false, Duration::ZERO, 0);
+    if let Some(limit) = opts.exact {
+        let r =
+            super::exact::exact(model, best.clone(), &super::exact::ExactOptions { time_limit: limit, node_limit: 0 });
+        lower_bound = lower_bound.max(r.lower_bound);
+        proven_optimal = r.proven;
+        exact_time = r.elapsed;
+        exact_nodes = r.nodes;
+        if let Some(found) = r.best {
+            if best.as_ref().is_none_or(|b| found.0 < b.0) {
+                best = Some(found);
+            }
+        }
+    }
+    if let Some((c, _)) = &best {
+        // The bound never exceeds a known cost (rounding aside).
+        lower_bound = lower_bound.min(*c);
+    }
     let least_violating = if best.is_none() { least_violating(model, opts) } else { None };
-    SolveResult { best, random_greedy_best, evaluations, random_greedy_time, local_search_time, least_violating }
+    SolveResult {
+        best,
+        random_greedy_best,
+        evaluations,
+        random_greedy_time,
+        local_search_time,
+        least_violating,
+        lower_bound,
+        proven_optimal,
+        exact_time,
+        exact_nodes,
+    }
 }
 
 /// Draws random placements (as many as RandomGreedy did) and keeps the one whose violations
