@@ -4,7 +4,9 @@
 //! figures (data/space4ai-d/reference-cpp-results.csv).
 //!
 //! Options (environment): AISPRINT_THREADS (default 2), AISPRINT_SEED (default 1),
-//! AISPRINT_FULL_EVAL (set: evaluate every solution in full instead of incrementally).
+//! AISPRINT_FULL_EVAL (set: evaluate every solution in full instead of incrementally),
+//! AISPRINT_SAME_TIME (set: give each instance the C++ run's wall time: RandomGreedy runs for
+//! 60% of it with an elite of 10, then LocalSearch).
 
 use std::path::Path;
 use std::time::Instant;
@@ -20,6 +22,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/space4ai-d");
     let csv = std::fs::read_to_string(root.join("reference-cpp-results.csv")).expect("csv");
     let threads = std::env::var("AISPRINT_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let same_time = std::env::var("AISPRINT_SAME_TIME").is_ok();
     let seed = std::env::var("AISPRINT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let opts = SolveOptions {
         random_greedy_iterations: 2600,
@@ -54,7 +57,18 @@ fn main() {
         let mut system = doc.value;
         system.lambda = 1.8;
         let model = Model::compile(&system, "system").expect("compile");
-        let result = solve(&model, &opts);
+        let result = if same_time {
+            // The C++ run's wall time, spent on more RandomGreedy iterations and a larger
+            // elite (LocalSearch takes the rest).
+            let o = SolveOptions {
+                random_greedy_duration: std::time::Duration::from_secs_f64(0.6 * cpp_s),
+                elite: 10,
+                ..opts.clone()
+            };
+            solve(&model, &o)
+        } else {
+            solve(&model, &opts)
+        };
         let secs = t.elapsed().as_secs_f64();
         rg_total += result.random_greedy_time.as_secs_f64();
         ls_total += result.local_search_time.as_secs_f64();
