@@ -33,28 +33,21 @@ pub fn system_json(n: usize, seed: u64) -> Value {
     let edge = [("L1", vec![("Drone", 1u32)]), ("L2", vec![("EN1", 2), ("EN2", 2)])];
     let cloud = [("L3", vec![("VM1", 3u32), ("VM2", 3)])];
     let faas = ["F1", "F2"];
-    let mut edge_json = Map::new();
-    for (l, rs) in &edge {
-        let mut m = Map::new();
-        for (r, num) in rs {
-            m.insert(
-                r.to_string(),
-                json!({"number": num, "cost": uni(2.0, 8.0, &mut rng), "memory": 4096, "n_cores": 1}),
-            );
+    // Layers of machines: name -> resource -> {number, cost, memory, n_cores}.
+    let mut machines = |layers: &[(&str, Vec<(&str, u32)>)], cost: (f64, f64), memory: u32, cores: u32| {
+        let mut out = Map::new();
+        for (l, rs) in layers {
+            let mut m = Map::new();
+            for (r, num) in rs {
+                let c = uni(cost.0, cost.1, &mut rng);
+                m.insert(r.to_string(), json!({"number": num, "cost": c, "memory": memory, "n_cores": cores}));
+            }
+            out.insert(l.to_string(), Value::Object(m));
         }
-        edge_json.insert(l.to_string(), Value::Object(m));
-    }
-    let mut cloud_json = Map::new();
-    for (l, rs) in &cloud {
-        let mut m = Map::new();
-        for (r, num) in rs {
-            m.insert(
-                r.to_string(),
-                json!({"number": num, "cost": uni(0.5, 3.0, &mut rng), "memory": 8192, "n_cores": 2}),
-            );
-        }
-        cloud_json.insert(l.to_string(), Value::Object(m));
-    }
+        out
+    };
+    let edge_json = machines(&edge, (2.0, 8.0), 4096, 1);
+    let cloud_json = machines(&cloud, (0.5, 3.0), 8192, 2);
     let mut faas_json = Map::new();
     faas_json.insert("transition_cost".into(), json!(0));
     for f in faas {
