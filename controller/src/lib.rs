@@ -5,4 +5,5 @@ pub mod design;
 pub mod new_app;
 pub mod output;
 pub mod pysource;
+pub mod space4aid_app;
 pub mod space4aid_cmd;

@@ -26,6 +26,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Parse the annotations and write the designs, deployments and QoS constraints.
@@ -53,13 +55,30 @@ enum Command {
     /// and with how many instances, at minimum cost under memory and response-time
     /// constraints.
     ///
-    /// Reads the SPACE4AI-D system description JSON (the format of the public benchmark
-    /// instances). Exit code 0 when the solution is feasible, 2 when no feasible solution
-    /// exists or was found (the least-violating one is written, with its violations), 1 on
-    /// bad input.
+    /// On an application (`--application_dir DIR`, after `design`): one run per deployment, the
+    /// cheapest feasible becomes optimal_deployment. On a system description JSON (the format
+    /// of the public benchmark instances): `solve` and `evaluate`.
+    ///
+    /// Exit code 0 when a solution is feasible, 2 when none exists or was found (the
+    /// least-violating one is written, with its violations), 1 on bad input.
+    ///
+    /// Example: aisprint space4aid --application_dir my_app --lambda 2
+    #[command(args_conflicts_with_subcommands = true)]
     Space4aid {
         #[command(subcommand)]
-        command: Space4aidCommand,
+        command: Option<Space4aidCommand>,
+        /// Optimise the deployments `aisprint design` wrote for this application: one run per
+        /// deployment, the cheapest feasible becomes optimal_deployment. Reads
+        /// oscarp/performance_models.json, oscarp/components_data_size.yaml and
+        /// space4ai-d/SPACE4AI-D.yaml; writes space4ai-d/Output.json, the chosen deployment's
+        /// production_deployment.yaml and space4ai-r/Output_max_Lambda_<deployment>.json.
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: Option<PathBuf>,
+        /// The arrival rate (requests/s), instead of the expected_throughput annotation.
+        #[arg(long, value_name = "X")]
+        lambda: Option<f64>,
+        #[command(flatten)]
+        search: SearchArgs,
     },
     /// Check an application directory without writing anything.
     Validate {
@@ -79,6 +98,36 @@ enum Command {
         #[arg(long = "output_dir", visible_alias = "output-dir", default_value = ".", value_name = "DIR")]
         output_dir: PathBuf,
     },
+}
+
+/// How to search, for every SPACE4AI-D run.
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// Threads to search with (default 2); results are reproducible for a seed and a thread
+    /// count.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The random seed (overrides the config's Seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// After the heuristics, run the exact branch-and-bound: it proves the optimum, or stops
+    /// at --time-limit with its best solution and a lower bound (the same as a `name: Exact`
+    /// method in the config).
+    #[arg(long)]
+    exact: bool,
+    /// Seconds the exact method may run (default: the Exact method's duration, else 60).
+    #[arg(long = "time-limit", value_name = "SECONDS", requires = "exact")]
+    time_limit: Option<f64>,
+}
+
+impl SearchArgs {
+    fn overrides(&self) -> space4aid_cmd::Overrides {
+        space4aid_cmd::Overrides {
+            threads: self.threads,
+            seed: self.seed,
+            exact: self.exact.then(|| self.time_limit.map(|s| std::time::Duration::from_secs_f64(s.max(0.0)))),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,20 +155,8 @@ enum Space4aidCommand {
         /// sustains here (the Output_max_Lambda JSON of SPACE4AI-R).
         #[arg(long = "max-lambda-output", value_name = "FILE")]
         max_lambda_output: Option<PathBuf>,
-        /// Threads to search with; results are reproducible for a seed and a thread count.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// The random seed (overrides the config's Seed).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// After the heuristics, run the exact branch-and-bound: it proves the optimum, or
-        /// stops at --time-limit with its best solution and a lower bound (the same as a
-        /// `name: Exact` method in the config).
-        #[arg(long)]
-        exact: bool,
-        /// Seconds the exact method may run (default 60, or the Exact method's duration).
-        #[arg(long = "time-limit", value_name = "SECONDS", requires = "exact")]
-        time_limit: Option<f64>,
+        #[command(flatten)]
+        search: SearchArgs,
     },
     /// Feasibility, violations and cost of a solution (the JSON of the Python reference, with
     /// the deployment level, or of the C++ one, without it).
@@ -141,30 +178,13 @@ enum Space4aidCommand {
 
 fn space4aid(cmd: Space4aidCommand) -> Result<bool, Space4aidError> {
     match cmd {
-        Space4aidCommand::Solve {
-            system,
-            config,
-            lambda,
-            output,
-            max_lambda_output,
-            threads,
-            seed,
-            exact,
-            time_limit,
-        } => {
+        Space4aidCommand::Solve { system, config, lambda, output, max_lambda_output, search } => {
             let model = space4aid_cmd::load_model(&system, lambda)?;
             let (mut opts, bs) = match &config {
                 Some(c) => space4aid_cmd::options_from_config(c)?,
                 None => (aisprint_shared::space4aid::solver::SolveOptions::default(), None),
             };
-            opts.threads = threads.max(1);
-            if let Some(s) = seed {
-                opts.seed = s;
-            }
-            if exact {
-                let secs = time_limit.or(opts.exact.map(|d| d.as_secs_f64())).unwrap_or(60.0);
-                opts.exact = Some(std::time::Duration::from_secs_f64(secs.max(0.0)));
-            }
+            search.overrides().apply(&mut opts);
             let out = space4aid_cmd::run_solve(&model, &opts);
             for l in &out.summary {
                 eprintln!("{l}");
@@ -245,7 +265,27 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Space4aid { command } => match space4aid(command) {
+        Command::Space4aid { command: None, application_dir: None, .. } => {
+            eprintln!("aisprint space4aid: give --application_dir DIR, or a command (solve, evaluate); see --help");
+            ExitCode::FAILURE
+        }
+        Command::Space4aid { command: None, application_dir: Some(dir), lambda, search } => {
+            let mut stdout = std::io::stdout();
+            match aisprint_controller::space4aid_app::run(&dir, lambda, &search.overrides(), &mut stdout) {
+                Ok(o) if o.chosen.is_some() => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(2),
+                Err(Space4aidError::Invalid(d)) => {
+                    report(&d);
+                    eprintln!("space4aid stopped: nothing was written");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Space4aid { command: Some(command), .. } => match space4aid(command) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(2),
             Err(Space4aidError::Invalid(d)) => {

@@ -11,6 +11,7 @@ use aisprint_shared::space4aid::model::Model;
 use aisprint_shared::space4aid::solution_json;
 use aisprint_shared::space4aid::solver::{solve, Heuristic, SolveOptions};
 use aisprint_shared::system::System;
+use aisprint_shared::yaml::YamlDoc;
 use aisprint_shared::{json, yaml};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,29 @@ pub fn load_model(path: &Path, lambda: Option<f64>) -> Result<Model, Space4aidEr
     Model::compile(&system, &file).map_err(Space4aidError::Invalid)
 }
 
+/// What the command line adds to a configuration's search.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub threads: Option<usize>,
+    pub seed: Option<u64>,
+    /// Run the exact method, for this long (`None` inside: the config's duration, else 60 s).
+    pub exact: Option<Option<Duration>>,
+}
+
+impl Overrides {
+    pub fn apply(&self, opts: &mut SolveOptions) {
+        if let Some(t) = self.threads {
+            opts.threads = t.max(1);
+        }
+        if let Some(s) = self.seed {
+            opts.seed = s;
+        }
+        if let Some(limit) = self.exact {
+            opts.exact = Some(limit.or(opts.exact).unwrap_or(Duration::from_secs(60)));
+        }
+    }
+}
+
 /// The binary search on Lambda: upper bound and precision.
 #[derive(Debug, Clone, Copy)]
 pub struct BinarySearch {
@@ -82,7 +106,14 @@ pub fn options_from_config(path: &Path) -> Result<(SolveOptions, Option<BinarySe
     let file = path.display().to_string();
     let text = read(path)?;
     let (doc, _) = yaml::parse::<Space4aidConfig>(&file, &text).map_err(Space4aidError::Invalid)?;
-    let mut diags = space4aid_config::validate(&doc);
+    options_from_doc(&doc)
+}
+
+/// Solver options from a parsed SPACE4AI-D.yaml (see [`options_from_config`]).
+pub fn options_from_doc(
+    doc: &YamlDoc<Space4aidConfig>,
+) -> Result<(SolveOptions, Option<BinarySearch>), Space4aidError> {
+    let mut diags = space4aid_config::validate(doc);
     let mut opts = SolveOptions::default();
     let mut bs = None;
     if let Some(seed) = doc.value.seed {

@@ -20,7 +20,7 @@ use crate::app::qos::{
     DeploymentQos, GlobalConstraint, LayerQos, LocalConstraint, MultiClusterQos, MultiClusterSystem, QosConstraints,
     QosSystem, ThroughputComponent,
 };
-use crate::app::resources::{LayerType, NetworkDomain};
+use crate::app::resources::LayerType;
 use crate::app::space4aid_config::{Method, Space4aidConfig};
 use crate::app::{Map, Number};
 use crate::diag::Diagnostics;
@@ -571,30 +571,7 @@ fn base_production(app: &Application, base: &PlannedDeployment) -> ProductionDep
             },
         );
     }
-    let mut domains: Map<NetworkDomain> = Map::new();
-    for (dk, nd) in &res.system.network_domains {
-        match &nd.computational_layers {
-            None => {
-                domains.insert(dk.clone(), nd.clone());
-            }
-            Some(layers) => {
-                let kept: Map<_> = layers
-                    .iter()
-                    .filter(|(_, l)| chosen_layers.contains(&l.number))
-                    .map(|(k, l)| {
-                        let mut l = l.clone();
-                        l.resources.retain(|_, r| chosen_resources.contains(&r.name));
-                        (k.clone(), l)
-                    })
-                    .collect();
-                if !kept.is_empty() {
-                    let mut nd = nd.clone();
-                    nd.computational_layers = Some(kept);
-                    domains.insert(dk.clone(), nd);
-                }
-            }
-        }
-    }
+    let domains = crate::app::production::pruned_domains(res, |r| chosen_resources.contains(&r.name).then_some(None));
     ProductionDeployment {
         system: ProductionSystem {
             name: Some(res.system.name.clone()),

@@ -33,6 +33,7 @@ pub mod paths {
     pub const PERFORMANCE_MODELS: &str = "oscarp/performance_models.json";
     pub const SPACE4AID_CONFIG: &str = "space4ai-d/SPACE4AI-D.yaml";
     pub const SPACE4AID_QOS: &str = "space4ai-d/qos_constraints.yaml";
+    pub const SPACE4AID_OUTPUT: &str = "space4ai-d/Output.json";
     pub const DESIGNS: &str = "aisprint/designs";
     pub const COMPONENT_PARTITIONS: &str = "aisprint/designs/component_partitions.yaml";
     pub const DEPLOYMENTS_DIR: &str = "aisprint/deployments";

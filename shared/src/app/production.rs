@@ -6,8 +6,40 @@
 use serde::{Deserialize, Serialize};
 
 use super::deployments::Container;
-use super::resources::NetworkDomain;
+use super::resources::{CandidateResources, NetworkDomain, Resource};
 use super::Map;
+
+/// The network domains of `res` pruned to the resources in use: `keep` says for each resource
+/// whether it stays (`None`: dropped) and, when it gives a count, the `totalNodes` to write.
+/// Layers left without resources, and domains left without layers, are dropped.
+pub fn pruned_domains(res: &CandidateResources, keep: impl Fn(&Resource) -> Option<Option<u32>>) -> Map<NetworkDomain> {
+    let mut domains = Map::new();
+    for (dk, nd) in &res.system.network_domains {
+        let Some(layers) = &nd.computational_layers else {
+            domains.insert(dk.clone(), nd.clone());
+            continue;
+        };
+        let mut kept = Map::new();
+        for (k, l) in layers {
+            let mut l = l.clone();
+            l.resources.retain(|_, r| keep(r).is_some());
+            for r in l.resources.values_mut() {
+                if let Some(Some(n)) = keep(r) {
+                    r.total_nodes = Some(n);
+                }
+            }
+            if !l.resources.is_empty() {
+                kept.insert(k.clone(), l);
+            }
+        }
+        if !kept.is_empty() {
+            let mut nd = nd.clone();
+            nd.computational_layers = Some(kept);
+            domains.insert(dk.clone(), nd);
+        }
+    }
+    domains
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductionDeployment {

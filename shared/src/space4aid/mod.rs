@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod exact;
+pub mod from_app;
 pub mod generate;
 pub mod incremental;
 pub mod model;

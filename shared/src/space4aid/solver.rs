@@ -219,6 +219,9 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
 
 /// Draws random placements (as many as RandomGreedy did) and keeps the one whose violations
 /// add up to the least.
+/// When no placement respecting the layer and no-way-back rules can even be drawn, the
+/// first compatible resource of every partition stands in, so that the violations can still be
+/// shown. `None` only when some partition has no compatible resource at all.
 fn least_violating(model: &Model, opts: &SolveOptions) -> Option<(f64, Solution)> {
     let mut rng = Rng::new(stream_seed(opts.seed, usize::MAX));
     let mut best: Option<(f64, Solution)> = None;
@@ -229,7 +232,20 @@ fn least_violating(model: &Model, opts: &SolveOptions) -> Option<(f64, Solution)
             best = Some((v, sol));
         }
     }
-    best
+    best.or_else(|| {
+        let mut sol = Solution {
+            deployment: vec![0; model.components.len()],
+            placement: vec![super::eval::NONE; model.partitions.len()],
+            instances: vec![0; model.resources.len()],
+        };
+        for comp in &model.components {
+            for &p in &comp.deployments[0].partitions {
+                sol.placement[p] = model.partitions[p].options.first()?.0;
+            }
+        }
+        super::search::max_instances(model, &mut sol);
+        Some((super::eval::evaluate(model, &sol).violation(), sol))
+    })
 }
 
 /// The binary search on the arrival rate: the largest `Lambda` in `[model.lambda, upper]`
