@@ -186,7 +186,7 @@ pub fn run_binary_search(model: &Model, outcome: &Outcome, bs: BinarySearch) -> 
 pub fn run_solve(model: &Model, opts: &SolveOptions) -> Outcome {
     let r = solve(model, opts);
     let mut summary = vec![format!(
-        "RandomGreedy: {} iterations in {:.3} s; {} from {} elite solutions in {:.3} s; {} evaluations on {} threads",
+        "RandomGreedy: {} iterations in {:.3} s; {} from {} elite solutions{} in {:.3} s; {} evaluations on {} threads",
         opts.random_greedy_iterations,
         r.random_greedy_time.as_secs_f64(),
         match opts.heuristic {
@@ -196,6 +196,7 @@ pub fn run_solve(model: &Model, opts: &SolveOptions) -> Outcome {
             Heuristic::GeneticAlgorithm { .. } => "GeneticAlgorithm",
         },
         opts.elite,
+        if opts.polish.is_some() { ", then polishing" } else { "" },
         r.local_search_time.as_secs_f64(),
         r.evaluations,
         opts.threads

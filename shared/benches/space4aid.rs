@@ -5,6 +5,7 @@
 //!
 //! Options (environment): AISPRINT_THREADS (default 2), AISPRINT_SEED (default 1),
 //! AISPRINT_FULL_EVAL (set: evaluate every solution in full instead of incrementally),
+//! AISPRINT_NO_POLISH (set: skip the exact polishing of the heuristics' best),
 //! AISPRINT_SAME_TIME (set: give each instance the C++ run's wall time: RandomGreedy runs for
 //! 60% of it with an elite of 10, then LocalSearch).
 
@@ -31,6 +32,7 @@ fn main() {
         seed,
         threads,
         incremental: std::env::var("AISPRINT_FULL_EVAL").is_err(),
+        polish: if std::env::var("AISPRINT_NO_POLISH").is_ok() { None } else { SolveOptions::default().polish },
         ..SolveOptions::default()
     };
     println!(

@@ -167,3 +167,38 @@ fn a_stopped_search_returns_a_valid_bound() {
         }
     }
 }
+
+/// Polishing (exact re-placement of groups of components, the others fixed) never returns a
+/// worse or infeasible solution, and with every component free it finds the optimum.
+#[test]
+fn polishing_is_never_worse_and_with_everything_free_is_exact() {
+    use aisprint_shared::space4aid::exact::improve;
+    use aisprint_shared::space4aid::solver::polish;
+    let mut improved = 0;
+    for seed in 1..=12 {
+        let m = model(6, 500 + seed);
+        let h = solve(
+            &m,
+            &SolveOptions {
+                random_greedy_iterations: 30,
+                local_search_iterations: 0,
+                polish: None,
+                ..Default::default()
+            },
+        );
+        let Some((hc, hs)) = h.best else { continue };
+        let (pc, ps) = polish(&m, (hc, hs.clone()), 2, 2000, 4);
+        let ev = evaluate(&m, &ps);
+        assert!(ev.feasible, "seed {seed}: {:?}", ev.violations);
+        assert!((ev.cost - pc).abs() <= 1e-9 * pc && pc <= hc + 1e-12, "seed {seed}: {hc} -> {pc}");
+        if pc < hc - 1e-9 {
+            improved += 1;
+        }
+        let all: Vec<usize> = (0..m.components.len()).collect();
+        let opt = exact(&m, None, &ExactOptions::default());
+        let best = improve(&m, &hs, hc, &all, 0).map_or(hc, |x| x.0);
+        let oc = opt.best.expect("feasible").0;
+        assert!((best - oc).abs() <= 1e-9 * oc, "seed {seed}: everything free gives {best}, the optimum is {oc}");
+    }
+    assert!(improved >= 1, "polishing never improved a short RandomGreedy run");
+}

@@ -56,6 +56,12 @@ struct Search<'a> {
     order: Vec<usize>,
     /// Checks that become complete when the component at this position is placed.
     checks_at: Vec<Vec<Check>>,
+    /// Checks over fixed components only (their times still depend on the loads the search
+    /// adds): made at the leaves.
+    final_checks: Vec<Check>,
+    /// Whether some components are fixed (the no-way-back rule is then checked in full at
+    /// the leaves, since a fixed component may sit downstream of a searched one).
+    has_fixed: bool,
     /// Cost no placement of the components from this position on can avoid.
     future: Vec<f64>,
     /// Per partition: the options worth trying (a FaaS option is left out when another one
@@ -95,9 +101,20 @@ struct Search<'a> {
 /// solution with its cost: the search only looks for cheaper ones.
 pub fn exact(model: &Model, incumbent: Option<(f64, Solution)>, opts: &ExactOptions) -> ExactResult {
     let order = model.topo.clone();
-    let mut s = Search::new(model, order, true, opts);
+    let mut s = Search::new(model, order, true, None, opts);
     s.best = incumbent;
     s.run()
+}
+
+/// Re-places the components of `free` exactly, the others staying as in `sol` (of cost
+/// `cost`): a cheaper solution when there is one within `node_limit` search nodes.
+pub fn improve(model: &Model, sol: &Solution, cost: f64, free: &[usize], node_limit: u64) -> Option<(f64, Solution)> {
+    let order: Vec<usize> = model.topo.iter().copied().filter(|c| free.contains(c)).collect();
+    let opts = ExactOptions { time_limit: Duration::from_secs(3600), node_limit };
+    let mut s = Search::new(model, order, true, Some(sol), &opts);
+    s.best = Some((cost, sol.clone()));
+    let r = s.run();
+    r.best.filter(|(c, s)| *c < cost - 1e-9 * cost.abs().max(1.0) && s != sol)
 }
 
 /// A lower bound on the optimal cost of `model`: the largest, over the components, of the
@@ -109,39 +126,53 @@ pub fn lower_bound(model: &Model, budget: Duration) -> f64 {
     let mut bound: f64 = 0.0;
     for &c in &model.topo {
         let opts = ExactOptions { time_limit: (budget / n).max(Duration::from_millis(1)), node_limit: 200_000 };
-        let alone = Search::new(model, vec![c], false, &opts).run();
+        let alone = Search::new(model, vec![c], false, None, &opts).run();
         bound = bound.max(alone.lower_bound);
         if start.elapsed() > budget {
             break;
         }
     }
-    let all = Search::new(model, model.topo.clone(), true, &ExactOptions::default());
+    let all = Search::new(model, model.topo.clone(), true, None, &ExactOptions::default());
     bound.max(all.future[0])
 }
 
 impl<'a> Search<'a> {
-    fn new(model: &'a Model, order: Vec<usize>, globals: bool, opts: &ExactOptions) -> Self {
+    /// A search over the components of `order` (in topological order). With `fixed`, every
+    /// other component keeps its deployment and placement from it; without, the others are
+    /// left out (and `globals` says whether global constraints count).
+    fn new(model: &'a Model, order: Vec<usize>, globals: bool, fixed: Option<&Solution>, opts: &ExactOptions) -> Self {
         let (nr, nc) = (model.resources.len(), model.components.len());
         let pos_of = |c: usize| order.iter().position(|&x| x == c);
         let mut checks_at = vec![Vec::new(); order.len()];
+        let mut final_checks = Vec::new();
         let mut paths_of = vec![Vec::new(); nc];
-        for (i, &c) in order.iter().enumerate() {
-            if let Some(thr) = model.components[c].local_threshold {
-                checks_at[i].push(Check { components: vec![c], global: None, threshold: thr });
+        for (c, comp) in model.components.iter().enumerate() {
+            if let Some(thr) = comp.local_threshold {
+                let check = Check { components: vec![c], global: None, threshold: thr };
+                match pos_of(c) {
+                    Some(i) => checks_at[i].push(check),
+                    None if fixed.is_some() => final_checks.push(check),
+                    None => {}
+                }
             }
         }
         if globals {
             for (g, gc) in model.globals.iter().enumerate() {
-                let pos: Option<Vec<usize>> = gc.path.iter().map(|&c| pos_of(c)).collect();
-                if let Some(last) = pos.and_then(|p| p.into_iter().max()) {
-                    for &c in &gc.path {
-                        paths_of[c].push(g);
+                // Complete once its last searched component is placed (fixed ones are from the
+                // start); a path of fixed components only is checked at the leaves.
+                let pos: Vec<Option<usize>> = gc.path.iter().map(|&c| pos_of(c)).collect();
+                if fixed.is_none() && pos.iter().any(Option::is_none) {
+                    continue;
+                }
+                let check = Check { components: gc.path.clone(), global: Some(g), threshold: gc.threshold };
+                match pos.into_iter().flatten().max() {
+                    Some(last) => {
+                        for &c in &gc.path {
+                            paths_of[c].push(g);
+                        }
+                        checks_at[last].push(check);
                     }
-                    checks_at[last].push(Check {
-                        components: gc.path.clone(),
-                        global: Some(g),
-                        threshold: gc.threshold,
-                    });
+                    None => final_checks.push(check),
                 }
             }
         }
@@ -181,9 +212,11 @@ impl<'a> Search<'a> {
         for i in (0..order.len()).rev() {
             future[i] = future[i + 1] + unavoidable[i];
         }
-        Search {
+        let mut search = Search {
             model,
             checks_at,
+            final_checks,
+            has_fixed: fixed.is_some(),
             future,
             options,
             sol: Solution {
@@ -212,7 +245,75 @@ impl<'a> Search<'a> {
             comp_rt: vec![f64::NAN; nc],
             slope: vec![0.0; nr],
             order,
+        };
+        if let Some(f) = fixed {
+            search.fix(f);
         }
+        search
+    }
+
+    /// Places every component outside the searched order as in `sol`.
+    fn fix(&mut self, sol: &Solution) {
+        let m = self.model;
+        let searched: Vec<bool> = (0..m.components.len()).map(|c| self.order.contains(&c)).collect();
+        for &c in &m.topo {
+            if searched[c] {
+                continue;
+            }
+            let comp = &m.components[c];
+            let d = sol.deployment[c];
+            self.sol.deployment[c] = d;
+            let dep = &comp.deployments[d];
+            let rate = comp.rate_factor * m.lambda;
+            let mut reached = comp.predecessors.iter().any(|&p| self.reached[p]);
+            for (k, &p) in dep.partitions.iter().enumerate() {
+                let r = sol.placement[p];
+                let Some(&(_, mem, perf)) = m.partitions[p].option(r) else { continue };
+                self.sol.placement[p] = r;
+                self.count_on[r] += 1;
+                if m.is_faas(r) {
+                    if let Perf::Faas { warm, .. } = perf {
+                        self.faas += faas_cost(m, r, warm, rate * dep.reach[k]);
+                    }
+                } else {
+                    if let Perf::Queue { demand } = perf {
+                        self.load[r] += demand * rate * dep.reach[k];
+                    }
+                    self.memory[r] += mem;
+                    self.layer_res[m.resources[r].layer] = r;
+                }
+                reached |= !m.is_edge(r);
+            }
+            self.reached[c] = reached;
+        }
+        for c in 0..m.components.len() {
+            if !searched[c] {
+                let n = m.components[c].deployments[self.sol.deployment[c]].partitions.len();
+                self.done_rt[c] = self.partial_rt(c, n);
+            }
+        }
+    }
+
+    /// Whether no partition runs on the edge after a VM or FaaS resource (in full).
+    fn never_back_to_edge(&self) -> bool {
+        let m = self.model;
+        let mut reached = vec![false; m.components.len()];
+        for &c in &m.topo {
+            let comp = &m.components[c];
+            let mut r_c = comp.predecessors.iter().any(|&p| reached[p]);
+            for &p in &comp.deployments[self.sol.deployment[c]].partitions {
+                let r = self.sol.placement[p];
+                if r == NONE {
+                    continue;
+                }
+                if m.is_edge(r) && r_c {
+                    return false;
+                }
+                r_c |= !m.is_edge(r);
+            }
+            reached[c] = r_c;
+        }
+        true
     }
 
     fn run(mut self) -> ExactResult {
@@ -513,6 +614,9 @@ impl<'a> Search<'a> {
     /// Every component is placed: the cheapest feasible instance counts.
     fn leaf(&mut self) {
         let m = self.model;
+        if self.has_fixed && !self.never_back_to_edge() {
+            return;
+        }
         let used: Vec<usize> = (0..m.resources.len()).filter(|&r| self.count_on[r] > 0 && !m.is_faas(r)).collect();
         for r in 0..m.resources.len() {
             self.sol.instances[r] = if self.count_on[r] == 0 {
@@ -582,6 +686,12 @@ impl<'a> Search<'a> {
                 if !(self.check_rt(&ch) <= ch.threshold) {
                     return false;
                 }
+            }
+        }
+        for k in 0..self.final_checks.len() {
+            let ch = self.final_checks[k].clone();
+            if !(self.check_rt(&ch) <= ch.threshold) {
+                return false;
             }
         }
         true

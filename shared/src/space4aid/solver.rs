@@ -32,6 +32,9 @@ pub struct SolveOptions {
     /// Run the exact branch-and-bound after the heuristics (which give it a starting
     /// incumbent), for at most this long.
     pub exact: Option<Duration>,
+    /// Polish the heuristics' best by exact re-placement of groups of components
+    /// ([`polish`]): (window width, search nodes per group). `None`: do not.
+    pub polish: Option<(usize, u64)>,
 }
 
 impl Default for SolveOptions {
@@ -46,6 +49,7 @@ impl Default for SolveOptions {
             threads: 2,
             incremental: true,
             exact: None,
+            polish: Some((2, 3000)),
         }
     }
 }
@@ -58,6 +62,7 @@ pub struct SolveResult {
     pub random_greedy_best: Option<f64>,
     pub evaluations: u64,
     pub random_greedy_time: Duration,
+    /// The heuristic from the elite, and the polishing.
     pub local_search_time: Duration,
     /// When nothing feasible was found: the random placement that violates least, with the
     /// sum of its violations' amounts.
@@ -181,6 +186,10 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
         }
         best
     };
+    let best = match (best, opts.polish) {
+        (Some(b), Some((width, nodes))) => Some(polish(model, b, width, nodes, 4)),
+        (b, _) => b,
+    };
     let local_search_time = t1.elapsed();
     // The bound every method reports: the cheapest way to run each component alone.
     let mut lower_bound = super::exact::lower_bound(model, Duration::from_millis(100));
@@ -215,6 +224,52 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
         exact_time,
         exact_nodes,
     }
+}
+
+/// Polishing: the exact method re-places groups of components, the others fixed, each group
+/// bounded by `node_limit` search nodes: windows of `width` components consecutive in
+/// topological order, and the components on each pair of resources in use (so that a layer's
+/// resource can change for all its components at once). Rounds repeat while one improves (at
+/// most `passes`). Never worse.
+pub fn polish(model: &Model, start: (f64, Solution), width: usize, node_limit: u64, passes: usize) -> (f64, Solution) {
+    let mut best = start;
+    let n = model.topo.len();
+    let width = width.clamp(1, n.max(1));
+    for _ in 0..passes {
+        let mut groups: Vec<Vec<usize>> =
+            (0..=n.saturating_sub(width)).map(|i| model.topo[i..i + width].to_vec()).collect();
+        // Components per resource in use.
+        let mut on: Vec<Vec<usize>> = vec![Vec::new(); model.resources.len()];
+        for (c, comp) in model.components.iter().enumerate() {
+            for &p in &comp.deployments[best.1.deployment[c]].partitions {
+                let r = best.1.placement[p];
+                if r != super::eval::NONE && !on[r].contains(&c) {
+                    on[r].push(c);
+                }
+            }
+        }
+        let used: Vec<usize> = (0..on.len()).filter(|&r| !on[r].is_empty() && !model.is_faas(r)).collect();
+        for (i, &a) in used.iter().enumerate() {
+            for &b in &used[i..] {
+                let mut g = on[a].clone();
+                g.extend(on[b].iter().copied().filter(|c| !on[a].contains(c)));
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+        let mut improved = false;
+        for free in &groups {
+            if let Some(found) = super::exact::improve(model, &best.1, best.0, free, node_limit) {
+                best = found;
+                improved = true;
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    best
 }
 
 /// Draws random placements (as many as RandomGreedy did) and keeps the one whose violations
