@@ -286,8 +286,8 @@ impl<'a> Search<'a> {
             }
             self.reached[c] = reached;
         }
-        for c in 0..m.components.len() {
-            if !searched[c] {
+        for (c, &s) in searched.iter().enumerate() {
+            if !s {
                 let n = m.components[c].deployments[self.sol.deployment[c]].partitions.len();
                 self.done_rt[c] = self.partial_rt(c, n);
             }
