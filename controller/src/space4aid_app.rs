@@ -85,6 +85,23 @@ pub fn run(
         ));
     }
     let plan = design::plan(app, &DesignOptions::default()).map_err(Space4aidError::Invalid)?;
+    // The deployments on disk must be the ones these inputs give (else design is out of date).
+    let index_file = format!("{display}/{}", paths::DEPLOYMENT_INDEX);
+    let on_disk = std::fs::read_to_string(dir.join(paths::DEPLOYMENT_INDEX))
+        .map_err(|source| Space4aidError::Read { path: dir.join(paths::DEPLOYMENT_INDEX), source })?;
+    let (index, _) =
+        aisprint_shared::yaml::parse::<aisprint_shared::app::index::DeploymentIndex>(&index_file, &on_disk)
+            .map_err(Space4aidError::Invalid)?;
+    if index.value != plan.index {
+        return Err(Space4aidError::Invalid(
+            Diagnostic::error(
+                index_file,
+                "deployments",
+                format!("the application changed since `aisprint design` wrote its deployments: run `aisprint design --application_dir {display}` again"),
+            )
+            .into(),
+        ));
+    }
 
     // Methods: the application's SPACE4AI-D.yaml, else the configuration design suggests.
     let (mut opts, bs, time) = match &app.space4aid {
@@ -95,12 +112,19 @@ pub fn run(
         None => (SolveOptions::default(), None, plan.default_space4aid.time.unwrap_or(1.0)),
     };
     over.apply(&mut opts);
+    let from_flag = lambda.is_some();
     let lambda = match lambda.or_else(|| from_app::arrival_rate(app)) {
         Some(l) if l > 0.0 => l,
         Some(l) => {
+            let (file, key) = if from_flag {
+                ("--lambda".to_string(), String::new())
+            } else {
+                (format!("{display}/{}", paths::ANNOTATIONS), "expected_throughput.rate".to_string())
+            };
             return Err(Space4aidError::Invalid(
-                Diagnostic::error("--lambda", "", format!("the arrival rate must be positive, found {l}")).into(),
-            ))
+                Diagnostic::error(file, key, format!("the arrival rate must be positive (requests per second), found {l}"))
+                    .into(),
+            ));
         }
         None => {
             return Err(Space4aidError::Invalid(
@@ -156,11 +180,9 @@ pub fn run(
         let t = Instant::now();
         let r = solve(&model, &opts);
         let root = Path::new(paths::DEPLOYMENTS_DIR).join(&dep.name);
-        let (sol, feasible) = match (&r.best, &r.least_violating) {
-            (Some((_, s)), _) => (Some(s.clone()), true),
-            (None, Some((_, s))) => (Some(s.clone()), false),
-            (None, None) => (None, false),
-        };
+        let sol = r.best.as_ref().or(r.least_violating.as_ref()).map(|(_, s)| s.clone());
+        // Feasible as the evaluator says (the file written says the same).
+        let feasible = sol.as_ref().is_some_and(|s| evaluate(&model, s).feasible);
         let mut result = DeploymentResult {
             name: dep.name.clone(),
             feasible,

@@ -78,6 +78,9 @@ fn the_cheapest_feasible_deployment_becomes_optimal() {
     assert_eq!(sys["DeploymentName"], "deployment1");
     assert_eq!(sys["Feasible"], true);
     let comps = sys["Components"].as_mapping().expect("components");
+    // Keyed as in candidate_deployments.yaml.
+    let keys: Vec<&str> = comps.keys().map(|k| k.as_str().expect("key")).collect();
+    assert_eq!(keys, vec!["component1_partitionX_1", "component1_partitionX_2", "component2"]);
     let placed: Vec<(String, String, i64)> = comps
         .values()
         .map(|c| {
@@ -233,4 +236,23 @@ fn alternatives_and_early_exits() {
     let r2 = c["partition1"]["classifier_partition1_2"]["response_time"].as_f64().expect("r2");
     let rc = c["response_time"].as_f64().expect("rc");
     assert!((rc - (r1 + 0.75 * (r2 + 0.001))).abs() < 1e-12, "{c}");
+}
+
+#[test]
+fn deployments_older_than_the_inputs_ask_for_design_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = example(tmp.path(), "mask_detection");
+    let dir = app.to_str().expect("path");
+    assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
+    std::fs::write(app.join("oscarp/performance_models.json"), MODELS).expect("write");
+    // design would now give other layers: mask-detector may also run on layer 1.
+    let cd = app.join("common_config/candidate_deployments.yaml");
+    let original = std::fs::read_to_string(&cd).expect("read");
+    let changed = original.replacen("candidateExecutionLayers: [2]", "candidateExecutionLayers: [1, 2]", 1);
+    assert_ne!(original, changed);
+    std::fs::write(&cd, changed).expect("write");
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "3"]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(err.contains("changed since `aisprint design`"), "{err}");
 }

@@ -202,3 +202,54 @@ fn polishing_is_never_worse_and_with_everything_free_is_exact() {
     }
     assert!(improved >= 1, "polishing never improved a short RandomGreedy run");
 }
+
+/// A FaaS option that another beats on price and speed is still tried when a neighbouring
+/// partition can share its resource: together they send their data with no delay.
+#[test]
+fn a_dominated_faas_option_shared_with_a_neighbour_is_kept() {
+    let system = |threshold: f64| {
+        serde_json::json!({
+            "DirectedAcyclicGraph": {"c1": {"next": [], "transition_probability": []}},
+            "Components": {"c1": {"s1": {
+                "h1": {"next": ["h2"], "early_exit_probability": 0.0, "data_size": [10.0]},
+                "h2": {"next": [], "early_exit_probability": 0.0, "data_size": []}
+            }}},
+            "EdgeResources": {}, "CloudResources": {},
+            "FaaSResources": {"L1": {
+                "transition_cost": 0,
+                "F1": {"cost": 1.0, "memory": 4096, "idle_time_before_kill": 600},
+                "F2": {"cost": 0.5, "memory": 4096, "idle_time_before_kill": 600}
+            }},
+            "CompatibilityMatrix": {"c1": {
+                "h1": [{"resource": "F1", "memory": 100}],
+                "h2": [{"resource": "F1", "memory": 100}, {"resource": "F2", "memory": 100}]
+            }},
+            "Performance": {"c1": {
+                "h1": {"F1": {"model": "PACSLTK", "demandWarm": 0.5, "demandCold": 1.0}},
+                "h2": {"F1": {"model": "PACSLTK", "demandWarm": 1.0, "demandCold": 2.0},
+                       "F2": {"model": "PACSLTK", "demandWarm": 0.9, "demandCold": 1.8}}
+            }},
+            "Lambda": 0.1,
+            "LocalConstraints": {"c1": {"local_res_time": threshold}},
+            "GlobalConstraints": {},
+            "NetworkTechnology": {"ND1": {"computationalLayers": ["L1"], "AccessDelay": 0.01, "Bandwidth": 10}},
+            "Time": 1
+        })
+        .to_string()
+    };
+    let compile = |text: String| {
+        let (doc, _) = json::parse::<System>("s.json", &text).expect("parse");
+        Model::compile(&doc.value, "s.json").expect("compile")
+    };
+    // Both halves on F1: its response time, with room to spare; F2 for the second half adds a
+    // second of delay.
+    let m = compile(system(100.0));
+    let f1 = m.resource_index["F1"];
+    let sol = Solution { deployment: vec![0], placement: vec![f1, f1], instances: vec![1, 0] };
+    let together = evaluate(&m, &sol).component_response[0];
+    let m = compile(system(together + 0.1));
+    let r = exact(&m, None, &ExactOptions::default());
+    assert!(r.proven);
+    let (_, best) = r.best.expect("both halves on F1 are feasible");
+    assert_eq!(best.placement, vec![f1, f1]);
+}

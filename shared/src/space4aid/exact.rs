@@ -84,6 +84,8 @@ struct Search<'a> {
     /// The global constraints through each component (when they are checked).
     paths_of: Vec<Vec<usize>>,
     best: Option<(f64, Solution)>,
+    /// The feasible solution the caller started from, if any.
+    incumbent: Option<(f64, Solution)>,
     /// The smallest lower bound of the subtrees left unexplored when the search stopped.
     frontier: f64,
     stopped: bool,
@@ -102,7 +104,8 @@ struct Search<'a> {
 pub fn exact(model: &Model, incumbent: Option<(f64, Solution)>, opts: &ExactOptions) -> ExactResult {
     let order = model.topo.clone();
     let mut s = Search::new(model, order, true, None, opts);
-    s.best = incumbent;
+    s.best = incumbent.clone();
+    s.incumbent = incumbent;
     s.run()
 }
 
@@ -113,6 +116,7 @@ pub fn improve(model: &Model, sol: &Solution, cost: f64, free: &[usize], node_li
     let opts = ExactOptions { time_limit: Duration::from_secs(3600), node_limit };
     let mut s = Search::new(model, order, true, Some(sol), &opts);
     s.best = Some((cost, sol.clone()));
+    s.incumbent = s.best.clone();
     let r = s.run();
     r.best.filter(|(c, s)| *c < cost - 1e-9 * cost.abs().max(1.0) && s != sol)
 }
@@ -235,6 +239,7 @@ impl<'a> Search<'a> {
             done_rt: vec![0.0; nc],
             paths_of,
             best: None,
+            incumbent: None,
             frontier: f64::INFINITY,
             stopped: false,
             deadline: Instant::now() + opts.time_limit,
@@ -319,21 +324,35 @@ impl<'a> Search<'a> {
     fn run(mut self) -> ExactResult {
         let start = Instant::now();
         self.component(0);
-        let best_cost = self.best.as_ref().map_or(f64::INFINITY, |b| b.0);
-        let proven = !self.stopped;
-        let lower_bound = if proven { best_cost } else { best_cost.min(self.frontier) };
-        // The cost as the evaluator sums it (the search adds it up in another order).
-        let best = self.best.map(|(c, s)| {
+        let found = self.best.take();
+        let best_cost = found.as_ref().map_or(f64::INFINITY, |b| b.0);
+        let mut proven = !self.stopped;
+        let mut lower_bound = if proven { best_cost } else { best_cost.min(self.frontier) };
+        let complete = self.has_fixed || self.order.len() == self.model.components.len();
+        let best = if complete {
+            // The cost as the evaluator sums it (the search adds it up in another order). A
+            // solution the evaluator refuses (rounding at the very edge of a constraint) gives
+            // way to the caller's incumbent, and the optimum is then not claimed.
             let mut ev = super::search::Evaluator::default();
-            (ev.cost(self.model, &s).unwrap_or(c), s)
-        });
-        ExactResult {
-            lower_bound: if proven { best.as_ref().map_or(f64::INFINITY, |b| b.0) } else { lower_bound },
-            best,
-            proven,
-            nodes: self.nodes,
-            elapsed: start.elapsed(),
-        }
+            match found.and_then(|(_, s)| ev.cost(self.model, &s).map(|c| (c, s))) {
+                Some(b) => {
+                    if proven {
+                        lower_bound = b.0;
+                    }
+                    Some(b)
+                }
+                None => {
+                    if best_cost.is_finite() {
+                        proven = false;
+                    }
+                    self.incumbent.clone()
+                }
+            }
+        } else {
+            // A search over some components alone: its cost is a bound, not a solution.
+            found
+        };
+        ExactResult { lower_bound, best, proven, nodes: self.nodes, elapsed: start.elapsed() }
     }
 
     fn min_instances(&self, r: usize) -> u32 {
@@ -698,9 +717,32 @@ impl<'a> Search<'a> {
     }
 }
 
-/// The options of partition `p` that no other option dominates (see `Search::options`).
+/// The options of partition `p` that no other option dominates (see `Search::options`). A
+/// FaaS option is dropped only when another FaaS option of the same layer is no dearer and
+/// no slower, and no neighbouring partition (the one before or after it in its chain, or
+/// across a DAG edge) could run on its resource: on the same resource as its neighbour a
+/// partition sends its data with no delay, which a dominating option elsewhere cannot match.
 fn undominated(model: &Model, p: usize) -> Vec<(usize, f64, Perf)> {
     let part = &model.partitions[p];
+    let comp = &model.components[part.component];
+    let dep = &comp.deployments[part.deployment];
+    // Partitions that may exchange data with this one.
+    let mut neighbours: Vec<usize> = Vec::new();
+    if part.position > 0 {
+        neighbours.push(dep.partitions[part.position - 1]);
+    } else {
+        for &c in &comp.predecessors {
+            neighbours.extend(model.components[c].deployments.iter().filter_map(|d| d.partitions.last().copied()));
+        }
+    }
+    if part.position + 1 < dep.partitions.len() {
+        neighbours.push(dep.partitions[part.position + 1]);
+    } else {
+        for &c in &comp.successors {
+            neighbours.extend(model.components[c].deployments.iter().filter_map(|d| d.partitions.first().copied()));
+        }
+    }
+    let shared = |r: usize| neighbours.iter().any(|&q| model.partitions[q].option(r).is_some());
     // (FaaS cost factor, response time) of a usable FaaS option.
     let faas = |i: usize| -> Option<(f64, f64)> {
         let (r, mem, perf) = part.options[i];
@@ -714,7 +756,11 @@ fn undominated(model: &Model, p: usize) -> Vec<(usize, f64, Perf)> {
     (0..part.options.len())
         .filter(|&i| {
             let Some((cost, rt)) = faas(i) else { return true };
-            let layer = model.resources[part.options[i].0].layer;
+            let r = part.options[i].0;
+            if shared(r) {
+                return true;
+            }
+            let layer = model.resources[r].layer;
             !(0..part.options.len()).any(|j| {
                 j != i
                     && model.resources[part.options[j].0].layer == layer

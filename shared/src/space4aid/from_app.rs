@@ -4,11 +4,12 @@
 //! `oscarp/components_data_size.yaml`, the `expected_throughput` annotation), and the
 //! production deployment of a solution.
 //!
-//! Each deployment unit (a component, or one half of a partitioned one) becomes a SPACE4AI-D
-//! component with one deployment of one partition: the deployment already fixes the layer of
-//! every unit, so what is left to choose is the resource within that layer and the instance
-//! counts. Partitioned and unpartitioned alternatives are separate deployments, each solved
-//! on its own; the caller keeps the cheapest feasible.
+//! Each component the deployment runs becomes a SPACE4AI-D component with one deployment: the
+//! chain of its units (the component itself, or the halves of its partitioning). The
+//! deployment already fixes the layer of every unit, so what is left to choose is the
+//! resource within that layer and the instance counts. Partitioned and unpartitioned
+//! alternatives are separate deployments, each solved on its own; the caller keeps the
+//! cheapest feasible.
 
 use crate::app::check::Application;
 use crate::app::oscarp::PerformanceModelSpec;
@@ -115,6 +116,14 @@ pub fn build(
         } else {
             let mut m = Map::new();
             for (r, memory) in with_memory {
+                if r.cost.is_none() {
+                    let rk = l.layer.resources.iter().find(|(_, x)| x.name == r.name).map_or("", |(k, _)| k.as_str());
+                    diags.push(Diagnostic::error(
+                        file(RESOURCES),
+                        format!("{}.Resources.{rk}.cost", l.key_path()),
+                        "missing: SPACE4AI-D needs the cost of every resource (per node and time unit; 0 for nodes already paid for)",
+                    ));
+                }
                 m.insert(
                     r.name.clone(),
                     Resource {
@@ -363,9 +372,8 @@ pub fn production(app: &Application, dep: &PlannedDeployment, model: &Model, sol
             if let Some((ck, c)) = spec.containers.first() {
                 containers.insert(ck.clone(), SelectedContainer::from_candidate(c, &resource.name));
             }
-            let key = if spec.name == *unit { key.to_string() } else { format!("{key}_{unit}") };
             components.insert(
-                key,
+                key.to_string(),
                 ProductionComponent {
                     name: unit.clone(),
                     execution_layer: dep.units.iter().find(|u| u.name == *unit).map(|u| u.layer),

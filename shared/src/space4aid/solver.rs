@@ -234,7 +234,10 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
 pub fn polish(model: &Model, start: (f64, Solution), width: usize, node_limit: u64, passes: usize) -> (f64, Solution) {
     let mut best = start;
     let n = model.topo.len();
-    let width = width.clamp(1, n.max(1));
+    if n == 0 {
+        return best;
+    }
+    let width = width.clamp(1, n);
     for _ in 0..passes {
         let mut groups: Vec<Vec<usize>> =
             (0..=n.saturating_sub(width)).map(|i| model.topo[i..i + width].to_vec()).collect();
