@@ -8,6 +8,7 @@ pub mod dag;
 pub mod design;
 pub mod diag;
 pub mod json;
+pub mod mesh;
 pub mod pyliteral;
 pub mod space4aid;
 pub mod system;

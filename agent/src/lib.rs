@@ -1,0 +1,5 @@
+//! The AI-SPRINT edge agent: host metrics, the durable buffer, and the sinks that deliver
+//! batches to the controller (gRPC) and an MQTT broker.
+
+pub mod buffer;
+pub mod collect;

@@ -1,0 +1,320 @@
+//! The agent mesh's configuration files: `agent.yaml` (one per edge node) and
+//! `controller.yaml`, with their validation. Every value is checked before anything starts;
+//! errors name the file and the key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::Diagnostics;
+use crate::yaml::YamlDoc;
+
+/// The AMS host metric families the agent can collect.
+pub const FAMILIES: &[&str] = &["cpu", "mem", "swap", "processes", "system", "kernel", "disk", "diskio", "net"];
+
+/// `agent.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The node's name in the mesh (the name its certificate carries).
+    pub node_id: String,
+    /// The computational layer (e.g. `computationalLayer1`) and the resource of
+    /// `candidate_resources.yaml` this node stands for.
+    #[serde(default)]
+    pub layer: Option<String>,
+    #[serde(default)]
+    pub resource: Option<String>,
+    pub controller: ControllerLink,
+    #[serde(default)]
+    pub mqtt: Option<MqttLink>,
+    #[serde(default)]
+    pub collection: Collection,
+    pub buffer: BufferConfig,
+    #[serde(default)]
+    pub backfill: Backfill,
+}
+
+/// Where the controller is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerLink {
+    /// `https://host:port` (mutual TLS) or, with `insecure: true`, `http://host:port`.
+    pub address: String,
+    /// PEM files: the mesh's CA, this node's certificate and key (`aisprint certs issue`).
+    #[serde(default)]
+    pub ca: Option<String>,
+    #[serde(default)]
+    pub cert: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Plain text, no certificates: only for tests and closed networks.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// An MQTT broker to publish to (optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttLink {
+    pub host: String,
+    #[serde(default = "default_mqtt_port")]
+    pub port: u16,
+    /// Topics start with this (`aisprint/<node>/...`).
+    #[serde(default = "default_prefix")]
+    pub topic_prefix: String,
+}
+
+fn default_mqtt_port() -> u16 {
+    1883
+}
+
+fn default_prefix() -> String {
+    "aisprint".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collection {
+    /// Seconds between two collections (the AMS default: 20).
+    #[serde(default = "default_period")]
+    pub period_s: f64,
+    /// Which of [`FAMILIES`] to collect (default: all).
+    #[serde(default = "all_families")]
+    pub families: Vec<String>,
+}
+
+impl Default for Collection {
+    fn default() -> Self {
+        Self { period_s: default_period(), families: all_families() }
+    }
+}
+
+fn default_period() -> f64 {
+    20.0
+}
+
+fn all_families() -> Vec<String> {
+    FAMILIES.iter().map(|s| s.to_string()).collect()
+}
+
+/// What to do when the buffer reaches `max_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Delete the oldest batches (counted as dropped) to make room.
+    DropOldest,
+    /// Keep what is buffered and skip collections (counted) until there is room.
+    StopCollecting,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferConfig {
+    /// The buffer file (redb).
+    pub path: String,
+    /// Batches kept at most, in bytes of encoded batches (default 256 MiB).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    #[serde(default = "default_when_full")]
+    pub when_full: WhenFull,
+    /// The store's page cache (default 16 MiB).
+    #[serde(default = "default_cache")]
+    pub cache_bytes: u64,
+}
+
+fn default_max_bytes() -> u64 {
+    256 << 20
+}
+
+fn default_when_full() -> WhenFull {
+    WhenFull::DropOldest
+}
+
+fn default_cache() -> u64 {
+    16 << 20
+}
+
+/// Replay of buffered batches after an outage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backfill {
+    /// Replayed batches per second at most, per sink (live batches go first).
+    #[serde(default = "default_backfill_rate")]
+    pub batches_per_second: f64,
+}
+
+impl Default for Backfill {
+    fn default() -> Self {
+        Self { batches_per_second: default_backfill_rate() }
+    }
+}
+
+fn default_backfill_rate() -> f64 {
+    200.0
+}
+
+/// Checks an agent configuration.
+pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    let c = &doc.value;
+    if !valid_name(&c.node_id) {
+        out.push(
+            doc.error(
+                "node_id",
+                format!("`{}`: use letters, digits, `-`, `_` and `.` (1 to 64 characters)", c.node_id),
+            ),
+        );
+    }
+    check_address(doc, &mut out, "controller.address", &c.controller.address, c.controller.insecure);
+    if !c.controller.insecure {
+        for (k, v) in [("ca", &c.controller.ca), ("cert", &c.controller.cert), ("key", &c.controller.key)] {
+            if v.as_deref().is_none_or(str::is_empty) {
+                out.push(doc.error(
+                    format!("controller.{k}"),
+                    "missing: mutual TLS needs the CA, the node's certificate and its key (`aisprint certs issue --node <id>`), or set `insecure: true`",
+                ));
+            }
+        }
+    }
+    if let Some(m) = &c.mqtt {
+        if m.host.trim().is_empty() {
+            out.push(doc.error("mqtt.host", "empty"));
+        }
+        if m.topic_prefix.is_empty() || m.topic_prefix.contains(['#', '+']) {
+            out.push(doc.error("mqtt.topic_prefix", "must be non-empty and without MQTT wildcards (`#`, `+`)"));
+        }
+    }
+    if !(c.collection.period_s >= 0.05 && c.collection.period_s <= 86_400.0) {
+        out.push(doc.error(
+            "collection.period_s",
+            format!("{} s: expected a period between 0.05 s and one day", c.collection.period_s),
+        ));
+    }
+    for (i, f) in c.collection.families.iter().enumerate() {
+        if !FAMILIES.contains(&f.as_str()) {
+            out.push(doc.error(
+                format!("collection.families[{i}]"),
+                format!("unknown family `{f}`; known: {}", FAMILIES.join(", ")),
+            ));
+        }
+    }
+    if c.buffer.path.trim().is_empty() {
+        out.push(doc.error("buffer.path", "empty"));
+    }
+    if c.buffer.max_bytes < 64 << 10 {
+        out.push(doc.error("buffer.max_bytes", format!("{} bytes: at least 65536", c.buffer.max_bytes)));
+    }
+    if c.buffer.cache_bytes < 1 << 20 {
+        out.push(doc.error("buffer.cache_bytes", format!("{} bytes: at least 1 MiB", c.buffer.cache_bytes)));
+    }
+    if !(c.backfill.batches_per_second > 0.0) {
+        out.push(doc.error("backfill.batches_per_second", "must be positive"));
+    }
+    out
+}
+
+/// `controller.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// `host:port` to serve agents on.
+    pub listen: String,
+    /// PEM files: the mesh's CA (to check agents), the controller's certificate and key.
+    #[serde(default)]
+    pub ca: Option<String>,
+    #[serde(default)]
+    pub cert: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Plain text, no certificates: only for tests and closed networks.
+    #[serde(default)]
+    pub insecure: bool,
+    /// The controller's state (redb).
+    pub state: String,
+}
+
+/// Checks a controller configuration.
+pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    let c = &doc.value;
+    if c.listen.parse::<std::net::SocketAddr>().is_err() {
+        out.push(doc.error("listen", format!("`{}`: expected an address and port, e.g. 127.0.0.1:7443", c.listen)));
+    }
+    if !c.insecure {
+        for (k, v) in [("ca", &c.ca), ("cert", &c.cert), ("key", &c.key)] {
+            if v.as_deref().is_none_or(str::is_empty) {
+                out.push(doc.error(
+                    k,
+                    "missing: mutual TLS needs the CA, the controller's certificate and its key (`aisprint certs init`), or set `insecure: true`",
+                ));
+            }
+        }
+    }
+    if c.state.trim().is_empty() {
+        out.push(doc.error("state", "empty"));
+    }
+    out
+}
+
+/// A node id, as used in certificates, topics and keys.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+fn check_address<T>(doc: &YamlDoc<T>, out: &mut Diagnostics, key: &str, addr: &str, insecure: bool) {
+    let (scheme, rest) = addr.split_once("://").unwrap_or(("", addr));
+    let want = if insecure { "http" } else { "https" };
+    if scheme != want {
+        out.push(doc.error(
+            key,
+            format!(
+                "`{addr}`: expected {want}://host:port{}",
+                if insecure { " (insecure: true)" } else { " (mutual TLS; http only with insecure: true)" }
+            ),
+        ));
+        return;
+    }
+    let hostport = rest.trim_end_matches('/');
+    let ok = hostport.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        out.push(doc.error(key, format!("`{addr}`: expected {want}://host:port")));
+    }
+}
+
+/// A commented `agent.yaml` to start from.
+pub fn agent_template(node_id: &str) -> String {
+    format!(
+        r#"# aisprint-agent configuration (aisprint-agent validate --config agent.yaml checks it).
+# The node's name in the mesh: its certificate must carry the same name.
+node_id: {node_id}
+# The computational layer and resource of candidate_resources.yaml this node stands for.
+layer: computationalLayer1
+resource: RaspPi
+controller:
+  # https (mutual TLS) or, with insecure: true, http.
+  address: https://127.0.0.1:7443
+  # From `aisprint certs init` and `aisprint certs issue --node {node_id}`.
+  ca: certs/ca.pem
+  cert: certs/{node_id}.pem
+  key: certs/{node_id}.key
+  insecure: false
+# An MQTT broker to publish metrics to as well (remove to use only the controller).
+# mqtt:
+#   host: 127.0.0.1
+#   port: 1883
+#   topic_prefix: aisprint
+collection:
+  # Seconds between collections (the AMS default).
+  period_s: 20
+  families: [{families}]
+buffer:
+  # Batches are stored here before they are sent, and kept until every sink confirmed them.
+  path: /var/lib/aisprint-agent/buffer.redb
+  # At most this many bytes of batches; when full: drop_oldest or stop_collecting.
+  max_bytes: 268435456
+  when_full: drop_oldest
+backfill:
+  # After an outage, replayed batches per second at most (live batches go first).
+  batches_per_second: 200
+"#,
+        families = FAMILIES.join(", ")
+    )
+}
