@@ -3,3 +3,4 @@
 
 pub mod buffer;
 pub mod collect;
+pub mod run;

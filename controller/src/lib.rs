@@ -2,6 +2,7 @@
 
 pub mod appdir;
 pub mod design;
+pub mod mesh;
 pub mod new_app;
 pub mod output;
 pub mod pysource;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aisprint_controller::mesh;
 use aisprint_controller::space4aid_cmd::{self, Space4aidError};
 use aisprint_controller::{appdir, design, new_app};
 use aisprint_shared::design::DesignOptions;
@@ -97,6 +98,91 @@ enum Command {
         /// Where to create the application folder.
         #[arg(long = "output_dir", visible_alias = "output-dir", default_value = ".", value_name = "DIR")]
         output_dir: PathBuf,
+    },
+    /// The controller's service for the agents of the mesh.
+    Controller {
+        #[command(subcommand)]
+        command: ControllerCommand,
+    },
+    /// Certificates of the mesh: a CA, the controller's, one per agent.
+    ///
+    /// Example: aisprint certs init --dir certs && aisprint certs issue --dir certs --node rpi-1
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+    /// The agents the controller knows.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+    /// Metric batches the controller stored.
+    Metrics {
+        #[command(subcommand)]
+        command: MetricsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ControllerCommand {
+    /// Serve the agents (gRPC; mutual TLS unless the config says `insecure: true`) until
+    /// interrupted.
+    ///
+    /// Example: aisprint controller serve --config controller.yaml
+    Serve {
+        /// controller.yaml: listen address, CA, certificate and key, state file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Create the mesh's CA and the controller's certificate (ca.pem, ca.key,
+    /// controller.pem, controller.key).
+    Init {
+        #[arg(long, value_name = "DIR", default_value = "certs")]
+        dir: PathBuf,
+        /// Names and addresses the controller is reached at (repeat); default localhost,
+        /// 127.0.0.1 and ::1.
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+        /// Replace an existing CA (every agent then needs a new certificate).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue the certificate of an agent (<node>.pem, <node>.key), signed by the CA in DIR.
+    Issue {
+        #[arg(long, value_name = "DIR", default_value = "certs")]
+        dir: PathBuf,
+        /// The agent's node id (its agent.yaml `node_id`).
+        #[arg(long, value_name = "NODE")]
+        node: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentsCommand {
+    /// Every agent with its layer, resource, last contact and counters.
+    List {
+        /// The controller's controller.yaml (its address and certificate are used).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MetricsCommand {
+    /// The latest batches (one line per point).
+    Tail {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this node.
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        /// How many batches.
+        #[arg(long, default_value_t = 5)]
+        limit: u32,
     },
 }
 
@@ -325,6 +411,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Controller { command } => run_async(controller_cmd(command)),
+        Command::Certs { command } => certs_cmd(command),
+        Command::Agents { command: AgentsCommand::List { config } } => run_async(agents_list(config)),
+        Command::Metrics { command: MetricsCommand::Tail { config, node, limit } } => {
+            run_async(metrics_tail(config, node, limit))
+        }
         Command::NewApplication { application_name, output_dir } => {
             match new_app::create(&output_dir, &application_name) {
                 Ok(dest) => {
@@ -342,4 +434,164 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn run_async(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn mesh_err(e: mesh::MeshError) -> String {
+    match e {
+        mesh::MeshError::Invalid(d) => {
+            report(&d);
+            "stopped: the configuration has problems".into()
+        }
+        e => format!("error: {e}"),
+    }
+}
+
+async fn controller_cmd(cmd: ControllerCommand) -> Result<(), String> {
+    let ControllerCommand::Serve { config } = cmd;
+    let c = mesh::load_config(&config).map_err(mesh_err)?;
+    let tls = mesh::tls_of(&c).map_err(mesh_err)?;
+    let addr: std::net::SocketAddr = c.listen.parse().map_err(|_| format!("error: bad listen address {}", c.listen))?;
+    if tls.is_none() {
+        eprintln!("warning: serving without TLS (insecure: true): anyone who can reach {addr} may send data");
+    }
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    };
+    eprintln!("controller: serving agents on {addr} (state {})", c.state);
+    mesh::serve::serve(addr, PathBuf::from(&c.state), tls, shutdown).await.map_err(|e| format!("error: {e}"))
+}
+
+fn certs_cmd(cmd: CertsCommand) -> ExitCode {
+    let r = match cmd {
+        CertsCommand::Init { dir, hosts, force } => {
+            let hosts = if hosts.is_empty() {
+                vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()]
+            } else {
+                hosts
+            };
+            mesh::certs::init(&dir, &hosts, force)
+        }
+        CertsCommand::Issue { dir, node } => mesh::certs::issue(&dir, &node),
+    };
+    match r {
+        Ok(w) => {
+            for f in w.files {
+                println!("wrote {}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fmt_ms(ms: i64) -> String {
+    if ms <= 0 {
+        return "-".into();
+    }
+    let ago = (mesh::state::now_ms() - ms) / 1000;
+    format!("{ago} s ago")
+}
+
+async fn agents_list(config: PathBuf) -> Result<(), String> {
+    let c = mesh::load_config(&config).map_err(mesh_err)?;
+    let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
+    let reply = client
+        .list_agents(aisprint_proto::v1::ListAgentsRequest {})
+        .await
+        .map_err(|e| format!("error: {}", e.message()))?
+        .into_inner();
+    println!(
+        "{:<20} {:<22} {:<12} {:<8} {:>9} {:>6} {:>8} {:>7} {:<10} LAST SEEN",
+        "NODE", "LAYER", "RESOURCE", "ARCH", "BATCHES", "DUPS", "BUFFERED", "DROPPED", "CONNECTED"
+    );
+    for a in reply.agents {
+        println!(
+            "{:<20} {:<22} {:<12} {:<8} {:>9} {:>6} {:>8} {:>7} {:<10} {}",
+            a.node_id,
+            a.layer,
+            a.resource,
+            a.architecture,
+            a.batches,
+            a.duplicates,
+            a.buffered,
+            a.dropped,
+            if a.connected { "yes" } else { "no" },
+            fmt_ms(a.last_seen_unix_ms)
+        );
+    }
+    Ok(())
+}
+
+async fn metrics_tail(config: PathBuf, node: Option<String>, limit: u32) -> Result<(), String> {
+    let c = mesh::load_config(&config).map_err(mesh_err)?;
+    let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
+    let reply = client
+        .tail_metrics(aisprint_proto::v1::TailMetricsRequest { node_id: node.unwrap_or_default(), limit })
+        .await
+        .map_err(|e| format!("error: {}", e.message()))?
+        .into_inner();
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for sb in reply.batches {
+        let Some(b) = sb.batch else { continue };
+        // A closed pipe (`| head`) ends the listing quietly.
+        if writeln!(
+            out,
+            "# {} boot {} seq {} at {} (agent clock {}){}",
+            b.node_id,
+            b.boot_id,
+            b.seq,
+            sb.corrected_unix_ms,
+            b.wall_time_unix_ms,
+            if b.backfill { " backfill" } else { "" }
+        )
+        .is_err()
+        {
+            return Ok(());
+        }
+        for p in b.points {
+            let tags: Vec<String> = p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let fields: Vec<String> = p.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let sep = if tags.is_empty() { "" } else { "," };
+            if writeln!(out, "{}{sep}{} {}", p.measurement, tags.join(","), fields.join(",")).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,366 @@
+//! `aisprint-agent run`: collects at the configured period, commits each batch to the buffer,
+//! and delivers it through each sink, which confirms back to the buffer. One cancellation
+//! token stops everything; a sink reconnects with exponential backoff and jitter.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aisprint_proto::v1::agent_service_client::AgentServiceClient;
+use aisprint_proto::v1::{HeartbeatRequest, MetricBatch, RegisterRequest};
+use aisprint_shared::diag::Diagnostics;
+use aisprint_shared::mesh::{self, AgentConfig};
+use aisprint_shared::yaml;
+use prost::Message;
+use tokio::sync::{mpsc, Notify};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+use crate::buffer::{Appended, Buffer, BufferError};
+use crate::collect::{boot_id, monotonic_ms, Collector};
+
+pub const GRPC_SINK: &str = "grpc";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+}
+
+/// Reads and checks `agent.yaml`; relative paths in it are taken from its folder.
+pub fn load_config(path: &Path) -> Result<AgentConfig, AgentError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| AgentError::Read { path: path.to_path_buf(), source })?;
+    let (doc, _) = yaml::parse::<AgentConfig>(&file, &text).map_err(AgentError::Invalid)?;
+    let mut d = mesh::validate_agent(&doc);
+    if doc.value.mqtt.is_some() {
+        d.push(doc.error("mqtt", "this version of the agent delivers to the controller only; remove the mqtt section (the MQTT sink comes in a later version)"));
+    }
+    if d.has_errors() {
+        return Err(AgentError::Invalid(d.sorted()));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut c = doc.value;
+    for x in [&mut c.controller.ca, &mut c.controller.cert, &mut c.controller.key].into_iter().flatten() {
+        *x = base.join(&*x).display().to_string();
+    }
+    c.buffer.path = base.join(&c.buffer.path).display().to_string();
+    Ok(c)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Exponential backoff with full jitter, 200 ms to 15 s.
+#[derive(Debug)]
+struct Backoff {
+    attempt: u32,
+    seed: u64,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let cap = (200u64 << self.attempt.min(7)).min(15_000);
+        self.attempt += 1;
+        // xorshift for the jitter: no need for a cryptographic source here.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        Duration::from_millis(cap / 2 + self.seed % (cap / 2 + 1))
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Runs until `cancel` fires.
+pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), AgentError> {
+    let sinks = vec![GRPC_SINK];
+    let buffer = Arc::new(Buffer::open(
+        Path::new(&cfg.buffer.path),
+        cfg.buffer.cache_bytes,
+        &sinks,
+        cfg.buffer.max_bytes,
+        cfg.buffer.when_full,
+    )?);
+    let boot = boot_id();
+    let notify = Arc::new(Notify::new());
+    tracing::info!(node = %cfg.node_id, %boot, buffer = %cfg.buffer.path, "agent starting");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (cfg, buffer, notify, cancel, boot) =
+            (cfg.clone(), buffer.clone(), notify.clone(), cancel.clone(), boot.clone());
+        tasks.spawn(async move { collect_loop(cfg, buffer, notify, cancel, boot).await });
+    }
+    {
+        let (cfg, buffer, notify, cancel, boot) =
+            (cfg.clone(), buffer.clone(), notify.clone(), cancel.clone(), boot.clone());
+        tasks.spawn(async move { grpc_sink(cfg, buffer, notify, cancel, boot).await });
+    }
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("agent stopped");
+    Ok(())
+}
+
+async fn collect_loop(
+    cfg: AgentConfig,
+    buffer: Arc<Buffer>,
+    notify: Arc<Notify>,
+    cancel: CancellationToken,
+    boot: String,
+) {
+    let mut collector = Collector::new(&cfg.collection.families);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(cfg.collection.period_s));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let points = collector.collect();
+        let (node, boot2, b) = (cfg.node_id.clone(), boot.clone(), buffer.clone());
+        let r = tokio::task::spawn_blocking(move || {
+            b.append(|seq| {
+                MetricBatch {
+                    node_id: node,
+                    boot_id: boot2,
+                    seq,
+                    wall_time_unix_ms: now_ms(),
+                    monotonic_ms: monotonic_ms(),
+                    backfill: false,
+                    points,
+                }
+                .encode_to_vec()
+            })
+        })
+        .await;
+        match r {
+            Ok(Ok(Appended::Stored { seq, dropped })) => {
+                if dropped > 0 {
+                    tracing::warn!(dropped, "buffer full: dropped the oldest batches");
+                }
+                tracing::debug!(seq, "batch stored");
+                notify.notify_waiters();
+            }
+            Ok(Ok(Appended::Skipped)) => tracing::warn!("buffer full: collection skipped (when_full: stop_collecting)"),
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot store a batch"),
+            Err(e) => tracing::error!(error = %e, "collection task failed"),
+        }
+    }
+}
+
+async fn connect(cfg: &AgentConfig) -> Result<Channel, String> {
+    let c = &cfg.controller;
+    let mut ep = Channel::from_shared(c.address.clone()).map_err(|e| e.to_string())?;
+    if !c.insecure {
+        let read = |p: &Option<String>| {
+            let p = p.as_deref().unwrap_or_default();
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
+        };
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&c.ca)?))
+            .identity(Identity::from_pem(read(&c.cert)?, read(&c.key)?));
+        ep = ep.tls_config(tls).map_err(|e| e.to_string())?;
+    }
+    ep.connect_timeout(Duration::from_secs(5))
+        .tcp_keepalive(Some(Duration::from_secs(30)))
+        .connect()
+        .await
+        .map_err(|e| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))
+}
+
+async fn grpc_sink(
+    cfg: AgentConfig,
+    buffer: Arc<Buffer>,
+    notify: Arc<Notify>,
+    cancel: CancellationToken,
+    boot: String,
+) {
+    let mut backoff = Backoff { attempt: 0, seed: (now_ms() as u64) | 1 };
+    while !cancel.is_cancelled() {
+        match session(&cfg, &buffer, &notify, &cancel, &boot, &mut backoff).await {
+            Ok(()) => break,
+            Err(e) => {
+                let wait = backoff.next();
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "controller unreachable");
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Batches in flight at most per connection.
+const WINDOW: usize = 512;
+
+/// One connection: register, then live batches as they come and buffered ones (backfill,
+/// oldest first, rate-limited) while confirmations flow back.
+async fn session(
+    cfg: &AgentConfig,
+    buffer: &Arc<Buffer>,
+    notify: &Notify,
+    cancel: &CancellationToken,
+    boot: &str,
+    backoff: &mut Backoff,
+) -> Result<(), String> {
+    let channel = connect(cfg).await?;
+    let mut client = AgentServiceClient::new(channel);
+    let sys = sysinfo::System::new_with_specifics(
+        sysinfo::RefreshKind::nothing().with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
+    )
+    .ok();
+    client
+        .register(RegisterRequest {
+            node_id: cfg.node_id.clone(),
+            boot_id: boot.to_string(),
+            layer: cfg.layer.clone().unwrap_or_default(),
+            resource: cfg.resource.clone().unwrap_or_default(),
+            architecture: std::env::consts::ARCH.to_string(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            memory_bytes: sys.as_ref().map_or(0, |s| s.total_memory()),
+            hostname: hostname::get().map(|h| h.to_string_lossy().to_string()).unwrap_or_default(),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            wall_time_unix_ms: now_ms(),
+            monotonic_ms: monotonic_ms(),
+        })
+        .await
+        .map_err(|s| format!("register: {}", s.message()))?;
+    backoff.reset();
+    tracing::info!(address = %cfg.controller.address, "connected to the controller");
+
+    let (tx, rx) = mpsc::channel::<MetricBatch>(WINDOW);
+    let mut acks =
+        client.push_batches(ReceiverStream::new(rx)).await.map_err(|s| format!("push: {}", s.message()))?.into_inner();
+    let b = buffer.clone();
+    // Batches newer than this are live; older ones are backfill.
+    let live_from = tokio::task::spawn_blocking(move || b.latest())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .map_or(1, |l| l + 1);
+    let mut inflight: BTreeSet<u64> = BTreeSet::new();
+    let (mut live_sent, mut backlog_sent) = (live_from - 1, 0u64);
+    let rate = cfg.backfill.batches_per_second;
+    let mut tokens = rate;
+    let mut last_refill = tokio::time::Instant::now();
+    let mut confirmed: Vec<u64> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(10));
+    let result = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break Ok(()),
+            a = acks.message() => match a {
+                Ok(Some(a)) => {
+                    inflight.remove(&a.seq);
+                    confirmed.push(a.seq);
+                    if confirmed.len() < 256 {
+                        continue;
+                    }
+                }
+                Ok(None) => break Err("the controller closed the stream".to_string()),
+                Err(s) => break Err(format!("stream: {}", s.message())),
+            },
+            _ = notify.notified() => {}
+            _ = tick.tick() => {}
+            _ = heartbeat.tick() => {
+                let st = buffer.stats().ok();
+                let req = HeartbeatRequest {
+                    node_id: cfg.node_id.clone(),
+                    boot_id: boot.to_string(),
+                    wall_time_unix_ms: now_ms(),
+                    monotonic_ms: monotonic_ms(),
+                    buffered: st.as_ref().map_or(0, |s| s.batches),
+                    dropped: st.as_ref().map_or(0, |s| s.dropped + s.skipped),
+                };
+                if let Err(s) = client.heartbeat(req).await {
+                    break Err(format!("heartbeat: {}", s.message()));
+                }
+            }
+        }
+        // Confirmations to the buffer, in one commit.
+        if !confirmed.is_empty() {
+            let (b, seqs) = (buffer.clone(), std::mem::take(&mut confirmed));
+            if let Err(e) = tokio::task::spawn_blocking(move || b.ack(GRPC_SINK, &seqs))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
+                break Err(format!("buffer: {e}"));
+            }
+        }
+        // Live batches first.
+        let room = WINDOW.saturating_sub(inflight.len());
+        if room > 0 {
+            let (b, after) = (buffer.clone(), live_sent);
+            let live = tokio::task::spawn_blocking(move || b.pending(GRPC_SINK, after, room))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let live = match live {
+                Ok(l) => l,
+                Err(e) => break Err(format!("buffer: {e}")),
+            };
+            for (seq, bytes) in live {
+                let Ok(batch) = MetricBatch::decode(bytes.as_slice()) else { continue };
+                if tx.send(batch).await.is_err() {
+                    break;
+                }
+                inflight.insert(seq);
+                live_sent = seq;
+            }
+        }
+        // Then the backlog, oldest first, within the rate.
+        let now = tokio::time::Instant::now();
+        tokens = (tokens + rate * now.duration_since(last_refill).as_secs_f64()).min(rate.max(1.0));
+        last_refill = now;
+        let room = WINDOW.saturating_sub(inflight.len()).min(tokens as usize);
+        if room > 0 && backlog_sent + 1 < live_from {
+            let (b, after) = (buffer.clone(), backlog_sent);
+            let back = tokio::task::spawn_blocking(move || b.pending(GRPC_SINK, after, room))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let back = match back {
+                Ok(l) => l,
+                Err(e) => break Err(format!("buffer: {e}")),
+            };
+            let mut any = false;
+            for (seq, bytes) in back.into_iter().filter(|(s, _)| *s < live_from) {
+                any = true;
+                let Ok(mut batch) = MetricBatch::decode(bytes.as_slice()) else { continue };
+                batch.backfill = true;
+                if tx.send(batch).await.is_err() {
+                    break;
+                }
+                inflight.insert(seq);
+                backlog_sent = seq;
+                tokens -= 1.0;
+            }
+            if !any {
+                // Nothing pending below live_from: the backlog is done.
+                backlog_sent = live_from - 1;
+            }
+        }
+    };
+    // What was confirmed before leaving is kept.
+    if !confirmed.is_empty() {
+        let (b, seqs) = (buffer.clone(), confirmed);
+        let _ = tokio::task::spawn_blocking(move || b.ack(GRPC_SINK, &seqs)).await;
+    }
+    result
+}

@@ -1,0 +1,317 @@
+//! `aisprint controller serve`: the agents' gRPC service. With mutual TLS (the default) a
+//! client needs a certificate of the mesh's CA, and an agent may speak only for the node its
+//! certificate names. Batches from every connection go to one writer thread that stores them
+//! in groups (one disk sync per group) and answers each with its acknowledgement.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use aisprint_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
+use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer};
+use aisprint_proto::v1::{
+    AgentInfo, BatchAck, Command, CommandsRequest, HeartbeatReply, HeartbeatRequest, ListAgentsReply,
+    ListAgentsRequest, MetricBatch, RegisterReply, RegisterRequest, TailMetricsReply, TailMetricsRequest,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::certs::{common_name, CONTROLLER_NAME};
+use super::state::{now_ms, State, Stored};
+
+/// A batch to store, and where to send (boot id, seq, duplicate) or the failure.
+type WriteReq = (MetricBatch, oneshot::Sender<Result<(String, u64, bool), String>>);
+
+/// TLS material (PEM) for serving.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    State(#[from] super::state::StateError),
+    #[error("cannot serve on {addr}: {source}")]
+    Transport {
+        addr: SocketAddr,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a connected agent's commands go.
+type CommandSender = mpsc::Sender<Result<Command, Status>>;
+
+#[derive(Debug, Clone)]
+struct Mesh {
+    state: Arc<State>,
+    writer: mpsc::Sender<WriteReq>,
+    secure: bool,
+    /// Open batch streams per node.
+    connected: Arc<Mutex<HashMap<String, usize>>>,
+    commands: Arc<Mutex<HashMap<String, CommandSender>>>,
+}
+
+/// The node a client's certificate names (None without TLS).
+fn peer_name<T>(req: &Request<T>) -> Option<String> {
+    let certs = req.peer_certs()?;
+    certs.first().and_then(|c| common_name(c.as_ref()))
+}
+
+impl Mesh {
+    /// Checks that the client may speak for `node`.
+    fn check_node<T>(&self, req: &Request<T>, node: &str) -> Result<(), Status> {
+        if !aisprint_shared::mesh::valid_name(node) {
+            return Err(Status::invalid_argument(format!("`{node}` is not a valid node id")));
+        }
+        if !self.secure {
+            return Ok(());
+        }
+        match peer_name(req) {
+            Some(n) if n == node => Ok(()),
+            Some(n) => {
+                tracing::warn!(certificate = %n, claimed = %node, "refused: node id differs from the certificate");
+                Err(Status::permission_denied(format!("the certificate names `{n}`, not `{node}`")))
+            }
+            None => Err(Status::unauthenticated("no client certificate")),
+        }
+    }
+
+    fn check_admin<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        if !self.secure || peer_name(req).as_deref() == Some(CONTROLLER_NAME) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied("only the controller's own certificate may use the admin service"))
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> Result<T, super::state::StateError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || f(&state))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+#[tonic::async_trait]
+impl AgentService for Mesh {
+    async fn register(&self, req: Request<RegisterRequest>) -> Result<Response<RegisterReply>, Status> {
+        let r = req.get_ref().clone();
+        self.check_node(&req, &r.node_id)?;
+        let info = AgentInfo {
+            node_id: r.node_id.clone(),
+            boot_id: r.boot_id.clone(),
+            layer: r.layer.clone(),
+            resource: r.resource.clone(),
+            architecture: r.architecture.clone(),
+            cores: r.cores,
+            memory_bytes: r.memory_bytes,
+            hostname: r.hostname.clone(),
+            agent_version: r.agent_version.clone(),
+            ..Default::default()
+        };
+        let (node, boot, mono) = (r.node_id.clone(), r.boot_id.clone(), r.monotonic_ms);
+        let last_seq = self
+            .blocking(move |s| {
+                s.touch(&node, Some(info), &boot, mono, None)?;
+                s.last_seq(&node, &boot)
+            })
+            .await?;
+        tracing::info!(node = %r.node_id, boot = %r.boot_id, last_seq, "agent registered");
+        Ok(Response::new(RegisterReply {
+            controller_id: CONTROLLER_NAME.to_string(),
+            server_time_unix_ms: now_ms(),
+            last_seq,
+        }))
+    }
+
+    type PushBatchesStream = ReceiverStream<Result<BatchAck, Status>>;
+
+    async fn push_batches(
+        &self,
+        req: Request<Streaming<MetricBatch>>,
+    ) -> Result<Response<Self::PushBatchesStream>, Status> {
+        let cert_node = if self.secure {
+            Some(peer_name(&req).ok_or_else(|| Status::unauthenticated("no client certificate"))?)
+        } else {
+            None
+        };
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(1024);
+        let (pending_tx, mut pending_rx) =
+            mpsc::channel::<oneshot::Receiver<Result<(String, u64, bool), String>>>(1024);
+        let writer = self.writer.clone();
+        let err_tx = tx.clone();
+        let connected = self.connected.clone();
+        // Reader: batches in, each to the writer; its answer waits in order for the acker.
+        tokio::spawn(async move {
+            let mut node_seen: Option<String> = None;
+            loop {
+                let b = match inbound.message().await {
+                    Ok(Some(b)) => b,
+                    Ok(None) | Err(_) => break,
+                };
+                if let Some(n) = &cert_node {
+                    if *n != b.node_id {
+                        let _ = err_tx
+                            .send(Err(Status::permission_denied(format!(
+                                "the certificate names `{n}`, not `{}`",
+                                b.node_id
+                            ))))
+                            .await;
+                        break;
+                    }
+                }
+                if node_seen.is_none() {
+                    if let Ok(mut c) = connected.lock() {
+                        *c.entry(b.node_id.clone()).or_default() += 1;
+                    }
+                    node_seen = Some(b.node_id.clone());
+                }
+                let (otx, orx) = oneshot::channel();
+                if writer.send((b, otx)).await.is_err() || pending_tx.send(orx).await.is_err() {
+                    break;
+                }
+            }
+            if let Some(n) = node_seen {
+                if let Ok(mut c) = connected.lock() {
+                    if let Some(k) = c.get_mut(&n) {
+                        *k = k.saturating_sub(1);
+                    }
+                }
+            }
+        });
+        // Acker: one acknowledgement per stored batch, in the order received.
+        tokio::spawn(async move {
+            while let Some(orx) = pending_rx.recv().await {
+                let reply = match orx.await {
+                    Ok(Ok(stored)) => Ok(stored),
+                    Ok(Err(e)) => Err(Status::internal(format!("storing a batch: {e}"))),
+                    Err(_) => Err(Status::unavailable("the controller is stopping")),
+                };
+                let msg = reply.map(|(boot_id, seq, dup)| BatchAck { boot_id, seq, duplicate: dup });
+                let stop = msg.is_err();
+                if tx.send(msg).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatReply>, Status> {
+        let r = req.get_ref().clone();
+        self.check_node(&req, &r.node_id)?;
+        self.blocking(move |s| s.touch(&r.node_id, None, &r.boot_id, r.monotonic_ms, Some((r.buffered, r.dropped))))
+            .await?;
+        Ok(Response::new(HeartbeatReply { server_time_unix_ms: now_ms() }))
+    }
+
+    type CommandsStream = ReceiverStream<Result<Command, Status>>;
+
+    async fn commands(&self, req: Request<CommandsRequest>) -> Result<Response<Self::CommandsStream>, Status> {
+        let node = req.get_ref().node_id.clone();
+        self.check_node(&req, &node)?;
+        let (tx, rx) = mpsc::channel(64);
+        if let Ok(mut m) = self.commands.lock() {
+            m.insert(node, tx);
+        }
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl AdminService for Mesh {
+    async fn list_agents(&self, req: Request<ListAgentsRequest>) -> Result<Response<ListAgentsReply>, Status> {
+        self.check_admin(&req)?;
+        let mut agents = self.blocking(|s| s.agents()).await?;
+        if let Ok(c) = self.connected.lock() {
+            for a in &mut agents {
+                a.connected = c.get(&a.node_id).is_some_and(|n| *n > 0);
+            }
+        }
+        Ok(Response::new(ListAgentsReply { agents }))
+    }
+
+    async fn tail_metrics(&self, req: Request<TailMetricsRequest>) -> Result<Response<TailMetricsReply>, Status> {
+        self.check_admin(&req)?;
+        let r = req.into_inner();
+        let limit = if r.limit == 0 { 20 } else { r.limit as usize };
+        let batches = self.blocking(move |s| s.tail(&r.node_id, limit)).await?;
+        Ok(Response::new(TailMetricsReply { batches }))
+    }
+}
+
+/// The writer: takes what is waiting (up to 1,024 batches), stores it in one commit, answers.
+fn writer_loop(state: Arc<State>, mut rx: mpsc::Receiver<WriteReq>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < 1024 {
+            match rx.try_recv() {
+                Ok(x) => group.push(x),
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<MetricBatch> = group.iter().map(|(b, _)| b.clone()).collect();
+        match state.store(&batches) {
+            Ok(results) => {
+                for ((b, reply), r) in group.into_iter().zip(results) {
+                    let _ = reply.send(Ok((b.boot_id, b.seq, r == Stored::Duplicate)));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing batches failed");
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    addr: SocketAddr,
+    state_path: PathBuf,
+    tls: Option<Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let state = Arc::new(State::open(&state_path)?);
+    let (wtx, wrx) = mpsc::channel::<WriteReq>(8192);
+    let wstate = state.clone();
+    let writer = std::thread::spawn(move || writer_loop(wstate, wrx));
+    let mesh = Mesh { state, writer: wtx, secure: tls.is_some(), connected: Arc::default(), commands: Arc::default() };
+    let mut builder = Server::builder();
+    if let Some(t) = &tls {
+        let cfg = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&t.cert, &t.key))
+            .client_ca_root(Certificate::from_pem(&t.ca));
+        builder = builder.tls_config(cfg).map_err(|source| ServeError::Transport { addr, source })?;
+    }
+    tracing::info!(%addr, tls = tls.is_some(), "controller serving agents");
+    let result = builder
+        .add_service(AgentServiceServer::new(mesh.clone()))
+        .add_service(AdminServiceServer::new(mesh.clone()))
+        .serve_with_shutdown(addr, shutdown)
+        .await
+        .map_err(|source| ServeError::Transport { addr, source });
+    drop(mesh);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    result
+}

@@ -1,0 +1,274 @@
+//! The agent mesh with real processes on loopback: `aisprint controller serve` and
+//! `aisprint-agent run`, mutual TLS with certificates from `aisprint certs`, outages of the
+//! controller, agents killed with SIGKILL. Each scenario checks what the controller stored:
+//! every committed batch once, in order, none lost.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aisprint_controller::mesh::state::State;
+use common::{aisprint, text};
+
+/// The agent binary, built beside `aisprint` by `cargo test --workspace`.
+fn agent_bin() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_aisprint")).with_file_name("aisprint-agent");
+    assert!(p.exists(), "{} is missing: build the workspace (cargo test --workspace)", p.display());
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+struct Proc(Child);
+
+impl Proc {
+    /// SIGTERM, then wait (bounded).
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    fn kill9(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Mesh {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Mesh {
+    fn new(dir: &Path) -> Mesh {
+        let port = free_port();
+        let r = aisprint(dir, &["certs", "init", "--dir", "certs"]);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        std::fs::write(
+            dir.join("controller.yaml"),
+            format!(
+                "listen: 127.0.0.1:{port}\nca: certs/ca.pem\ncert: certs/controller.pem\nkey: certs/controller.key\nstate: state/controller.redb\n"
+            ),
+        )
+        .expect("write");
+        Mesh { dir: dir.to_path_buf(), port }
+    }
+
+    fn controller(&self) -> Proc {
+        let log = std::fs::File::create(self.dir.join("controller.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_aisprint"))
+            .args(["controller", "serve", "--config", "controller.yaml"])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("controller");
+        // Ready when it accepts connections.
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(20), "the controller did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Proc(child)
+    }
+
+    /// An agent config for `node` using the certificate files `cert` (default: its own).
+    fn agent_config(&self, node: &str, cert: Option<(&str, &str, &str)>, period: f64, extra: &str) -> PathBuf {
+        let (ca, crt, key) = cert.unwrap_or(("certs/ca.pem", "", ""));
+        let crt = if crt.is_empty() { format!("certs/{node}.pem") } else { crt.to_string() };
+        let key = if key.is_empty() { format!("certs/{node}.key") } else { key.to_string() };
+        let path = self.dir.join(format!("{node}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "node_id: {node}\nlayer: computationalLayer1\nresource: RaspPi\ncontroller:\n  address: https://127.0.0.1:{}\n  ca: {ca}\n  cert: {crt}\n  key: {key}\ncollection:\n  period_s: {period}\n  families: [cpu, mem, system]\nbuffer:\n  path: buffers/{node}.redb\n{extra}",
+                self.port
+            ),
+        )
+        .expect("write");
+        path
+    }
+
+    fn issue(&self, node: &str) {
+        let r = aisprint(&self.dir, &["certs", "issue", "--dir", "certs", "--node", node]);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+    }
+
+    fn agent(&self, config: &Path, log: &str) -> Proc {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join(log)).expect("log");
+        Proc(
+            Command::new(agent_bin())
+                .args(["run", "--config", config.to_str().expect("path")])
+                .current_dir(&self.dir)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("agent"),
+        )
+    }
+
+    /// The batches the controller stored for `node` (the controller must be stopped).
+    fn stored(&self, node: &str) -> Vec<(String, u64, bool)> {
+        let s = State::open(&self.dir.join("state/controller.redb")).expect("state");
+        s.batches_of(node)
+            .expect("batches")
+            .into_iter()
+            .filter_map(|b| b.batch.map(|x| (x.boot_id, x.seq, x.backfill)))
+            .collect()
+    }
+
+    /// The agent's buffer: (batches kept, next sequence number). The agent must be stopped.
+    fn buffer(&self, node: &str) -> (u64, u64) {
+        let b = aisprint_agent::buffer::Buffer::open(
+            &self.dir.join(format!("buffers/{node}.redb")),
+            1 << 20,
+            &["grpc"],
+            1 << 30,
+            aisprint_shared::mesh::WhenFull::DropOldest,
+        )
+        .expect("buffer");
+        let s = b.stats().expect("stats");
+        (s.batches, s.next_seq)
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+}
+
+/// Every sequence number from 1 to the last committed one, each once, in order.
+fn assert_complete(stored: &[(String, u64, bool)], next_seq: u64, what: &str) {
+    let seqs: Vec<u64> = stored.iter().map(|x| x.1).collect();
+    let unique: BTreeSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(unique.len(), seqs.len(), "{what}: duplicates stored");
+    let want: Vec<u64> = (1..next_seq).collect();
+    let got: Vec<u64> = unique.into_iter().collect();
+    assert_eq!(got, want, "{what}: batches missing");
+}
+
+/// Waits (bounded) until the agent's heartbeat-free condition holds: here, until the
+/// controller's `agents list` shows `n` batches for `node`.
+fn wait_batches(mesh: &Mesh, node: &str, at_least: u64, limit: Duration) -> u64 {
+    let t = Instant::now();
+    loop {
+        let r = aisprint(&mesh.dir, &["agents", "list", "--config", "controller.yaml"]);
+        let out = text(&r.stdout);
+        let n = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(node))
+            .and_then(|l| l.split_whitespace().nth(4))
+            .and_then(|x| x.parse::<u64>().ok())
+            .unwrap_or(0);
+        if n >= at_least || t.elapsed() > limit {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn batches_arrive_once_and_in_order_through_outages_and_kills() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mesh = Mesh::new(tmp.path());
+    mesh.issue("rpi-1");
+    let cfg = mesh.agent_config("rpi-1", None, 0.05, "");
+
+    // 1. The controller is down: the agent keeps collecting into its buffer.
+    let agent = mesh.agent(&cfg, "agent.log");
+    std::thread::sleep(Duration::from_millis(1500));
+    agent.stop();
+    let (kept, next) = mesh.buffer("rpi-1");
+    assert!(kept >= 10 && kept == next - 1, "kept {kept} of {}", next - 1);
+
+    // 2. The controller comes up: live batches and the backlog (marked backfill) arrive.
+    let controller = mesh.controller();
+    let agent = mesh.agent(&cfg, "agent.log");
+    let seen = wait_batches(&mesh, "rpi-1", next + 10, Duration::from_secs(30));
+    assert!(seen >= next + 10, "only {seen} batches reached the controller");
+
+    // 3. The agent is killed with SIGKILL 20 times, while it writes and replays.
+    agent.kill9();
+    for i in 0..20 {
+        let a = mesh.agent(&cfg, "agent.log");
+        std::thread::sleep(Duration::from_millis(150 + 37 * (i % 5)));
+        a.kill9();
+    }
+    // 4. The controller goes down and up once more while the agent runs.
+    let agent = mesh.agent(&cfg, "agent.log");
+    std::thread::sleep(Duration::from_millis(500));
+    controller.stop();
+    std::thread::sleep(Duration::from_millis(800));
+    let controller = mesh.controller();
+    std::thread::sleep(Duration::from_millis(500));
+    // Stop collecting, then let the agent drain what it holds.
+    agent.stop();
+    let (_, next) = mesh.buffer("rpi-1");
+    let agent = mesh.agent(&mesh.agent_config("rpi-1", None, 3600.0, ""), "agent.log");
+    let drained = wait_batches(&mesh, "rpi-1", next - 1, Duration::from_secs(30));
+    assert!(drained >= next - 1, "{drained} of {} delivered", next - 1);
+    std::thread::sleep(Duration::from_millis(300));
+    agent.stop();
+    controller.stop();
+
+    let (kept, next_after) = mesh.buffer("rpi-1");
+    let stored = mesh.stored("rpi-1");
+    // The drain run collected one more batch at start.
+    assert_complete(&stored, next_after, "after outages and 20 kills");
+    assert_eq!(kept, 0, "the buffer still holds batches the controller confirmed");
+    assert!(stored.iter().any(|b| b.2), "no batch was marked as backfill");
+    assert!(stored.iter().any(|b| !b.2), "no batch was live");
+}
+
+#[test]
+fn foreign_certificates_and_forged_node_ids_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mesh = Mesh::new(tmp.path());
+    mesh.issue("rpi-1");
+    // Another CA's certificate for the same name.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    assert!(aisprint(&other, &["certs", "init", "--dir", "."]).status.success());
+    assert!(aisprint(&other, &["certs", "issue", "--dir", ".", "--node", "rpi-1"]).status.success());
+    let _controller = mesh.controller();
+
+    let foreign = mesh.agent_config("rpi-1", Some(("certs/ca.pem", "other/rpi-1.pem", "other/rpi-1.key")), 0.1, "");
+    let a = mesh.agent(&foreign, "foreign.log");
+    std::thread::sleep(Duration::from_millis(1500));
+    a.stop();
+    // rpi-1's certificate, claiming to be rpi-2.
+    let forged = mesh.agent_config("rpi-2", Some(("certs/ca.pem", "certs/rpi-1.pem", "certs/rpi-1.key")), 0.1, "");
+    let a = mesh.agent(&forged, "forged.log");
+    std::thread::sleep(Duration::from_millis(1500));
+    a.stop();
+
+    let list = text(&aisprint(&mesh.dir, &["agents", "list", "--config", "controller.yaml"]).stdout);
+    assert!(!list.contains("rpi-1 ") && !list.contains("rpi-2 "), "{list}");
+    assert!(
+        mesh.log("forged.log").contains("the certificate names `rpi-1`, not `rpi-2`"),
+        "{}",
+        mesh.log("forged.log")
+    );
+    assert!(mesh.log("foreign.log").contains("controller unreachable"), "{}", mesh.log("foreign.log"));
+    // Both kept their batches for later.
+    assert!(mesh.buffer("rpi-1").0 > 0 && mesh.buffer("rpi-2").0 > 0);
+}
