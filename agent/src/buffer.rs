@@ -155,6 +155,26 @@ impl Buffer {
         })
     }
 
+    /// Stores `n` batches in one commit (for loading a buffer in benchmarks and tests; the
+    /// agent itself commits each batch as it is collected). No size policy applies.
+    pub fn append_many(&self, n: u64, mut encode: impl FnMut(u64) -> Vec<u8>) -> Result<(), BufferError> {
+        self.write(|txn| {
+            let mut meta = txn.open_table(META)?;
+            let mut batches = txn.open_table(BATCHES)?;
+            let mut seq = meta.get(NEXT_SEQ)?.map_or(1, |v| v.value());
+            let mut bytes = meta.get(BYTES)?.map_or(0, |v| v.value());
+            for _ in 0..n {
+                let data = encode(seq);
+                bytes += data.len() as u64;
+                batches.insert(seq, data.as_slice())?;
+                seq += 1;
+            }
+            meta.insert(NEXT_SEQ, seq)?;
+            meta.insert(BYTES, bytes)?;
+            Ok(())
+        })
+    }
+
     /// Up to `limit` batches newer than `after` that `sink` has not confirmed, oldest first.
     pub fn pending(&self, sink: &str, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, BufferError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aisprint_proto::v1::Point;
-use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System};
+use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System};
 
 /// File systems that hold no user data (as Telegraf's disk input ignores them).
 const PSEUDO_FS: &[&str] = &[
@@ -132,7 +132,8 @@ impl Collector {
             }
         }
         if let Some(disks) = self.disks.as_mut() {
-            disks.refresh(true);
+            // Space only; the list of disks is read once.
+            disks.refresh_specifics(false, DiskRefreshKind::nothing().with_storage());
             for d in disks.iter() {
                 let fs = d.file_system().to_string_lossy().to_string();
                 if PSEUDO_FS.contains(&fs.as_str()) {

@@ -3,4 +3,6 @@
 
 pub mod buffer;
 pub mod collect;
+pub mod delivery;
+pub mod mqtt;
 pub mod run;

@@ -2,7 +2,6 @@
 //! and delivers it through each sink, which confirms back to the buffer. One cancellation
 //! token stops everything; a sink reconnects with exponential backoff and jitter.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +12,14 @@ use aisprint_shared::diag::Diagnostics;
 use aisprint_shared::mesh::{self, AgentConfig};
 use aisprint_shared::yaml;
 use prost::Message;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use crate::buffer::{Appended, Buffer, BufferError};
 use crate::collect::{boot_id, monotonic_ms, Collector};
+use crate::delivery::{Delivery, WINDOW};
 
 pub const GRPC_SINK: &str = "grpc";
 
@@ -42,10 +42,7 @@ pub fn load_config(path: &Path) -> Result<AgentConfig, AgentError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| AgentError::Read { path: path.to_path_buf(), source })?;
     let (doc, _) = yaml::parse::<AgentConfig>(&file, &text).map_err(AgentError::Invalid)?;
-    let mut d = mesh::validate_agent(&doc);
-    if doc.value.mqtt.is_some() {
-        d.push(doc.error("mqtt", "this version of the agent delivers to the controller only; remove the mqtt section (the MQTT sink comes in a later version)"));
-    }
+    let d = mesh::validate_agent(&doc);
     if d.has_errors() {
         return Err(AgentError::Invalid(d.sorted()));
     }
@@ -58,19 +55,30 @@ pub fn load_config(path: &Path) -> Result<AgentConfig, AgentError> {
     Ok(c)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Waits for a new stored batch (forever once the collector is gone).
+pub(crate) async fn changed(latest: &mut watch::Receiver<u64>) {
+    if latest.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Exponential backoff with full jitter, 200 ms to 15 s.
 #[derive(Debug)]
-struct Backoff {
+pub(crate) struct Backoff {
     attempt: u32,
     seed: u64,
 }
 
 impl Backoff {
-    fn next(&mut self) -> Duration {
+    pub(crate) fn new() -> Self {
+        Backoff { attempt: 0, seed: (now_ms() as u64) | 1 }
+    }
+
+    pub(crate) fn next(&mut self) -> Duration {
         let cap = (200u64 << self.attempt.min(7)).min(15_000);
         self.attempt += 1;
         // xorshift for the jitter: no need for a cryptographic source here.
@@ -80,14 +88,17 @@ impl Backoff {
         Duration::from_millis(cap / 2 + self.seed % (cap / 2 + 1))
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempt = 0;
     }
 }
 
 /// Runs until `cancel` fires.
 pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), AgentError> {
-    let sinks = vec![GRPC_SINK];
+    let mut sinks = vec![GRPC_SINK];
+    if cfg.mqtt.is_some() {
+        sinks.push(crate::mqtt::MQTT_SINK);
+    }
     let buffer = Arc::new(Buffer::open(
         Path::new(&cfg.buffer.path),
         cfg.buffer.cache_bytes,
@@ -96,19 +107,24 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
         cfg.buffer.when_full,
     )?);
     let boot = boot_id();
-    let notify = Arc::new(Notify::new());
+    // The newest stored sequence number, for the sinks (they never miss a change).
+    let (latest_tx, latest) = watch::channel(0u64);
     tracing::info!(node = %cfg.node_id, %boot, buffer = %cfg.buffer.path, "agent starting");
 
     let mut tasks = tokio::task::JoinSet::new();
     {
-        let (cfg, buffer, notify, cancel, boot) =
-            (cfg.clone(), buffer.clone(), notify.clone(), cancel.clone(), boot.clone());
-        tasks.spawn(async move { collect_loop(cfg, buffer, notify, cancel, boot).await });
+        let (cfg, buffer, cancel, boot) = (cfg.clone(), buffer.clone(), cancel.clone(), boot.clone());
+        tasks.spawn(async move { collect_loop(cfg, buffer, latest_tx, cancel, boot).await });
     }
     {
-        let (cfg, buffer, notify, cancel, boot) =
-            (cfg.clone(), buffer.clone(), notify.clone(), cancel.clone(), boot.clone());
-        tasks.spawn(async move { grpc_sink(cfg, buffer, notify, cancel, boot).await });
+        let (cfg, buffer, latest, cancel, boot) =
+            (cfg.clone(), buffer.clone(), latest.clone(), cancel.clone(), boot.clone());
+        tasks.spawn(async move { grpc_sink(cfg, buffer, latest, cancel, boot).await });
+    }
+    if let Some(m) = cfg.mqtt.clone() {
+        let (cfg, buffer, latest, cancel, boot) =
+            (cfg.clone(), buffer.clone(), latest.clone(), cancel.clone(), boot.clone());
+        tasks.spawn(async move { crate::mqtt::mqtt_sink(cfg, m, buffer, latest, cancel, boot).await });
     }
     while tasks.join_next().await.is_some() {}
     tracing::info!("agent stopped");
@@ -118,7 +134,7 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
 async fn collect_loop(
     cfg: AgentConfig,
     buffer: Arc<Buffer>,
-    notify: Arc<Notify>,
+    latest: watch::Sender<u64>,
     cancel: CancellationToken,
     boot: String,
 ) {
@@ -153,7 +169,7 @@ async fn collect_loop(
                     tracing::warn!(dropped, "buffer full: dropped the oldest batches");
                 }
                 tracing::debug!(seq, "batch stored");
-                notify.notify_waiters();
+                latest.send_replace(seq);
             }
             Ok(Ok(Appended::Skipped)) => tracing::warn!("buffer full: collection skipped (when_full: stop_collecting)"),
             Ok(Err(e)) => tracing::error!(error = %e, "cannot store a batch"),
@@ -185,13 +201,13 @@ async fn connect(cfg: &AgentConfig) -> Result<Channel, String> {
 async fn grpc_sink(
     cfg: AgentConfig,
     buffer: Arc<Buffer>,
-    notify: Arc<Notify>,
+    mut latest: watch::Receiver<u64>,
     cancel: CancellationToken,
     boot: String,
 ) {
-    let mut backoff = Backoff { attempt: 0, seed: (now_ms() as u64) | 1 };
+    let mut backoff = Backoff::new();
     while !cancel.is_cancelled() {
-        match session(&cfg, &buffer, &notify, &cancel, &boot, &mut backoff).await {
+        match session(&cfg, &buffer, &mut latest, &cancel, &boot, &mut backoff).await {
             Ok(()) => break,
             Err(e) => {
                 let wait = backoff.next();
@@ -205,15 +221,12 @@ async fn grpc_sink(
     }
 }
 
-/// Batches in flight at most per connection.
-const WINDOW: usize = 512;
-
 /// One connection: register, then live batches as they come and buffered ones (backfill,
 /// oldest first, rate-limited) while confirmations flow back.
 async fn session(
     cfg: &AgentConfig,
     buffer: &Arc<Buffer>,
-    notify: &Notify,
+    latest: &mut watch::Receiver<u64>,
     cancel: &CancellationToken,
     boot: &str,
     backoff: &mut Backoff,
@@ -246,37 +259,23 @@ async fn session(
     let (tx, rx) = mpsc::channel::<MetricBatch>(WINDOW);
     let mut acks =
         client.push_batches(ReceiverStream::new(rx)).await.map_err(|s| format!("push: {}", s.message()))?.into_inner();
-    let b = buffer.clone();
-    // Batches newer than this are live; older ones are backfill.
-    let live_from = tokio::task::spawn_blocking(move || b.latest())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .map_or(1, |l| l + 1);
-    let mut inflight: BTreeSet<u64> = BTreeSet::new();
-    let (mut live_sent, mut backlog_sent) = (live_from - 1, 0u64);
-    let rate = cfg.backfill.batches_per_second;
-    let mut tokens = rate;
-    let mut last_refill = tokio::time::Instant::now();
-    let mut confirmed: Vec<u64> = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut delivery = Delivery::start(GRPC_SINK, buffer.clone(), cfg.backfill.batches_per_second).await?;
     let mut heartbeat = tokio::time::interval(Duration::from_secs(10));
     let result = loop {
         tokio::select! {
             _ = cancel.cancelled() => break Ok(()),
             a = acks.message() => match a {
                 Ok(Some(a)) => {
-                    inflight.remove(&a.seq);
-                    confirmed.push(a.seq);
-                    if confirmed.len() < 256 {
+                    delivery.confirm(a.seq);
+                    if delivery.unflushed() < 256 {
                         continue;
                     }
                 }
                 Ok(None) => break Err("the controller closed the stream".to_string()),
                 Err(s) => break Err(format!("stream: {}", s.message())),
             },
-            _ = notify.notified() => {}
-            _ = tick.tick() => {}
+            _ = changed(latest) => {}
+            _ = tokio::time::sleep(if delivery.busy() { Duration::from_millis(50) } else { Duration::from_secs(1) }) => {}
             _ = heartbeat.tick() => {
                 let st = buffer.stats().ok();
                 let req = HeartbeatRequest {
@@ -292,75 +291,22 @@ async fn session(
                 }
             }
         }
-        // Confirmations to the buffer, in one commit.
-        if !confirmed.is_empty() {
-            let (b, seqs) = (buffer.clone(), std::mem::take(&mut confirmed));
-            if let Err(e) = tokio::task::spawn_blocking(move || b.ack(GRPC_SINK, &seqs))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-            {
-                break Err(format!("buffer: {e}"));
-            }
+        if let Err(e) = delivery.flush().await {
+            break Err(format!("buffer: {e}"));
         }
-        // Live batches first.
-        let room = WINDOW.saturating_sub(inflight.len());
-        if room > 0 {
-            let (b, after) = (buffer.clone(), live_sent);
-            let live = tokio::task::spawn_blocking(move || b.pending(GRPC_SINK, after, room))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            let live = match live {
-                Ok(l) => l,
-                Err(e) => break Err(format!("buffer: {e}")),
-            };
-            for (seq, bytes) in live {
-                let Ok(batch) = MetricBatch::decode(bytes.as_slice()) else { continue };
-                if tx.send(batch).await.is_err() {
-                    break;
+        let newest = *latest.borrow();
+        match delivery.next(newest).await {
+            Ok(batches) => {
+                for b in batches {
+                    if tx.send(b).await.is_err() {
+                        break;
+                    }
                 }
-                inflight.insert(seq);
-                live_sent = seq;
             }
-        }
-        // Then the backlog, oldest first, within the rate.
-        let now = tokio::time::Instant::now();
-        tokens = (tokens + rate * now.duration_since(last_refill).as_secs_f64()).min(rate.max(1.0));
-        last_refill = now;
-        let room = WINDOW.saturating_sub(inflight.len()).min(tokens as usize);
-        if room > 0 && backlog_sent + 1 < live_from {
-            let (b, after) = (buffer.clone(), backlog_sent);
-            let back = tokio::task::spawn_blocking(move || b.pending(GRPC_SINK, after, room))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            let back = match back {
-                Ok(l) => l,
-                Err(e) => break Err(format!("buffer: {e}")),
-            };
-            let mut any = false;
-            for (seq, bytes) in back.into_iter().filter(|(s, _)| *s < live_from) {
-                any = true;
-                let Ok(mut batch) = MetricBatch::decode(bytes.as_slice()) else { continue };
-                batch.backfill = true;
-                if tx.send(batch).await.is_err() {
-                    break;
-                }
-                inflight.insert(seq);
-                backlog_sent = seq;
-                tokens -= 1.0;
-            }
-            if !any {
-                // Nothing pending below live_from: the backlog is done.
-                backlog_sent = live_from - 1;
-            }
+            Err(e) => break Err(format!("buffer: {e}")),
         }
     };
     // What was confirmed before leaving is kept.
-    if !confirmed.is_empty() {
-        let (b, seqs) = (buffer.clone(), confirmed);
-        let _ = tokio::task::spawn_blocking(move || b.ack(GRPC_SINK, &seqs)).await;
-    }
+    let _ = delivery.flush().await;
     result
 }

@@ -272,3 +272,97 @@ fn foreign_certificates_and_forged_node_ids_are_refused() {
     // Both kept their batches for later.
     assert!(mesh.buffer("rpi-1").0 > 0 && mesh.buffer("rpi-2").0 > 0);
 }
+
+/// A Mosquitto broker on a loopback port (the Debian package), with its config in `dir`.
+fn mosquitto(dir: &Path, port: u16) -> Proc {
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"))
+        .expect("conf");
+    let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("mosquitto is not installed (apt-get install mosquitto mosquitto-clients; .ci/run does it)");
+    let child = Command::new(bin)
+        .args(["-c", conf.to_str().expect("path")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto");
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Proc(child)
+}
+
+/// `mosquitto_sub` (the broker's own client, not ours) writing `topic payload` lines.
+fn subscriber(dir: &Path, port: u16, out: &str) -> Proc {
+    let f = std::fs::File::create(dir.join(out)).expect("out");
+    let p = Proc(
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-v", "-t", "aisprint/#"])
+            .stdout(f)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    p
+}
+
+/// (topic, seq, backfill) of the batches in a subscriber's output.
+fn received(text: &str) -> Vec<(String, u64, bool)> {
+    text.lines()
+        .filter_map(|l| {
+            let (topic, payload) = l.split_once(' ')?;
+            let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+            Some((topic.to_string(), v["seq"].as_u64()?, v["backfill"].as_bool()?))
+        })
+        .collect()
+}
+
+#[test]
+fn mqtt_subscribers_see_every_batch_through_a_broker_outage() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mesh = Mesh::new(tmp.path());
+    mesh.issue("rpi-1");
+    let port = free_port();
+    let broker = mosquitto(tmp.path(), port);
+    let sub1 = subscriber(tmp.path(), port, "sub1.txt");
+    let _controller = mesh.controller();
+    let mqtt = format!("mqtt:\n  host: 127.0.0.1\n  port: {port}\n");
+    let cfg = mesh.agent_config("rpi-1", None, 0.05, &mqtt);
+    let agent = mesh.agent(&cfg, "agent.log");
+    std::thread::sleep(Duration::from_millis(1000));
+    // The broker goes away for a while; the agent keeps collecting.
+    broker.stop();
+    sub1.stop();
+    std::thread::sleep(Duration::from_millis(1000));
+    let _broker = mosquitto(tmp.path(), port);
+    let sub2 = subscriber(tmp.path(), port, "sub2.txt");
+    std::thread::sleep(Duration::from_millis(2500));
+    agent.stop();
+    std::thread::sleep(Duration::from_millis(300));
+    sub2.stop();
+
+    let (kept, next) = mesh.buffer("rpi-1");
+    let mut got = received(&mesh.log("sub1.txt"));
+    let after = received(&mesh.log("sub2.txt"));
+    assert!(after.iter().any(|x| x.2 && x.0 == "aisprint/rpi-1/backfill"), "no backfill after the outage");
+    assert!(after.iter().any(|x| !x.2 && x.0 == "aisprint/rpi-1/metrics"), "no live batch after the outage");
+    got.extend(after);
+    // Every batch the agent let go of reached a subscriber; duplicates are detectable by seq.
+    let seqs: BTreeSet<u64> = got.iter().map(|x| x.1).collect();
+    let confirmed_upto = next - 1 - kept;
+    for s in 1..=confirmed_upto {
+        assert!(seqs.contains(&s), "batch {s} confirmed by the broker but seen by no subscriber");
+    }
+    assert!(confirmed_upto >= 20, "only {confirmed_upto} batches confirmed");
+    // The retained status: `offline` after the agent left.
+    let st = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "aisprint/rpi-1/status", "-C", "1", "-W", "5"])
+        .output()
+        .expect("mosquitto_sub");
+    assert_eq!(text(&st.stdout).trim(), "offline");
+}
