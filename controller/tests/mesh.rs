@@ -366,3 +366,69 @@ fn mqtt_subscribers_see_every_batch_through_a_broker_outage() {
         .expect("mosquitto_sub");
     assert_eq!(text(&st.stdout).trim(), "offline");
 }
+
+/// A long outage (time-compressed: 20 ms period) fills a small buffer; each policy keeps its
+/// promise and says what it gave up. Two agents deliver at once afterwards.
+#[test]
+fn a_full_buffer_drops_the_oldest_or_stops_collecting_as_configured() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mesh = Mesh::new(tmp.path());
+    for (node, policy) in [("drop", "drop_oldest"), ("stop", "stop_collecting")] {
+        mesh.issue(node);
+        let extra = format!("  max_bytes: 65536\n  when_full: {policy}\n");
+        let cfg = mesh.agent_config(node, None, 0.05, &extra);
+        // Every family: larger batches fill the buffer sooner.
+        let text = std::fs::read_to_string(&cfg).expect("read");
+        std::fs::write(
+            &cfg,
+            text.replace("[cpu, mem, system]", "[cpu, mem, swap, processes, system, kernel, disk, diskio, net]"),
+        )
+        .expect("write");
+        let a = mesh.agent(&cfg, &format!("{node}.log"));
+        std::thread::sleep(Duration::from_millis(5000));
+        a.stop();
+    }
+    let stats = |node: &str| {
+        let b = aisprint_agent::buffer::Buffer::open(
+            &tmp.path().join(format!("buffers/{node}.redb")),
+            1 << 20,
+            &["grpc"],
+            65536,
+            aisprint_shared::mesh::WhenFull::DropOldest,
+        )
+        .expect("buffer");
+        b.stats().expect("stats")
+    };
+    let (drop, stop) = (stats("drop"), stats("stop"));
+    assert!(drop.dropped > 0 && drop.bytes <= 65536, "{drop:?}");
+    assert!(stop.skipped > 0 && stop.dropped == 0 && stop.bytes <= 65536, "{stop:?}");
+
+    // Both deliver at once when the controller is back (collecting no more).
+    let controller = mesh.controller();
+    let agents: Vec<Proc> = ["drop", "stop"]
+        .iter()
+        .map(|n| mesh.agent(&mesh.agent_config(n, None, 3600.0, "  max_bytes: 65536\n"), &format!("{n}.log")))
+        .collect();
+    // Until both have delivered what they hold (the counts settle), bounded.
+    let (mut last, mut still, t) = (0, 0, Instant::now());
+    while t.elapsed() < Duration::from_secs(30) && still < 3 {
+        let now = wait_batches(&mesh, "drop", 0, Duration::ZERO) + wait_batches(&mesh, "stop", 0, Duration::ZERO);
+        still = if now == last && now >= drop.batches + stop.batches { still + 1 } else { 0 };
+        last = now;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for a in agents {
+        a.stop();
+    }
+    controller.stop();
+    // drop_oldest: exactly the newest batches (all after the dropped ones), none twice; the
+    // drop counter matches the gap.
+    let after = stats("drop");
+    let seqs: Vec<u64> = mesh.stored("drop").iter().map(|x| x.1).collect();
+    let expect: Vec<u64> = (after.dropped + 1..after.next_seq).collect();
+    assert_eq!(seqs, expect, "drop_oldest: not the newest batches");
+    assert!(after.dropped >= drop.dropped && after.batches == 0);
+    // stop_collecting: everything committed, no gap.
+    let (_, next) = mesh.buffer("stop");
+    assert_complete(&mesh.stored("stop"), next, "stop_collecting");
+}

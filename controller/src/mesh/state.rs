@@ -222,3 +222,47 @@ impl State {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device without a real-time clock says it is 1970; the controller places its batches
+    /// on its own clock from the time since boot.
+    #[test]
+    fn batch_times_follow_the_controller_clock_and_duplicates_are_stored_once() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let s = State::open(&tmp.path().join("s.redb")).expect("open");
+        let info = AgentInfo { node_id: "n1".into(), ..Default::default() };
+        s.touch("n1", Some(info), "boot-a", 10_000, None).expect("touch");
+        let before = now_ms();
+        let batch = |boot: &str, seq: u64, mono: u64| MetricBatch {
+            node_id: "n1".into(),
+            boot_id: boot.into(),
+            seq,
+            wall_time_unix_ms: 5_000,
+            monotonic_ms: mono,
+            backfill: false,
+            points: vec![],
+        };
+        let r =
+            s.store(&[batch("boot-a", 1, 12_000), batch("boot-a", 1, 12_000), batch("boot-old", 7, 1)]).expect("store");
+        assert_eq!(r, vec![Stored::New, Stored::Duplicate, Stored::New]);
+        let got = s.batches_of("n1").expect("batches");
+        assert_eq!(got.len(), 2);
+        let a = got.iter().find(|b| b.batch.as_ref().is_some_and(|x| x.boot_id == "boot-a")).expect("a");
+        // Two seconds after the registration, on the controller's clock.
+        assert!(
+            (a.corrected_unix_ms - (before + 2_000)).abs() < 1_000,
+            "{} vs {}",
+            a.corrected_unix_ms,
+            before + 2_000
+        );
+        // A batch of an earlier boot has no anchor: its own clock is all there is.
+        let old = got.iter().find(|b| b.batch.as_ref().is_some_and(|x| x.boot_id == "boot-old")).expect("old");
+        assert_eq!(old.corrected_unix_ms, 5_000);
+        assert_eq!(s.last_seq("n1", "boot-a").expect("last"), 1);
+        let info = s.agents().expect("agents");
+        assert_eq!((info[0].batches, info[0].duplicates), (2, 1));
+    }
+}
