@@ -61,17 +61,8 @@ pub async fn mqtt_sink(
 ) {
     let mut backoff = Backoff::new();
     while !cancel.is_cancelled() {
-        match session(&cfg, &link, &buffer, &mut latest, &cancel, &boot, &mut backoff).await {
-            Ok(()) => break,
-            Err(e) => {
-                let wait = backoff.next();
-                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "MQTT broker unreachable");
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-        }
+        let Err(e) = session(&cfg, &link, &buffer, &mut latest, &cancel, &boot, &mut backoff).await else { break };
+        backoff.pause(&cancel, "MQTT broker unreachable", &e).await;
     }
 }
 

@@ -88,6 +88,16 @@ impl Backoff {
         Duration::from_millis(cap / 2 + self.seed % (cap / 2 + 1))
     }
 
+    /// Waits before the next attempt (or until cancelled), saying why.
+    pub(crate) async fn pause(&mut self, cancel: &CancellationToken, what: &str, error: &str) {
+        let wait = self.next();
+        tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "{what}");
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+
     pub(crate) fn reset(&mut self) {
         self.attempt = 0;
     }
@@ -207,17 +217,8 @@ async fn grpc_sink(
 ) {
     let mut backoff = Backoff::new();
     while !cancel.is_cancelled() {
-        match session(&cfg, &buffer, &mut latest, &cancel, &boot, &mut backoff).await {
-            Ok(()) => break,
-            Err(e) => {
-                let wait = backoff.next();
-                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "controller unreachable");
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-        }
+        let Err(e) = session(&cfg, &buffer, &mut latest, &cancel, &boot, &mut backoff).await else { break };
+        backoff.pause(&cancel, "controller unreachable", &e).await;
     }
 }
 

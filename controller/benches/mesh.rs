@@ -5,6 +5,7 @@
 //! cargo bench -p aisprint-controller --bench mesh  # all parts; or AISPRINT_MESH_BENCH=buffer,drain
 //! ```
 //!
+//! - `collect`: what one reading of each host family costs.
 //! - `buffer`: the agent's buffer: durable appends (one commit each, as the agent does),
 //!   bulk appends, replay reads.
 //! - `drain`: 24 hours of 1 s batches (86,400, every host family) in an agent's buffer, drained
@@ -50,6 +51,49 @@ fn sample_batch() -> MetricBatch {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A controller on a free loopback port: (port, its stop token, its task).
+fn start_controller(
+    rt: &tokio::runtime::Runtime,
+    state: std::path::PathBuf,
+    tls: Option<serve::Tls>,
+) -> (u16, CancellationToken, tokio::task::JoinHandle<Result<(), serve::ServeError>>) {
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let stop = CancellationToken::new();
+    let s2 = stop.clone();
+    let task = rt.spawn(serve::serve(addr, state, tls, async move { s2.cancelled().await }));
+    std::thread::sleep(Duration::from_millis(300));
+    (port, stop, task)
+}
+
+/// What one reading of each family costs.
+fn collect_part() {
+    let mut line = Vec::new();
+    for f in FAMILIES {
+        let mut c = Collector::new(&[f.to_string()]);
+        c.collect();
+        let n = 200;
+        let t = Instant::now();
+        let mut points = 0;
+        for _ in 0..n {
+            points += c.collect().len();
+        }
+        line.push(format!("{f} {:.0} us ({} points)", t.elapsed().as_secs_f64() * 1e6 / n as f64, points / n));
+    }
+    let all: Vec<String> = FAMILIES.iter().map(|s| s.to_string()).collect();
+    let mut c = Collector::new(&all);
+    c.collect();
+    let t = Instant::now();
+    for _ in 0..200 {
+        c.collect();
+    }
+    println!(
+        "collect: one reading: {}; every family {:.0} us",
+        line.join(", "),
+        t.elapsed().as_secs_f64() * 1e6 / 200.0
+    );
 }
 
 fn buffer_part(batch: &MetricBatch) {
@@ -126,13 +170,7 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
             .expect("fill");
         }
     }
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let stop = CancellationToken::new();
-    let s2 = stop.clone();
-    let state = dir.join("controller.redb");
-    let server = rt.spawn(serve::serve(addr, state, Some(tls.clone()), async move { s2.cancelled().await }));
-    std::thread::sleep(Duration::from_millis(300));
+    let (port, stop, server) = start_controller(rt, dir.join("controller.redb"), Some(tls.clone()));
     let cfg = AgentConfig {
         node_id: "bench-1".into(),
         layer: None,
@@ -182,12 +220,7 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
 
 fn ingest_part(rt: &tokio::runtime::Runtime) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let stop = CancellationToken::new();
-    let s2 = stop.clone();
-    let server = rt.spawn(serve::serve(addr, tmp.path().join("c.redb"), None, async move { s2.cancelled().await }));
-    std::thread::sleep(Duration::from_millis(300));
+    let (port, stop, server) = start_controller(rt, tmp.path().join("c.redb"), None);
     let (agents, batches, points, fields) = (1000usize, 20u64, 10usize, 10usize);
     let url = format!("http://127.0.0.1:{port}");
     // Every agent connects and registers first (retrying as a real agent does); the clock
@@ -286,11 +319,7 @@ fn agent_part(rt: &tokio::runtime::Runtime) {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let stop = CancellationToken::new();
-    let s2 = stop.clone();
-    let server = rt.spawn(serve::serve(addr, tmp.path().join("c.redb"), None, async move { s2.cancelled().await }));
+    let (port, stop, server) = start_controller(rt, tmp.path().join("c.redb"), None);
     let cfg = tmp.path().join("agent.yaml");
     std::fs::write(
         &cfg,
@@ -333,6 +362,9 @@ fn agent_part(rt: &tokio::runtime::Runtime) {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let batch = sample_batch();
+    if wanted("collect") {
+        collect_part();
+    }
     if wanted("buffer") {
         buffer_part(&batch);
     }
