@@ -489,6 +489,12 @@ async fn controller_cmd(cmd: ControllerCommand) -> Result<(), String> {
             let _ = ctrl_c.await;
         }
     };
+    if let Some(b) = &c.mqtt_broker {
+        let listen: std::net::SocketAddr =
+            b.listen.parse().map_err(|_| format!("error: bad mqtt_broker.listen {}", b.listen))?;
+        mesh::broker::start(listen).map_err(|e| format!("error: {e}"))?;
+        eprintln!("controller: embedded MQTT broker on {listen}");
+    }
     eprintln!("controller: serving agents on {addr} (state {})", c.state);
     mesh::serve::serve(addr, PathBuf::from(&c.state), tls, shutdown).await.map_err(|e| format!("error: {e}"))
 }

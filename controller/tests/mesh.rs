@@ -432,3 +432,42 @@ fn a_full_buffer_drops_the_oldest_or_stops_collecting_as_configured() {
     let (_, next) = mesh.buffer("stop");
     assert_complete(&mesh.stored("stop"), next, "stop_collecting");
 }
+
+/// With no broker of its own, the mesh uses the one embedded in the controller (rumqttd);
+/// Mosquitto's own client subscribes to it.
+#[test]
+fn the_controller_embeds_a_broker_when_asked() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mesh = Mesh::new(tmp.path());
+    mesh.issue("rpi-1");
+    let mqtt_port = free_port();
+    let cfg_path = tmp.path().join("controller.yaml");
+    let mut text = std::fs::read_to_string(&cfg_path).expect("read");
+    text.push_str(&format!("mqtt_broker:\n  listen: 127.0.0.1:{mqtt_port}\n"));
+    std::fs::write(&cfg_path, text).expect("write");
+    let controller = mesh.controller();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", mqtt_port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the embedded broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sub = subscriber(tmp.path(), mqtt_port, "sub.txt");
+    let cfg = mesh.agent_config("rpi-1", None, 0.05, &format!("mqtt:\n  host: 127.0.0.1\n  port: {mqtt_port}\n"));
+    let agent = mesh.agent(&cfg, "agent.log");
+    std::thread::sleep(Duration::from_millis(2000));
+    agent.stop();
+    std::thread::sleep(Duration::from_millis(300));
+    sub.stop();
+    controller.stop();
+    let out = mesh.log("sub.txt");
+    assert!(out.lines().any(|l| l == "aisprint/rpi-1/status online"), "{out}");
+    // Live batches and the one or two stored before the sink connected (sent as backfill).
+    let mut seqs: Vec<u64> =
+        received(&out).into_iter().filter(|x| x.0.starts_with("aisprint/rpi-1/")).map(|x| x.1).collect();
+    assert!(seqs.len() >= 10, "{} batches", seqs.len());
+    seqs.sort_unstable();
+    let (kept, next) = mesh.buffer("rpi-1");
+    // Everything the agent let go of came through, once.
+    let want: Vec<u64> = (1..next - kept).collect();
+    assert_eq!(seqs, want);
+}

@@ -229,6 +229,17 @@ pub struct ControllerConfig {
     pub insecure: bool,
     /// The controller's state (redb).
     pub state: String,
+    /// An MQTT broker for the agents, embedded in the controller (for a mesh without one of
+    /// its own; agents name it in their `mqtt` section).
+    #[serde(default)]
+    pub mqtt_broker: Option<EmbeddedBroker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedBroker {
+    /// `host:port` to listen on (plain MQTT 3.1.1).
+    pub listen: String,
 }
 
 /// Checks a controller configuration.
@@ -250,6 +261,14 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
     }
     if c.state.trim().is_empty() {
         out.push(doc.error("state", "empty"));
+    }
+    if let Some(b) = &c.mqtt_broker {
+        if b.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push(doc.error(
+                "mqtt_broker.listen",
+                format!("`{}`: expected an address and port, e.g. 127.0.0.1:1883", b.listen),
+            ));
+        }
     }
     out
 }

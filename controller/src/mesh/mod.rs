@@ -1,6 +1,7 @@
 //! The controller's side of the agent mesh: certificates, the agents' gRPC service and its
 //! state, and the operator's commands that read it.
 
+pub mod broker;
 pub mod certs;
 pub mod serve;
 pub mod state;
