@@ -28,6 +28,10 @@ enum Command {
     Run {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Connect in plain text, without certificates: the config must say `insecure: true`
+        /// too. For tests and closed networks.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Check a configuration without starting anything.
     Validate {
@@ -90,7 +94,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { config } => {
+        Command::Run { config, insecure } => {
             let cfg = match run::load_config(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -98,6 +102,17 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            if cfg.controller.insecure != insecure {
+                if cfg.controller.insecure {
+                    eprintln!("error: {}: controller.insecure: true connects in plain text; give --insecure as well to mean it", config.display());
+                } else {
+                    eprintln!(
+                        "error: --insecure, but {} sets up mutual TLS; set controller.insecure: true there",
+                        config.display()
+                    );
+                }
+                return ExitCode::FAILURE;
+            }
             let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {

@@ -257,9 +257,20 @@ async fn session(
     backoff.reset();
     tracing::info!(address = %cfg.controller.address, "connected to the controller");
 
-    let (tx, rx) = mpsc::channel::<MetricBatch>(WINDOW);
-    let mut acks =
-        client.push_batches(ReceiverStream::new(rx)).await.map_err(|s| format!("push: {}", s.message()))?.into_inner();
+    // Two streams: live batches, and the backlog replayed after an outage, so that neither
+    // waits behind the other.
+    let (tx_live, rx_live) = mpsc::channel::<MetricBatch>(WINDOW);
+    let (tx_back, rx_back) = mpsc::channel::<MetricBatch>(WINDOW);
+    let mut acks = client
+        .push_batches(ReceiverStream::new(rx_live))
+        .await
+        .map_err(|s| format!("push: {}", s.message()))?
+        .into_inner();
+    let mut back_acks = client
+        .push_batches(ReceiverStream::new(rx_back))
+        .await
+        .map_err(|s| format!("push (backfill): {}", s.message()))?
+        .into_inner();
     let mut delivery = Delivery::start(GRPC_SINK, buffer.clone(), cfg.backfill.batches_per_second).await?;
     let mut heartbeat = tokio::time::interval(Duration::from_secs(10));
     let result = loop {
@@ -274,6 +285,16 @@ async fn session(
                 }
                 Ok(None) => break Err("the controller closed the stream".to_string()),
                 Err(s) => break Err(format!("stream: {}", s.message())),
+            },
+            a = back_acks.message() => match a {
+                Ok(Some(a)) => {
+                    delivery.confirm(a.seq);
+                    if delivery.unflushed() < 256 {
+                        continue;
+                    }
+                }
+                Ok(None) => break Err("the controller closed the backfill stream".to_string()),
+                Err(s) => break Err(format!("backfill stream: {}", s.message())),
             },
             _ = changed(latest) => {}
             _ = tokio::time::sleep(if delivery.busy() { Duration::from_millis(50) } else { Duration::from_secs(1) }) => {}
@@ -299,6 +320,7 @@ async fn session(
         match delivery.next(newest).await {
             Ok(batches) => {
                 for b in batches {
+                    let tx = if b.backfill { &tx_back } else { &tx_live };
                     if tx.send(b).await.is_err() {
                         break;
                     }

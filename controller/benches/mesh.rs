@@ -329,7 +329,7 @@ fn agent_part(rt: &tokio::runtime::Runtime) {
     )
     .expect("cfg");
     let mut child = std::process::Command::new(&bin)
-        .args(["run", "--config", cfg.to_str().expect("path")])
+        .args(["run", "--insecure", "--config", cfg.to_str().expect("path")])
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("agent");

@@ -125,14 +125,17 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ControllerCommand {
-    /// Serve the agents (gRPC; mutual TLS unless the config says `insecure: true`) until
-    /// interrupted.
+    /// Serve the agents (gRPC with mutual TLS) until interrupted.
     ///
     /// Example: aisprint controller serve --config controller.yaml
     Serve {
         /// controller.yaml: listen address, CA, certificate and key, state file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Serve plain text, without certificates: the config must say `insecure: true` too.
+        /// Anyone who can reach the port may then send data; for tests and closed networks.
+        #[arg(long)]
+        insecure: bool,
     },
 }
 
@@ -464,8 +467,18 @@ fn mesh_err(e: mesh::MeshError) -> String {
 }
 
 async fn controller_cmd(cmd: ControllerCommand) -> Result<(), String> {
-    let ControllerCommand::Serve { config } = cmd;
+    let ControllerCommand::Serve { config, insecure } = cmd;
     let c = mesh::load_config(&config).map_err(mesh_err)?;
+    if c.insecure != insecure {
+        return Err(if c.insecure {
+            format!("error: {}: insecure: true serves plain text; give --insecure as well to mean it", config.display())
+        } else {
+            format!(
+                "error: --insecure, but {} sets up mutual TLS; set insecure: true there to serve plain text",
+                config.display()
+            )
+        });
+    }
     let tls = mesh::tls_of(&c).map_err(mesh_err)?;
     let addr: std::net::SocketAddr = c.listen.parse().map_err(|_| format!("error: bad listen address {}", c.listen))?;
     if tls.is_none() {
