@@ -63,7 +63,8 @@ fn start_controller(
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let stop = CancellationToken::new();
     let s2 = stop.clone();
-    let task = rt.spawn(serve::serve(addr, state, tls, async move { s2.cancelled().await }));
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let task = rt.spawn(serve::serve(addr, state, tls, week, async move { s2.cancelled().await }));
     std::thread::sleep(Duration::from_millis(300));
     (port, stop, task)
 }

@@ -509,7 +509,8 @@ async fn controller_cmd(cmd: ControllerCommand) -> Result<(), String> {
         eprintln!("controller: embedded MQTT broker on {listen}");
     }
     eprintln!("controller: serving agents on {addr} (state {})", c.state);
-    mesh::serve::serve(addr, PathBuf::from(&c.state), tls, shutdown).await.map_err(|e| format!("error: {e}"))
+    let retention = std::time::Duration::from_secs_f64(c.retention_hours * 3600.0);
+    mesh::serve::serve(addr, PathBuf::from(&c.state), tls, retention, shutdown).await.map_err(|e| format!("error: {e}"))
 }
 
 fn certs_cmd(cmd: CertsCommand) -> ExitCode {

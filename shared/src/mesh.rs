@@ -229,6 +229,9 @@ pub struct ControllerConfig {
     pub insecure: bool,
     /// The controller's state (redb).
     pub state: String,
+    /// Hours metric batches are kept (default one week).
+    #[serde(default = "default_retention")]
+    pub retention_hours: f64,
     /// An MQTT broker for the agents, embedded in the controller (for a mesh without one of
     /// its own; agents name it in their `mqtt` section).
     #[serde(default)]
@@ -240,6 +243,10 @@ pub struct ControllerConfig {
 pub struct EmbeddedBroker {
     /// `host:port` to listen on (plain MQTT 3.1.1).
     pub listen: String,
+}
+
+fn default_retention() -> f64 {
+    168.0
 }
 
 /// Checks a controller configuration.
@@ -261,6 +268,11 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
     }
     if c.state.trim().is_empty() {
         out.push(doc.error("state", "empty"));
+    }
+    if !(c.retention_hours > 0.0 && c.retention_hours <= 87_600.0) {
+        out.push(
+            doc.error("retention_hours", format!("{}: expected hours between 0 and ten years", c.retention_hours)),
+        );
     }
     if let Some(b) = &c.mqtt_broker {
         if b.listen.parse::<std::net::SocketAddr>().is_err() {

@@ -258,9 +258,30 @@ impl AdminService for Mesh {
     }
 }
 
-/// The writer: takes what is waiting (up to 1,024 batches), stores it in one commit, answers.
-fn writer_loop(state: Arc<State>, mut rx: mpsc::Receiver<WriteReq>) {
+/// The writer: takes what is waiting (up to 1,024 batches), stores it in one commit, answers;
+/// once a minute it deletes batches older than the retention.
+fn writer_loop(state: Arc<State>, mut rx: mpsc::Receiver<WriteReq>, retention: std::time::Duration) {
+    let mut last_prune = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
+        if last_prune.elapsed() > std::time::Duration::from_secs(60) {
+            last_prune = std::time::Instant::now();
+            let cutoff = now_ms() - retention.as_millis() as i64;
+            loop {
+                match state.prune(cutoff, 10_000) {
+                    Ok(10_000) => continue,
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(deleted = n, "retention: old batches deleted");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "retention failed");
+                        break;
+                    }
+                }
+            }
+        }
         let mut group = vec![first];
         while group.len() < 1024 {
             match rx.try_recv() {
@@ -290,12 +311,13 @@ pub async fn serve(
     addr: SocketAddr,
     state_path: PathBuf,
     tls: Option<Tls>,
+    retention: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let state = Arc::new(State::open(&state_path)?);
     let (wtx, wrx) = mpsc::channel::<WriteReq>(8192);
     let wstate = state.clone();
-    let writer = std::thread::spawn(move || writer_loop(wstate, wrx));
+    let writer = std::thread::spawn(move || writer_loop(wstate, wrx, retention));
     let mesh = Mesh { state, writer: wtx, secure: tls.is_some(), connected: Arc::default(), commands: Arc::default() };
     let mut builder = Server::builder();
     if let Some(t) = &tls {

@@ -1,6 +1,7 @@
 //! The controller's state in redb: the agents' inventory and the batches they sent, keyed by
-//! (node, boot id, sequence number) so that a batch sent twice is stored once. Writes come in
-//! groups (one commit, one disk sync, for many batches).
+//! (node, boot id, sequence number) so that a batch sent twice is stored once, with an index
+//! by arrival time for the retention (`retention_hours`). Writes come in groups (one commit,
+//! one disk sync, for many batches).
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 /// (node, boot, seq) -> StoredBatch (protobuf).
 const BATCHES: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("batches");
+/// (received ms, node, boot, seq): the batches in the order they arrived, for retention.
+const RECEIVED: TableDefinition<(i64, &str, &str, u64), ()> = TableDefinition::new("received");
 /// node -> (boot, server ms, agent monotonic ms) of the last clock exchange, as bytes.
 const ANCHORS: TableDefinition<&str, (&str, i64, u64)> = TableDefinition::new("anchors");
 
@@ -52,6 +55,7 @@ impl State {
             txn.open_table(NODES)?;
             txn.open_table(BATCHES)?;
             txn.open_table(ANCHORS)?;
+            txn.open_table(RECEIVED)?;
             Ok(())
         })?;
         Ok(s)
@@ -127,6 +131,7 @@ impl State {
         let now = now_ms();
         self.write(|txn| {
             let mut table = txn.open_table(BATCHES)?;
+            let mut received = txn.open_table(RECEIVED)?;
             let anchors = txn.open_table(ANCHORS)?;
             let mut nodes = txn.open_table(NODES)?;
             let mut out = Vec::with_capacity(batches.len());
@@ -149,6 +154,7 @@ impl State {
                     let stored =
                         StoredBatch { batch: Some(b.clone()), received_unix_ms: now, corrected_unix_ms: corrected };
                     table.insert(key, stored.encode_to_vec().as_slice())?;
+                    received.insert((now, b.node_id.as_str(), b.boot_id.as_str(), b.seq), ())?;
                 }
                 match counts.iter_mut().find(|c| c.0 == b.node_id) {
                     Some(c) => {
@@ -170,6 +176,29 @@ impl State {
                 nodes.insert(node.as_str(), rec.encode_to_vec().as_slice())?;
             }
             Ok(out)
+        })
+    }
+
+    /// Deletes the batches received before `cutoff_ms` (at most `limit` in one commit);
+    /// returns how many.
+    pub fn prune(&self, cutoff_ms: i64, limit: usize) -> Result<usize, StateError> {
+        self.write(|txn| {
+            let mut received = txn.open_table(RECEIVED)?;
+            let mut table = txn.open_table(BATCHES)?;
+            let mut old: Vec<(i64, String, String, u64)> = Vec::new();
+            for e in received.range((i64::MIN, "", "", 0)..(cutoff_ms, "", "", 0))? {
+                let (k, _) = e?;
+                let (t, n, b, s) = k.value();
+                old.push((t, n.to_string(), b.to_string(), s));
+                if old.len() >= limit {
+                    break;
+                }
+            }
+            for (t, n, b, s) in &old {
+                table.remove((n.as_str(), b.as_str(), *s))?;
+                received.remove((*t, n.as_str(), b.as_str(), *s))?;
+            }
+            Ok(old.len())
         })
     }
 
@@ -264,5 +293,12 @@ mod tests {
         assert_eq!(s.last_seq("n1", "boot-a").expect("last"), 1);
         let info = s.agents().expect("agents");
         assert_eq!((info[0].batches, info[0].duplicates), (2, 1));
+        // Retention: nothing is older than a minute ago; everything is older than a minute
+        // from now.
+        assert_eq!(s.prune(now_ms() - 60_000, 1000).expect("prune"), 0);
+        assert_eq!(s.prune(now_ms() + 60_000, 1000).expect("prune"), 2);
+        assert!(s.batches_of("n1").expect("batches").is_empty());
+        // Retention forgets what it deleted: the same key is new again.
+        assert_eq!(s.store(&[batch("boot-a", 1, 12_000)]).expect("store"), vec![Stored::New]);
     }
 }
