@@ -213,10 +213,11 @@ fn batches_arrive_once_and_in_order_through_outages_and_kills() {
         std::thread::sleep(Duration::from_millis(150 + 37 * (i % 5)));
         a.kill9();
     }
-    // 4. The controller goes down and up once more while the agent runs.
+    // 4. The controller is killed (SIGKILL) and comes back while the agent runs: what it
+    // acknowledged was committed before.
     let agent = mesh.agent(&cfg, "agent.log");
     std::thread::sleep(Duration::from_millis(500));
-    controller.stop();
+    controller.kill9();
     std::thread::sleep(Duration::from_millis(800));
     let controller = mesh.controller();
     std::thread::sleep(Duration::from_millis(500));
