@@ -222,6 +222,23 @@ async fn grpc_sink(
     }
 }
 
+/// An acknowledgement from one of the streams; `Ok(true)` when more may come before the
+/// confirmations are committed.
+fn on_ack(
+    delivery: &mut Delivery,
+    a: Result<Option<aisprint_proto::v1::BatchAck>, tonic::Status>,
+    stream: &str,
+) -> Result<bool, String> {
+    match a {
+        Ok(Some(a)) => {
+            delivery.confirm(a.seq);
+            Ok(delivery.unflushed() < 256)
+        }
+        Ok(None) => Err(format!("the controller closed the {stream} stream")),
+        Err(s) => Err(format!("{stream} stream: {}", s.message())),
+    }
+}
+
 /// One connection: register, then live batches as they come and buffered ones (backfill,
 /// oldest first, rate-limited) while confirmations flow back.
 async fn session(
@@ -276,25 +293,15 @@ async fn session(
     let result = loop {
         tokio::select! {
             _ = cancel.cancelled() => break Ok(()),
-            a = acks.message() => match a {
-                Ok(Some(a)) => {
-                    delivery.confirm(a.seq);
-                    if delivery.unflushed() < 256 {
-                        continue;
-                    }
-                }
-                Ok(None) => break Err("the controller closed the stream".to_string()),
-                Err(s) => break Err(format!("stream: {}", s.message())),
+            a = acks.message() => match on_ack(&mut delivery, a, "live") {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => break Err(e),
             },
-            a = back_acks.message() => match a {
-                Ok(Some(a)) => {
-                    delivery.confirm(a.seq);
-                    if delivery.unflushed() < 256 {
-                        continue;
-                    }
-                }
-                Ok(None) => break Err("the controller closed the backfill stream".to_string()),
-                Err(s) => break Err(format!("backfill stream: {}", s.message())),
+            a = back_acks.message() => match on_ack(&mut delivery, a, "backfill") {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => break Err(e),
             },
             _ = changed(latest) => {}
             _ = tokio::time::sleep(if delivery.busy() { Duration::from_millis(50) } else { Duration::from_secs(1) }) => {}

@@ -336,12 +336,17 @@ fn mqtt_subscribers_see_every_batch_through_a_broker_outage() {
     let cfg = mesh.agent_config("rpi-1", None, 0.05, &mqtt);
     let agent = mesh.agent(&cfg, "agent.log");
     std::thread::sleep(Duration::from_millis(1000));
-    // The broker goes away for a while; the agent keeps collecting.
+    // The broker goes away for a while (and the subscriber with it); the agent keeps
+    // collecting, then restarts. The broker comes back, a subscriber is there before the agent
+    // reconnects (MQTT keeps nothing for subscribers that are not there), and the agent
+    // replays what the broker never confirmed.
     broker.stop();
     sub1.stop();
     std::thread::sleep(Duration::from_millis(1000));
+    agent.stop();
     let _broker = mosquitto(tmp.path(), port);
     let sub2 = subscriber(tmp.path(), port, "sub2.txt");
+    let agent = mesh.agent(&cfg, "agent.log");
     std::thread::sleep(Duration::from_millis(2500));
     agent.stop();
     std::thread::sleep(Duration::from_millis(300));
