@@ -67,7 +67,7 @@ struct Search<'a> {
     /// Per partition: the options worth trying (a FaaS option is left out when another one
     /// of the same layer is no dearer and no slower: FaaS resources share nothing, and
     /// delays depend only on the layer).
-    options: Vec<Vec<(usize, f64, Perf)>>,
+    options: std::borrow::Cow<'a, [Vec<(usize, f64, Perf)>]>,
     sol: Solution,
     layer_res: Vec<usize>,
     count_on: Vec<u32>,
@@ -103,7 +103,7 @@ struct Search<'a> {
 /// solution with its cost: the search only looks for cheaper ones.
 pub fn exact(model: &Model, incumbent: Option<(f64, Solution)>, opts: &ExactOptions) -> ExactResult {
     let order = model.topo.clone();
-    let mut s = Search::new(model, order, true, None, opts);
+    let mut s = Search::new(model, order, true, None, None, opts);
     s.best = incumbent.clone();
     s.incumbent = incumbent;
     s.run()
@@ -111,14 +111,39 @@ pub fn exact(model: &Model, incumbent: Option<(f64, Solution)>, opts: &ExactOpti
 
 /// Re-places the components of `free` exactly, the others staying as in `sol` (of cost
 /// `cost`): a cheaper solution when there is one within `node_limit` search nodes.
-pub fn improve(model: &Model, sol: &Solution, cost: f64, free: &[usize], node_limit: u64) -> Option<(f64, Solution)> {
+/// The options the exact search tries for every partition (computed once for many searches
+/// on one model: see [`improve_with`]).
+#[derive(Debug, Clone)]
+pub struct Prepared(Vec<Vec<(usize, f64, Perf)>>);
+
+pub fn prepare(model: &Model) -> Prepared {
+    Prepared(options_of(model))
+}
+
+fn options_of(model: &Model) -> Vec<Vec<(usize, f64, Perf)>> {
+    (0..model.partitions.len()).map(|p| undominated(model, p)).collect()
+}
+
+/// [`improve`] with the options prepared once.
+pub fn improve_with(
+    model: &Model,
+    prepared: &Prepared,
+    sol: &Solution,
+    cost: f64,
+    free: &[usize],
+    node_limit: u64,
+) -> Option<(f64, Solution)> {
     let order: Vec<usize> = model.topo.iter().copied().filter(|c| free.contains(c)).collect();
     let opts = ExactOptions { time_limit: Duration::from_secs(3600), node_limit };
-    let mut s = Search::new(model, order, true, Some(sol), &opts);
+    let mut s = Search::new(model, order, true, Some(sol), Some(prepared), &opts);
     s.best = Some((cost, sol.clone()));
     s.incumbent = s.best.clone();
     let r = s.run();
     r.best.filter(|(c, s)| *c < cost - 1e-9 * cost.abs().max(1.0) && s != sol)
+}
+
+pub fn improve(model: &Model, sol: &Solution, cost: f64, free: &[usize], node_limit: u64) -> Option<(f64, Solution)> {
+    improve_with(model, &prepare(model), sol, cost, free, node_limit)
 }
 
 /// A lower bound on the optimal cost of `model`: the largest, over the components, of the
@@ -128,15 +153,16 @@ pub fn lower_bound(model: &Model, budget: Duration) -> f64 {
     let start = Instant::now();
     let n = model.components.len().max(1) as u32;
     let mut bound: f64 = 0.0;
+    let prepared = prepare(model);
     for &c in &model.topo {
         let opts = ExactOptions { time_limit: (budget / n).max(Duration::from_millis(1)), node_limit: 200_000 };
-        let alone = Search::new(model, vec![c], false, None, &opts).run();
+        let alone = Search::new(model, vec![c], false, None, Some(&prepared), &opts).run();
         bound = bound.max(alone.lower_bound);
         if start.elapsed() > budget {
             break;
         }
     }
-    let all = Search::new(model, model.topo.clone(), true, None, &ExactOptions::default());
+    let all = Search::new(model, model.topo.clone(), true, None, Some(&prepared), &ExactOptions::default());
     bound.max(all.future[0])
 }
 
@@ -144,7 +170,14 @@ impl<'a> Search<'a> {
     /// A search over the components of `order` (in topological order). With `fixed`, every
     /// other component keeps its deployment and placement from it; without, the others are
     /// left out (and `globals` says whether global constraints count).
-    fn new(model: &'a Model, order: Vec<usize>, globals: bool, fixed: Option<&Solution>, opts: &ExactOptions) -> Self {
+    fn new(
+        model: &'a Model,
+        order: Vec<usize>,
+        globals: bool,
+        fixed: Option<&Solution>,
+        prepared: Option<&'a Prepared>,
+        opts: &ExactOptions,
+    ) -> Self {
         let (nr, nc) = (model.resources.len(), model.components.len());
         let pos_of = |c: usize| order.iter().position(|&x| x == c);
         let mut checks_at = vec![Vec::new(); order.len()];
@@ -211,7 +244,10 @@ impl<'a> Search<'a> {
                     .fold(f64::INFINITY, f64::min)
             })
             .collect();
-        let options = (0..model.partitions.len()).map(|p| undominated(model, p)).collect();
+        let options = match prepared {
+            Some(p) => std::borrow::Cow::Borrowed(p.0.as_slice()),
+            None => std::borrow::Cow::Owned(options_of(model)),
+        };
         let mut future = vec![0.0; order.len() + 1];
         for i in (0..order.len()).rev() {
             future[i] = future[i + 1] + unavoidable[i];

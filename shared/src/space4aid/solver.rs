@@ -238,6 +238,7 @@ pub fn polish(model: &Model, start: (f64, Solution), width: usize, node_limit: u
         return best;
     }
     let width = width.clamp(1, n);
+    let prepared = super::exact::prepare(model);
     for _ in 0..passes {
         let mut groups: Vec<Vec<usize>> =
             (0..=n.saturating_sub(width)).map(|i| model.topo[i..i + width].to_vec()).collect();
@@ -263,7 +264,7 @@ pub fn polish(model: &Model, start: (f64, Solution), width: usize, node_limit: u
         }
         let mut improved = false;
         for free in &groups {
-            if let Some(found) = super::exact::improve(model, &best.1, best.0, free, node_limit) {
+            if let Some(found) = super::exact::improve_with(model, &prepared, &best.1, best.0, free, node_limit) {
                 best = found;
                 improved = true;
             }
