@@ -181,8 +181,10 @@ pub fn run(
         let r = solve(&model, &opts);
         let root = Path::new(paths::DEPLOYMENTS_DIR).join(&dep.name);
         let sol = r.best.as_ref().or(r.least_violating.as_ref()).map(|(_, s)| s.clone());
-        // Feasible as the evaluator says (the file written says the same).
-        let feasible = sol.as_ref().is_some_and(|s| evaluate(&model, s).feasible);
+        // Evaluated once: feasible as the evaluator says (the file written says the same).
+        let evaluated = sol.as_ref().map(|s| evaluate(&model, s));
+        let feasible = evaluated.as_ref().is_some_and(|e| e.feasible);
+        let mut output_json = None;
         let mut result = DeploymentResult {
             name: dep.name.clone(),
             feasible,
@@ -190,11 +192,12 @@ pub fn run(
             lower_bound: r.lower_bound,
             max_lambda: None,
         };
-        match &sol {
-            Some(s) => {
-                let ev = evaluate(&model, s);
+        match (&sol, &evaluated) {
+            (Some(s), Some(ev)) => {
                 result.cost = ev.cost;
-                out.file(root.join("space4ai-d/Output.json"), json_text(&solution_json::write(&model, s, &ev, None)));
+                let text = json_text(&solution_json::write(&model, s, ev, None));
+                out.file(root.join("space4ai-d/Output.json"), text.clone());
+                output_json = Some(text);
                 if feasible {
                     let _ = writeln!(
                         log,
@@ -233,22 +236,22 @@ pub fn run(
                     }
                 }
             }
-            None => {
+            _ => {
                 let _ =
                     writeln!(log, "{TAG} Deployment '{}': some unit has no compatible resource in its layer", dep.name);
             }
         }
         results.push(result);
-        solved.push((model, sol));
+        solved.push((model, sol, output_json));
     }
 
     let chosen = best.map(|(_, i)| i);
     if let Some(i) = chosen {
         let (dep, _) = &systems[i];
-        let (model, sol) = &solved[i];
-        if let Some(s) = sol {
-            let ev = evaluate(model, s);
-            out.file(paths::SPACE4AID_OUTPUT, json_text(&solution_json::write(model, s, &ev, None)));
+        let (model, sol, output_json) = &solved[i];
+        if let (Some(s), Some(text)) = (sol, output_json) {
+            // The chosen deployment's solution, as written in its own folder.
+            out.file(paths::SPACE4AID_OUTPUT, text.clone());
             let prod = from_app::production(app, dep, model, s);
             let text = aisprint_shared::yaml::to_string(&prod).map_err(|e| {
                 Space4aidError::Invalid(Diagnostic::error("production_deployment.yaml", "", e.to_string()).into())

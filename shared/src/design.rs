@@ -603,12 +603,7 @@ fn default_space4aid(app: &Application) -> Space4aidConfig {
             LayerType::NativeCloudFunction => faas.push(l.key.to_string()),
         }
     }
-    let rate = app
-        .sources
-        .iter()
-        .filter_map(|s| s.annotations.expected_throughput.as_ref())
-        .map(|t| crate::app::num(&t.rate))
-        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    let rate = app.max_expected_throughput();
     let method = |name: &str| Method {
         name: name.to_string(),
         iterations: None,

@@ -55,6 +55,15 @@ impl Application {
         out
     }
 
+    /// The largest `expected_throughput` rate any component declares (requests per second).
+    pub fn max_expected_throughput(&self) -> Option<f64> {
+        self.sources
+            .iter()
+            .filter_map(|s| s.annotations.expected_throughput.as_ref())
+            .map(|t| super::num(&t.rate))
+            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))))
+    }
+
     /// The annotations of the component named `name`.
     pub fn source(&self, name: &str) -> Option<&ComponentSource> {
         self.sources.iter().find(|s| s.annotations.name() == Some(name))

@@ -35,13 +35,7 @@ pub fn arrival_rate(app: &Application) -> Option<f64> {
     let rate = |name: &str| {
         app.source(name).and_then(|s| s.annotations.expected_throughput.as_ref()).map(|t| crate::app::num(&t.rate))
     };
-    app.dag.value.system.components.iter().find_map(|c| rate(c)).or_else(|| {
-        app.sources
-            .iter()
-            .filter_map(|s| s.annotations.expected_throughput.as_ref())
-            .map(|t| crate::app::num(&t.rate))
-            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))))
-    })
+    app.dag.value.system.components.iter().find_map(|c| rate(c)).or_else(|| app.max_expected_throughput())
 }
 
 /// The system of deployment `dep` at arrival rate `lambda` over horizon `time`. `dir` names
