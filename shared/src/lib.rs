@@ -3,6 +3,7 @@
 //! Invariant: this crate does no IO. It parses text it is given, validates, and computes;
 //! reading and writing files, sockets and processes belong to the crates that use it.
 
+pub mod ams;
 pub mod app;
 pub mod dag;
 pub mod design;

@@ -1,0 +1,678 @@
+//! The AMS evaluation: QoS constraints over a time window, throughput, alert rules and drift
+//! watches, with the AMS's semantics.
+//!
+//! A constraint's value at a check is the mean, over the sessions whose last component ended
+//! within the window, of (latest job end of the path's last component - earliest job start of
+//! its first component) for that session; a local constraint is the path of one component. A
+//! constraint is violated when that mean is above its threshold; a violated constraint gives
+//! one notification per check. Throughput is the number of distinct sessions of the
+//! throughput component that ended within the window, divided by the window.
+//!
+//! The engine is IO-free: time comes in as Unix seconds; notifications and the samples that
+//! record each check come out.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::Serialize;
+
+use super::drift::{DriftParams, PageHinkley};
+use super::record::{secs_to_ns, DriftWatch, Execution, Sample};
+use super::setup::{AlertKind, AlertRule, Monitoring};
+use crate::app::qos::QosConstraints;
+
+/// Sessions kept per component at most (the oldest go first, counted).
+pub const MAX_SESSIONS: usize = 200_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Local,
+    Global,
+}
+
+/// A constraint to check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: Kind,
+    /// One component for a local constraint.
+    pub path: Vec<String>,
+    /// Seconds.
+    pub threshold: f64,
+}
+
+/// The constraints of a QoS file (`ams/qos_constraints_L<k>.yaml`, `space4ai-d/qos_constraints.yaml`).
+pub fn constraints_of(q: &QosConstraints) -> (Vec<Constraint>, Option<String>) {
+    let num = |n: &crate::app::Number| crate::app::num(n);
+    let mut out = Vec::new();
+    for (name, c) in &q.system.local_constraints {
+        out.push(Constraint {
+            name: name.clone(),
+            kind: Kind::Local,
+            path: vec![c.component_name.clone()],
+            threshold: num(&c.threshold),
+        });
+    }
+    for (name, c) in &q.system.global_constraints {
+        out.push(Constraint { name: name.clone(), kind: Kind::Global, path: c.path_components.clone(), threshold: num(&c.threshold) });
+    }
+    (out, q.system.throughput_component.as_ref().and_then(|t| t.name()).map(str::to_string))
+}
+
+/// Where the engine runs: on a node (everything it is given), or on the controller (global
+/// constraints whose components were seen on more than one node; the agents check the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Node,
+    CrossNode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Ok,
+    Violated,
+    NoData,
+    /// Checked elsewhere (by an agent: all its components ran on one node).
+    Elsewhere,
+}
+
+/// The last check of a constraint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub name: String,
+    pub kind: Kind,
+    pub path: Vec<String>,
+    pub threshold: f64,
+    pub value: Option<f64>,
+    pub sessions: usize,
+    pub state: State,
+    pub check_time: f64,
+}
+
+/// A notification to send: the endpoint (None: the default one) and the AMS body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub url: Option<String>,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Default)]
+struct SessionAgg {
+    min_start: f64,
+    max_end: f64,
+}
+
+#[derive(Debug, Default)]
+struct Component {
+    sessions: HashMap<String, SessionAgg>,
+    /// (job end, session) in arrival order, for the window and expiry.
+    order: VecDeque<(f64, String)>,
+    /// node -> last time a record came from it.
+    nodes: HashMap<String, f64>,
+}
+
+impl Component {
+    fn add(&mut self, e: &Execution, node: &str) {
+        let a = self
+            .sessions
+            .entry(e.session.clone())
+            .or_insert(SessionAgg { min_start: f64::INFINITY, max_end: f64::NEG_INFINITY });
+        a.min_start = a.min_start.min(e.job_start);
+        a.max_end = a.max_end.max(e.job_end);
+        self.order.push_back((e.job_end, e.session.clone()));
+        if !node.is_empty() {
+            let t = self.nodes.entry(node.to_string()).or_insert(e.job_end);
+            *t = t.max(e.job_end);
+        }
+    }
+
+    /// Forgets sessions that ended before `oldest`, and the oldest beyond the cap.
+    fn expire(&mut self, oldest: f64) -> u64 {
+        let mut dropped = 0;
+        while let Some((end, _)) = self.order.front() {
+            let over = self.order.len() > MAX_SESSIONS;
+            if *end >= oldest && !over {
+                break;
+            }
+            let Some((end, s)) = self.order.pop_front() else { break };
+            if self.sessions.get(&s).is_some_and(|a| a.max_end <= end) {
+                self.sessions.remove(&s);
+                if over && end >= oldest {
+                    dropped += 1;
+                }
+            }
+        }
+        self.nodes.retain(|_, t| *t >= oldest);
+        dropped
+    }
+
+    /// Sessions whose latest end is in `[from, to]`, with that end.
+    fn ended_within(&self, from: f64, to: f64) -> Vec<(&str, f64)> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (end, s) in self.order.iter().rev() {
+            if *end < from {
+                break;
+            }
+            if *end > to || !seen.insert(s.as_str()) {
+                continue;
+            }
+            if let Some(a) = self.sessions.get(s) {
+                if a.max_end >= from && a.max_end <= to {
+                    out.push((s.as_str(), a.max_end));
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Watch {
+    component: String,
+    detector: PageHinkley,
+}
+
+/// Counters of the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub executions: u64,
+    pub metrics: u64,
+    pub checks: u64,
+    pub notifications: u64,
+    pub sessions_dropped: u64,
+}
+
+pub struct Engine {
+    scope: Scope,
+    period_s: f64,
+    window_s: f64,
+    /// How long a session's first job start is remembered (the AMS looks back 24 h; we keep
+    /// at least an hour and ten windows).
+    retention_s: f64,
+    default_url: Option<String>,
+    constraints: Vec<Constraint>,
+    throughput_component: Option<String>,
+    alerts: Vec<(AlertRule, f64)>,
+    components: HashMap<String, Component>,
+    /// (measurement, field) -> (value, time), the latest.
+    last: HashMap<(String, String), (f64, f64)>,
+    watches: HashMap<(String, String), Watch>,
+    drift_params: DriftParams,
+    next_check: Option<f64>,
+    statuses: Vec<Status>,
+    throughput: Option<(String, f64)>,
+    pending: Vec<Notification>,
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("constraints", &self.constraints).field("counters", &self.counters).finish()
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC, microseconds), as Flux writes times into JSON.
+pub fn rfc3339(t: f64) -> String {
+    let micros = (t * 1e6).round() as i64;
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn body(first_key: &str, name: &str, value: f64, now: f64) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert(first_key.into(), name.into());
+    m.insert("value".into(), value.into());
+    m.insert("check_time".into(), rfc3339(now).into());
+    m.insert("status_timestamp".into(), secs_to_ns(now).into());
+    serde_json::Value::Object(m)
+}
+
+impl Engine {
+    pub fn new(scope: Scope, monitoring: &Monitoring) -> Self {
+        Engine {
+            scope,
+            period_s: monitoring.period_s,
+            window_s: monitoring.window_s,
+            retention_s: (monitoring.window_s * 10.0).max(3600.0),
+            default_url: monitoring.default_endpoint.clone(),
+            constraints: Vec::new(),
+            throughput_component: None,
+            alerts: monitoring.alerts.iter().map(|a| (a.clone(), 0.0)).collect(),
+            components: HashMap::new(),
+            last: HashMap::new(),
+            watches: HashMap::new(),
+            drift_params: DriftParams::default(),
+            next_check: None,
+            statuses: Vec::new(),
+            throughput: None,
+            pending: Vec::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Adds the constraints of a QoS file; a constraint already there (same path) is kept once.
+    pub fn add_constraints(&mut self, constraints: Vec<Constraint>, throughput_component: Option<String>) {
+        for c in constraints {
+            if !self.constraints.iter().any(|x| x.kind == c.kind && x.path == c.path && x.name == c.name) {
+                self.constraints.push(c);
+            }
+        }
+        if throughput_component.is_some() {
+            self.throughput_component = throughput_component;
+        }
+    }
+
+    pub fn add_alerts(&mut self, rules: &[AlertRule]) {
+        self.alerts.extend(rules.iter().map(|a| (a.clone(), 0.0)));
+    }
+
+    pub fn set_drift_params(&mut self, p: DriftParams) {
+        self.drift_params = p;
+    }
+
+    pub fn period_s(&self) -> f64 {
+        self.period_s
+    }
+
+    pub fn window_s(&self) -> f64 {
+        self.window_s
+    }
+
+    pub fn constraints(&self) -> &[Constraint] {
+        &self.constraints
+    }
+
+    pub fn default_url(&self) -> Option<&str> {
+        self.default_url.as_deref()
+    }
+
+    /// An execution record; `node` is where it ran (the controller passes the batch's node).
+    pub fn observe_execution(&mut self, e: &Execution, node: &str) {
+        self.counters.executions += 1;
+        self.components.entry(e.component.clone()).or_default().add(e, node);
+    }
+
+    /// A metric value (host or custom), for alerts and drift watches.
+    pub fn observe_metric(&mut self, s: &Sample, now: f64) -> Option<Notification> {
+        self.counters.metrics += 1;
+        let t = s.time_ns as f64 / 1e9;
+        let mut out = None;
+        for (field, v) in &s.fields {
+            let key = (s.measurement.clone(), field.clone());
+            if let Some(w) = self.watches.get_mut(&key) {
+                if let Some(d) = w.detector.update(*v) {
+                    let name = format!("{}.{}", s.measurement, field);
+                    let mut b = body("drift_alert", &name, *v, now);
+                    if let serde_json::Value::Object(m) = &mut b {
+                        m.insert("component".into(), w.component.clone().into());
+                        m.insert("reference_mean".into(), d.reference_mean.into());
+                        m.insert("direction".into(), if d.increase { "increase" } else { "decrease" }.into());
+                    }
+                    self.counters.notifications += 1;
+                    out = Some(Notification { url: None, body: b });
+                }
+            }
+            match self.last.get_mut(&key) {
+                Some(slot) if slot.1 > t => {}
+                Some(slot) => *slot = (*v, t),
+                None => {
+                    self.last.insert(key, (*v, t));
+                }
+            }
+        }
+        out
+    }
+
+    /// Starts watching a metric field for drift (idempotent).
+    pub fn watch(&mut self, w: &DriftWatch) {
+        let p = self.drift_params;
+        self.watches
+            .entry((w.metric.clone(), w.field.clone()))
+            .or_insert_with(|| Watch { component: w.component.clone(), detector: PageHinkley::new(p) });
+    }
+
+    /// Drift watches: (metric, field, drifts detected).
+    pub fn watches(&self) -> Vec<(String, String, u64)> {
+        let mut v: Vec<_> = self.watches.iter().map(|((m, f), w)| (m.clone(), f.clone(), w.detector.drifts)).collect();
+        v.sort();
+        v
+    }
+
+    /// When the next check is due (Unix seconds), for the caller's timer.
+    pub fn next_due(&self, now: f64) -> f64 {
+        let mut t = self.next_check.unwrap_or(now + self.period_s);
+        for (a, due) in &self.alerts {
+            t = t.min(if *due == 0.0 { now + a.every_s } else { *due });
+        }
+        t
+    }
+
+    /// Runs the checks due at `now`: constraints every period, each alert every `every`.
+    /// Returns the notifications and the samples recording the checks (`constraint_check`,
+    /// `throughput`).
+    pub fn tick(&mut self, now: f64) -> (Vec<Notification>, Vec<Sample>) {
+        let mut notes = std::mem::take(&mut self.pending);
+        let mut samples = Vec::new();
+        let due = *self.next_check.get_or_insert(now + self.period_s);
+        if now >= due {
+            self.next_check = Some(due + self.period_s * ((now - due) / self.period_s).floor().max(0.0) + self.period_s);
+            self.check_constraints(now, &mut notes, &mut samples);
+        }
+        for i in 0..self.alerts.len() {
+            let (rule, due) = &mut self.alerts[i];
+            if *due == 0.0 {
+                *due = now + rule.every_s;
+                continue;
+            }
+            if now < *due {
+                continue;
+            }
+            *due += rule.every_s * ((now - *due) / rule.every_s).floor().max(0.0) + rule.every_s;
+            let lookback = rule.every_s.max(60.0);
+            if let Some((v, t)) = self.last.get(&(rule.metric.clone(), rule.field.clone())) {
+                if now - t <= lookback && rule.threshold.fires(*v) {
+                    notes.push(Notification { url: rule.url.clone(), body: body(rule.kind.key(), &rule.name, *v, now) });
+                }
+            }
+        }
+        self.counters.notifications += notes.len() as u64;
+        (notes, samples)
+    }
+
+    fn check_constraints(&mut self, now: f64, notes: &mut Vec<Notification>, samples: &mut Vec<Sample>) {
+        let oldest = now - self.retention_s;
+        for c in self.components.values_mut() {
+            self.counters.sessions_dropped += c.expire(oldest);
+        }
+        let from = now - self.window_s;
+        let mut statuses = Vec::with_capacity(self.constraints.len());
+        for c in &self.constraints {
+            self.counters.checks += 1;
+            let (first, last) = (&c.path[0], &c.path[c.path.len() - 1]);
+            let mut st = Status {
+                name: c.name.clone(),
+                kind: c.kind,
+                path: c.path.clone(),
+                threshold: c.threshold,
+                value: None,
+                sessions: 0,
+                state: State::NoData,
+                check_time: now,
+            };
+            if self.scope == Scope::CrossNode {
+                let nodes: HashSet<&str> = c
+                    .path
+                    .iter()
+                    .filter_map(|p| self.components.get(p))
+                    .flat_map(|x| x.nodes.iter().filter(|(_, t)| **t >= from).map(|(n, _)| n.as_str()))
+                    .collect();
+                if c.kind == Kind::Local || nodes.len() < 2 {
+                    st.state = State::Elsewhere;
+                    statuses.push(st);
+                    continue;
+                }
+            }
+            let (Some(fc), Some(lc)) = (self.components.get(first), self.components.get(last)) else {
+                statuses.push(st);
+                continue;
+            };
+            let mut sum = 0.0;
+            let mut n = 0usize;
+            for (s, end) in lc.ended_within(from, now) {
+                if let Some(a) = fc.sessions.get(s) {
+                    sum += end - a.min_start;
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                let v = sum / n as f64;
+                st.value = Some(v);
+                st.sessions = n;
+                st.state = if v > c.threshold { State::Violated } else { State::Ok };
+                let prefix = match c.kind {
+                    Kind::Local => "local",
+                    Kind::Global => "global",
+                };
+                samples.push(Sample {
+                    measurement: "constraint_check".into(),
+                    tags: [
+                        ("constraint".to_string(), c.name.clone()),
+                        ("kind".to_string(), prefix.to_string()),
+                        ("path".to_string(), c.path.join(",")),
+                    ]
+                    .into(),
+                    fields: [
+                        (format!("{prefix}_{}", c.name), v),
+                        ("threshold".to_string(), c.threshold),
+                        ("violated".to_string(), f64::from(u8::from(v > c.threshold))),
+                        ("sessions".to_string(), n as f64),
+                    ]
+                    .into(),
+                    time_ns: secs_to_ns(now),
+                });
+                if v > c.threshold {
+                    notes.push(Notification { url: None, body: body("constraint", &c.name, v, now) });
+                }
+            }
+            statuses.push(st);
+        }
+        self.statuses = statuses;
+        if let Some(tc) = &self.throughput_component {
+            let v = self.components.get(tc).map_or(0, |c| c.ended_within(from, now).len()) as f64 / self.window_s;
+            self.throughput = Some((tc.clone(), v));
+            samples.push(Sample {
+                measurement: "throughput".into(),
+                tags: [("component_name".to_string(), tc.clone())].into(),
+                fields: [("throughput".to_string(), v)].into(),
+                time_ns: secs_to_ns(from),
+            });
+        }
+    }
+
+    /// The last check of each constraint.
+    pub fn statuses(&self) -> &[Status] {
+        &self.statuses
+    }
+
+    /// The throughput component and its last value (sessions per second).
+    pub fn throughput(&self) -> Option<(&str, f64)> {
+        self.throughput.as_ref().map(|(c, v)| (c.as_str(), *v))
+    }
+
+    pub fn alert_rules(&self) -> impl Iterator<Item = &AlertRule> {
+        self.alerts.iter().map(|(a, _)| a)
+    }
+
+    /// Latest value of (measurement, field).
+    pub fn last_value(&self, measurement: &str, field: &str) -> Option<(f64, f64)> {
+        self.last.get(&(measurement.to_string(), field.to_string())).copied()
+    }
+
+    /// Alert kinds for reporting.
+    pub fn alert_kind_key(k: AlertKind) -> &'static str {
+        k.key()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ams::setup::{AlertKind, Threshold};
+
+    fn exec(c: &str, s: &str, start: f64, end: f64) -> Execution {
+        Execution {
+            component: c.into(),
+            session: s.into(),
+            cluster: String::new(),
+            resource: String::new(),
+            job_start: start,
+            function_start: start,
+            job_end: end,
+            failed: false,
+        }
+    }
+
+    fn engine(scope: Scope) -> Engine {
+        let m = Monitoring { period_s: 10.0, window_s: 60.0, ..Monitoring::default() };
+        let mut e = Engine::new(scope, &m);
+        e.add_constraints(
+            vec![
+                Constraint { name: "local_constraint_1".into(), kind: Kind::Local, path: vec!["c1".into()], threshold: 2.0 },
+                Constraint {
+                    name: "global_constraint_1".into(),
+                    kind: Kind::Global,
+                    path: vec!["c1".into(), "c2".into()],
+                    threshold: 5.0,
+                },
+            ],
+            Some("c2".into()),
+        );
+        e
+    }
+
+    #[test]
+    fn local_and_global_values_follow_the_ams() {
+        let mut e = engine(Scope::Node);
+        let t0 = 1000.0;
+        e.tick(t0); // arms the period
+        // s1: c1 from 1000 to 1003, c2 from 1003.5 to 1006 -> global 6, local 3
+        // s2: c1 from 1001 to 1002, c2 from 1002 to 1004 -> global 3, local 1
+        for x in [exec("c1", "s1", 1000.0, 1003.0), exec("c2", "s1", 1003.5, 1006.0), exec("c1", "s2", 1001.0, 1002.0), exec("c2", "s2", 1002.0, 1004.0)] {
+            e.observe_execution(&x, "n1");
+        }
+        let (notes, samples) = e.tick(t0 + 9.0);
+        assert!(notes.is_empty() && samples.is_empty(), "not due yet");
+        let (notes, samples) = e.tick(t0 + 10.0);
+        let st = e.statuses();
+        assert_eq!(st[0].value, Some(2.0)); // mean of 3 and 1
+        assert_eq!(st[0].state, State::Ok);
+        assert_eq!(st[1].value, Some(4.5)); // mean of 6 and 3
+        assert_eq!(st[1].state, State::Ok);
+        assert!(notes.is_empty());
+        assert_eq!(samples.iter().filter(|s| s.measurement == "constraint_check").count(), 2);
+        let tp = samples.iter().find(|s| s.measurement == "throughput").expect("throughput");
+        assert_eq!(tp.fields["throughput"], 2.0 / 60.0);
+
+        // A slow session: local 8 > 2 and global 10 > 5 -> both violated, one note each.
+        e.observe_execution(&exec("c1", "s3", 1010.0, 1018.0), "n1");
+        e.observe_execution(&exec("c2", "s3", 1018.0, 1020.0), "n1");
+        let (notes, _) = e.tick(t0 + 20.0);
+        assert_eq!(notes.len(), 2);
+        assert_eq!(notes[0].body["constraint"], "local_constraint_1");
+        assert_eq!(notes[0].body["value"], 4.0); // (3 + 1 + 8) / 3
+        let keys: Vec<&String> = notes[0].body.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["constraint", "value", "check_time", "status_timestamp"]);
+        assert_eq!(notes[1].body["constraint"], "global_constraint_1");
+        assert!((notes[1].body["value"].as_f64().expect("num") - 19.0 / 3.0).abs() < 1e-9);
+        // Out of the window, nothing is left: no data, no notification.
+        let (notes, _) = e.tick(t0 + 200.0);
+        assert!(notes.is_empty());
+        assert_eq!(e.statuses()[0].state, State::NoData);
+    }
+
+    #[test]
+    fn controller_checks_only_paths_across_nodes() {
+        let mut e = engine(Scope::CrossNode);
+        e.tick(1000.0);
+        e.observe_execution(&exec("c1", "s1", 1000.0, 1003.0), "n1");
+        e.observe_execution(&exec("c2", "s1", 1003.0, 1009.0), "n1");
+        e.tick(1010.0);
+        assert_eq!(e.statuses()[0].state, State::Elsewhere);
+        assert_eq!(e.statuses()[1].state, State::Elsewhere);
+        e.observe_execution(&exec("c1", "s2", 1010.0, 1012.0), "n1");
+        e.observe_execution(&exec("c2", "s2", 1012.5, 1019.0), "n2");
+        let (notes, _) = e.tick(1020.0);
+        assert_eq!(e.statuses()[1].state, State::Violated);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].body["value"], 9.0); // mean of 9 (s1) and 9 (s2)
+    }
+
+    #[test]
+    fn alerts_fire_every_period_while_the_condition_holds() {
+        let mut e = engine(Scope::Node);
+        e.add_alerts(&[AlertRule {
+            name: "no_mask_detected".into(),
+            kind: AlertKind::Custom,
+            metric: "masks".into(),
+            field: "no_masks_count".into(),
+            threshold: Threshold::Above(1.0),
+            every_s: 5.0,
+            url: Some("http://127.0.0.1:1/x".into()),
+        }]);
+        let sample = |v: f64, t: f64| Sample {
+            measurement: "masks".into(),
+            tags: Default::default(),
+            fields: [("no_masks_count".to_string(), v)].into(),
+            time_ns: secs_to_ns(t),
+        };
+        e.tick(100.0);
+        e.observe_metric(&sample(1.0, 101.0), 101.0);
+        assert!(e.tick(105.0).0.is_empty(), "1 is not above 1");
+        e.observe_metric(&sample(2.0, 106.0), 106.0);
+        let (n, _) = e.tick(110.0);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].body["custom_alert"], "no_mask_detected");
+        assert_eq!(n[0].body["value"], 2.0);
+        assert_eq!(n[0].url.as_deref(), Some("http://127.0.0.1:1/x"));
+        assert_eq!(e.tick(115.0).0.len(), 1, "still above: fires again");
+        assert!(e.tick(300.0).0.is_empty(), "the value is too old");
+    }
+
+    #[test]
+    fn drift_watch_raises_a_drift_alert() {
+        let mut e = engine(Scope::Node);
+        e.watch(&DriftWatch { component: "c2".into(), metric: "masks".into(), field: "masks_count".into() });
+        let mut found = None;
+        for i in 0..200 {
+            let v = if i < 100 { 3.0 + (i % 3) as f64 * 0.1 } else { 9.0 };
+            let s = Sample {
+                measurement: "masks".into(),
+                tags: Default::default(),
+                fields: [("masks_count".to_string(), v)].into(),
+                time_ns: secs_to_ns(1000.0 + i as f64),
+            };
+            if let Some(n) = e.observe_metric(&s, 1000.0 + i as f64) {
+                found = Some((i, n));
+                break;
+            }
+        }
+        let (i, n) = found.expect("drift found");
+        assert!((100..105).contains(&i), "at {i}");
+        assert_eq!(n.body["drift_alert"], "masks.masks_count");
+        assert_eq!(n.body["direction"], "increase");
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(1_700_000_000.25), "2023-11-14T22:13:20.250000Z");
+        assert_eq!(rfc3339(951_782_400.0), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn sessions_are_bounded() {
+        let mut e = engine(Scope::Node);
+        e.tick(0.0);
+        for i in 0..(MAX_SESSIONS + 10) {
+            let t = 1.0 + i as f64 * 1e-6;
+            e.observe_execution(&exec("c1", &format!("s{i}"), t, t), "");
+        }
+        e.tick(10.0);
+        assert_eq!(e.counters.sessions_dropped, 10);
+        assert_eq!(e.statuses()[0].sessions, MAX_SESSIONS);
+    }
+}
