@@ -52,6 +52,7 @@ fn point(measurement: &str, tags: &[(&str, &str)], fields: &[(&str, f64)]) -> Po
         measurement: measurement.to_string(),
         tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         fields: fields.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        time_unix_ns: 0,
     }
 }
 

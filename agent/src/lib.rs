@@ -1,8 +1,12 @@
-//! The AI-SPRINT edge agent: host metrics, the durable buffer, and the sinks that deliver
-//! batches to the controller (gRPC) and an MQTT broker.
+//! The AI-SPRINT edge agent: host metrics, the durable buffer, the sinks that deliver batches
+//! to the controller (gRPC) and an MQTT broker, and the monitoring endpoint that checks QoS
+//! constraints and alerts locally.
 
+pub mod ams;
 pub mod buffer;
 pub mod collect;
 pub mod delivery;
 pub mod mqtt;
+pub mod notify;
+pub mod prometheus;
 pub mod run;

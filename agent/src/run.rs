@@ -35,6 +35,13 @@ pub enum AgentError {
     },
     #[error(transparent)]
     Buffer(#[from] BufferError),
+    #[error("{what}: cannot listen on {addr}: {source}")]
+    Bind {
+        what: String,
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Reads and checks `agent.yaml`; relative paths in it are taken from its folder.
@@ -52,6 +59,19 @@ pub fn load_config(path: &Path) -> Result<AgentConfig, AgentError> {
         *x = base.join(&*x).display().to_string();
     }
     c.buffer.path = base.join(&c.buffer.path).display().to_string();
+    if let Some(m) = &mut c.monitoring {
+        for x in m
+            .qos_constraints
+            .iter_mut()
+            .chain(m.monitoring_setup.iter_mut())
+            .chain(m.custom_setup.iter_mut())
+            .chain(m.outbox.iter_mut())
+        {
+            *x = base.join(&*x).display().to_string();
+        }
+    }
+    // The monitoring files are checked now too: nothing starts with a bad rule.
+    crate::ams::Setup::load(&c)?;
     Ok(c)
 }
 
@@ -119,12 +139,21 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
     let boot = boot_id();
     // The newest stored sequence number, for the sinks (they never miss a change).
     let (latest_tx, latest) = watch::channel(0u64);
+    let latest_tx = Arc::new(latest_tx);
     tracing::info!(node = %cfg.node_id, %boot, buffer = %cfg.buffer.path, "agent starting");
 
     let mut tasks = tokio::task::JoinSet::new();
+    let monitor = match crate::ams::Setup::load(&cfg)? {
+        Some(setup) => Some(
+            crate::ams::start(&cfg, setup, buffer.clone(), latest_tx.clone(), boot.clone(), cancel.clone(), &mut tasks)
+                .await
+                .inspect_err(|_| cancel.cancel())?,
+        ),
+        None => None,
+    };
     {
         let (cfg, buffer, cancel, boot) = (cfg.clone(), buffer.clone(), cancel.clone(), boot.clone());
-        tasks.spawn(async move { collect_loop(cfg, buffer, latest_tx, cancel, boot).await });
+        tasks.spawn(async move { collect_loop(cfg, buffer, latest_tx, monitor, cancel, boot).await });
     }
     {
         let (cfg, buffer, latest, cancel, boot) =
@@ -144,7 +173,8 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
 async fn collect_loop(
     cfg: AgentConfig,
     buffer: Arc<Buffer>,
-    latest: watch::Sender<u64>,
+    latest: Arc<watch::Sender<u64>>,
+    monitor: Option<mpsc::Sender<crate::ams::Input>>,
     cancel: CancellationToken,
     boot: String,
 ) {
@@ -157,6 +187,10 @@ async fn collect_loop(
             _ = tick.tick() => {}
         }
         let points = collector.collect();
+        if let Some(m) = &monitor {
+            // For infrastructure alerts and /metrics; never waits on the recorder.
+            let _ = m.try_send(crate::ams::Input::Host(points.clone()));
+        }
         let (node, boot2, b) = (cfg.node_id.clone(), boot.clone(), buffer.clone());
         let r = tokio::task::spawn_blocking(move || {
             b.append(|seq| {

@@ -192,6 +192,7 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
             cache_bytes: 16 << 20,
         },
         backfill: Backfill { batches_per_second: 1_000_000.0 },
+        monitoring: None,
     };
     let cancel = CancellationToken::new();
     let t = Instant::now();
@@ -259,6 +260,7 @@ fn ingest_part(rt: &tokio::runtime::Runtime) {
                             measurement: "cpu".into(),
                             tags: [("cpu".to_string(), format!("cpu{p}"))].into_iter().collect(),
                             fields: (0..fields).map(|f| (format!("f{f}"), f as f64)).collect(),
+                            time_unix_ns: 0,
                         })
                         .collect(),
                 };

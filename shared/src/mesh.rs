@@ -30,6 +30,50 @@ pub struct AgentConfig {
     pub buffer: BufferConfig,
     #[serde(default)]
     pub backfill: Backfill,
+    /// QoS monitoring: the ingestion endpoint for applications' records, the constraints and
+    /// alerts to check, where notifications go (absent: no ingestion, no checks).
+    #[serde(default)]
+    pub monitoring: Option<AgentMonitoring>,
+}
+
+/// The agent's part of the monitoring subsystem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentMonitoring {
+    /// HTTP on loopback: JSON records (`POST /v1/records`), InfluxDB lines (`POST /write`),
+    /// Prometheus text (`GET /metrics`), constraint states (`GET /v1/qos`). Default
+    /// 127.0.0.1:8186 (Telegraf's HTTP listener port).
+    #[serde(default = "default_ingest_http")]
+    pub http: String,
+    /// InfluxDB lines over UDP and TCP, for applications that send to Telegraf's socket
+    /// listener (usually 127.0.0.1:8094).
+    #[serde(default)]
+    pub udp: Option<String>,
+    #[serde(default)]
+    pub tcp: Option<String>,
+    /// `ams/qos_constraints_L<k>.yaml` files (or a deployment's `space4ai-d/qos_constraints.yaml`).
+    #[serde(default)]
+    pub qos_constraints: Vec<String>,
+    /// `monitoring_setup.yaml`: period, window, default endpoint, infrastructure alerts.
+    #[serde(default)]
+    pub monitoring_setup: Option<String>,
+    /// `custom_setup.yaml`: custom metrics and their alerts.
+    #[serde(default)]
+    pub custom_setup: Option<String>,
+    /// Where notifications go when an alert names no endpoint (overrides the setup file's
+    /// `default_notification_endpoint`), e.g. SPACE4AI-R's `http://host:5000/ams-alert`.
+    #[serde(default)]
+    pub notification_endpoint: Option<String>,
+    /// The cluster id put on records that carry none (default: the node id).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Notifications waiting for their endpoint (redb); default: beside the buffer.
+    #[serde(default)]
+    pub outbox: Option<String>,
+}
+
+fn default_ingest_http() -> String {
+    "127.0.0.1:8186".into()
 }
 
 /// Where the controller is and how to reach it.
@@ -207,6 +251,32 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
     }
     if !(c.backfill.batches_per_second > 0.0) {
         out.push(doc.error("backfill.batches_per_second", "must be positive"));
+    }
+    if let Some(m) = &c.monitoring {
+        for (k, v) in [("http", Some(&m.http)), ("udp", m.udp.as_ref()), ("tcp", m.tcp.as_ref())] {
+            let Some(v) = v else { continue };
+            match v.parse::<std::net::SocketAddr>() {
+                Err(_) => out.push(doc.error(
+                    format!("monitoring.{k}"),
+                    format!("`{v}`: expected an address and port, e.g. 127.0.0.1:8186"),
+                )),
+                Ok(a) if !a.ip().is_loopback() => out.push(doc.warning(
+                    format!("monitoring.{k}"),
+                    format!("`{v}` is not a loopback address: anyone who reaches it can report records (there is no authentication)"),
+                )),
+                Ok(_) => {}
+            }
+        }
+        if let Some(u) = &m.notification_endpoint {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                out.push(
+                    doc.error(
+                        "monitoring.notification_endpoint",
+                        format!("`{u}`: expected an http:// or https:// URL"),
+                    ),
+                );
+            }
+        }
     }
     out
 }

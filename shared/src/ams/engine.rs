@@ -54,7 +54,12 @@ pub fn constraints_of(q: &QosConstraints) -> (Vec<Constraint>, Option<String>) {
         });
     }
     for (name, c) in &q.system.global_constraints {
-        out.push(Constraint { name: name.clone(), kind: Kind::Global, path: c.path_components.clone(), threshold: num(&c.threshold) });
+        out.push(Constraint {
+            name: name.clone(),
+            kind: Kind::Global,
+            path: c.path_components.clone(),
+            threshold: num(&c.threshold),
+        });
     }
     (out, q.system.throughput_component.as_ref().and_then(|t| t.name()).map(str::to_string))
 }
@@ -352,9 +357,10 @@ impl Engine {
         v
     }
 
-    /// When the next check is due (Unix seconds), for the caller's timer.
+    /// When the next check is due (Unix seconds), for the caller's timer: `now` before the
+    /// first tick (which sets the schedule).
     pub fn next_due(&self, now: f64) -> f64 {
-        let mut t = self.next_check.unwrap_or(now + self.period_s);
+        let Some(mut t) = self.next_check else { return now };
         for (a, due) in &self.alerts {
             t = t.min(if *due == 0.0 { now + a.every_s } else { *due });
         }
@@ -369,7 +375,8 @@ impl Engine {
         let mut samples = Vec::new();
         let due = *self.next_check.get_or_insert(now + self.period_s);
         if now >= due {
-            self.next_check = Some(due + self.period_s * ((now - due) / self.period_s).floor().max(0.0) + self.period_s);
+            self.next_check =
+                Some(due + self.period_s * ((now - due) / self.period_s).floor().max(0.0) + self.period_s);
             self.check_constraints(now, &mut notes, &mut samples);
         }
         for i in 0..self.alerts.len() {
@@ -385,7 +392,8 @@ impl Engine {
             let lookback = rule.every_s.max(60.0);
             if let Some((v, t)) = self.last.get(&(rule.metric.clone(), rule.field.clone())) {
                 if now - t <= lookback && rule.threshold.fires(*v) {
-                    notes.push(Notification { url: rule.url.clone(), body: body(rule.kind.key(), &rule.name, *v, now) });
+                    notes
+                        .push(Notification { url: rule.url.clone(), body: body(rule.kind.key(), &rule.name, *v, now) });
                 }
             }
         }
@@ -531,7 +539,12 @@ mod tests {
         let mut e = Engine::new(scope, &m);
         e.add_constraints(
             vec![
-                Constraint { name: "local_constraint_1".into(), kind: Kind::Local, path: vec!["c1".into()], threshold: 2.0 },
+                Constraint {
+                    name: "local_constraint_1".into(),
+                    kind: Kind::Local,
+                    path: vec!["c1".into()],
+                    threshold: 2.0,
+                },
                 Constraint {
                     name: "global_constraint_1".into(),
                     kind: Kind::Global,
@@ -549,9 +562,14 @@ mod tests {
         let mut e = engine(Scope::Node);
         let t0 = 1000.0;
         e.tick(t0); // arms the period
-        // s1: c1 from 1000 to 1003, c2 from 1003.5 to 1006 -> global 6, local 3
-        // s2: c1 from 1001 to 1002, c2 from 1002 to 1004 -> global 3, local 1
-        for x in [exec("c1", "s1", 1000.0, 1003.0), exec("c2", "s1", 1003.5, 1006.0), exec("c1", "s2", 1001.0, 1002.0), exec("c2", "s2", 1002.0, 1004.0)] {
+                    // s1: c1 from 1000 to 1003, c2 from 1003.5 to 1006 -> global 6, local 3
+                    // s2: c1 from 1001 to 1002, c2 from 1002 to 1004 -> global 3, local 1
+        for x in [
+            exec("c1", "s1", 1000.0, 1003.0),
+            exec("c2", "s1", 1003.5, 1006.0),
+            exec("c1", "s2", 1001.0, 1002.0),
+            exec("c2", "s2", 1002.0, 1004.0),
+        ] {
             e.observe_execution(&x, "n1");
         }
         let (notes, samples) = e.tick(t0 + 9.0);
@@ -674,5 +692,64 @@ mod tests {
         e.tick(10.0);
         assert_eq!(e.counters.sessions_dropped, 10);
         assert_eq!(e.statuses()[0].sessions, MAX_SESSIONS);
+    }
+}
+
+#[cfg(test)]
+mod sim {
+    use super::*;
+
+    #[test]
+    fn a_violation_is_notified_at_every_check_while_in_the_window() {
+        let m = Monitoring { period_s: 1.0, window_s: 3.0, ..Monitoring::default() };
+        let mut e = Engine::new(Scope::Node, &m);
+        e.add_constraints(
+            vec![Constraint { name: "l".into(), kind: Kind::Local, path: vec!["c1".into()], threshold: 0.2 }],
+            None,
+        );
+        e.tick(100.0);
+        e.observe_execution(
+            &Execution {
+                component: "c1".into(),
+                session: "s".into(),
+                cluster: String::new(),
+                resource: String::new(),
+                job_start: 100.2,
+                function_start: 100.3,
+                job_end: 100.7,
+                failed: false,
+            },
+            "",
+        );
+        let mut n = 0;
+        for i in 1..=6 {
+            n += e.tick(100.0 + i as f64).0.len();
+        }
+        assert_eq!(n, 3);
+        // The same at today's times, with a period that does not divide the clock.
+        let mut e = Engine::new(Scope::Node, &m);
+        e.add_constraints(
+            vec![Constraint { name: "l".into(), kind: Kind::Local, path: vec!["c1".into()], threshold: 0.2 }],
+            None,
+        );
+        let t0 = 1_795_855_747.920_060_2;
+        e.tick(t0 - 1.0);
+        e.tick(t0);
+        let x = Execution {
+            component: "c1".into(),
+            session: "s".into(),
+            cluster: String::new(),
+            resource: String::new(),
+            job_start: t0 - 0.6,
+            function_start: t0 - 0.5,
+            job_end: t0 - 0.01,
+            failed: false,
+        };
+        e.observe_execution(&x, "n");
+        let mut n = 0;
+        for i in 1..=6 {
+            n += e.tick(t0 + i as f64 + 0.001).0.len();
+        }
+        assert_eq!(n, 2, "checks at t0 + 1 and t0 + 2 see it, t0 + 3 does not");
     }
 }

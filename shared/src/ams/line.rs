@@ -140,7 +140,10 @@ fn parse_line(l: &str) -> Result<Line, Failure> {
         let at = c.i;
         let rest = l[c.i..].trim_end();
         if !rest.is_empty() {
-            time_ns = Some(rest.parse::<i64>().map_err(|_| (at, format!("expected a timestamp in nanoseconds, found `{rest}`")))?);
+            time_ns = Some(
+                rest.parse::<i64>()
+                    .map_err(|_| (at, format!("expected a timestamp in nanoseconds, found `{rest}`")))?,
+            );
         }
         c.i = l.len();
     }

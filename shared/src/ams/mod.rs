@@ -4,5 +4,6 @@
 pub mod drift;
 pub mod engine;
 pub mod line;
+pub mod prometheus;
 pub mod record;
 pub mod setup;

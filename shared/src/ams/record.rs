@@ -101,7 +101,11 @@ impl Execution {
         if self.session.is_empty() {
             return Err("`session_id` is missing or empty".into());
         }
-        for (k, v) in [("job_start_time", self.job_start), ("function_start_time", self.function_start), ("job_end_time", self.job_end)] {
+        for (k, v) in [
+            ("job_start_time", self.job_start),
+            ("function_start_time", self.function_start),
+            ("job_end_time", self.job_end),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("`{k}`: {v} is not a time in Unix seconds"));
             }
@@ -169,10 +173,8 @@ pub struct Defaults {
 
 /// Parses a JSON body `{"records": [...]}`; each record is checked on its own.
 pub fn from_json(text: &[u8], d: &Defaults) -> Result<(Vec<Record>, Vec<Refused>), Refused> {
-    let body: Body = serde_json::from_slice(text).map_err(|e| Refused {
-        at: "body".into(),
-        message: format!("expected {{\"records\": [...]}} in JSON: {e}"),
-    })?;
+    let body: Body = serde_json::from_slice(text)
+        .map_err(|e| Refused { at: "body".into(), message: format!("expected {{\"records\": [...]}} in JSON: {e}") })?;
     let mut ok = Vec::with_capacity(body.records.len());
     let mut refused = Vec::new();
     for (i, r) in body.records.iter().enumerate() {
@@ -212,7 +214,9 @@ fn one_json(v: &serde_json::Value, d: &Defaults) -> Result<Record, String> {
             let e = Execution {
                 component: text_of(v, "component_name")?.unwrap_or_default(),
                 session: text_of(v, "session_id")?.unwrap_or_default(),
-                cluster: text_of(v, "kubernetes_cluster_id")?.filter(|s| !s.is_empty()).unwrap_or_else(|| d.cluster.clone()),
+                cluster: text_of(v, "kubernetes_cluster_id")?
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| d.cluster.clone()),
                 resource: text_of(v, "resource_id")?.filter(|s| !s.is_empty()).unwrap_or_else(|| d.resource.clone()),
                 job_start: number_of(v, "job_start_time")?.unwrap_or(function_start),
                 function_start,

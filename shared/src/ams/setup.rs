@@ -101,7 +101,10 @@ pub struct Parameters {
 
 impl Default for Parameters {
     fn default() -> Self {
-        Parameters { performance_metrics_time_window_width: default_window(), default_notification_endpoint: String::new() }
+        Parameters {
+            performance_metrics_time_window_width: default_window(),
+            default_notification_endpoint: String::new(),
+        }
     }
 }
 
@@ -301,10 +304,14 @@ fn check_alerts<T>(
                     continue;
                 }
             },
-            ("range", serde_yaml::Value::Sequence(s)) if s.len() == 2 && num(&s[0]).is_some() && num(&s[1]).is_some() => {
+            ("range", serde_yaml::Value::Sequence(s))
+                if s.len() == 2 && num(&s[0]).is_some() && num(&s[1]).is_some() =>
+            {
                 let (lo, hi) = (num(&s[0]).unwrap_or_default(), num(&s[1]).unwrap_or_default());
                 if lo > hi {
-                    out.push(doc.error(format!("{tkey}.value"), format!("[{lo}, {hi}]: the lower bound is above the upper")));
+                    out.push(
+                        doc.error(format!("{tkey}.value"), format!("[{lo}, {hi}]: the lower bound is above the upper")),
+                    );
                     continue;
                 }
                 Threshold::Range(lo, hi)
@@ -381,7 +388,12 @@ pub fn custom(file: &str, text: &str) -> Result<(Custom, Diagnostics), Diagnosti
             if !fields.fields.is_empty() && !fields.fields.contains(&a.field) {
                 diags.push(doc.warning(
                     format!("monitoring.alerts.{}.condition.metric.field", a.name),
-                    format!("`{}` is not among the fields of metric `{}` ({})", a.field, a.metric, fields.fields.join(", ")),
+                    format!(
+                        "`{}` is not among the fields of metric `{}` ({})",
+                        a.field,
+                        a.metric,
+                        fields.fields.join(", ")
+                    ),
                 ));
             }
         }

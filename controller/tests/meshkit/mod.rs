@@ -1,0 +1,155 @@
+//! Real processes of the mesh for the tests: the controller, agents, their configurations
+//! and certificates, on loopback ports.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aisprint_controller::mesh::state::State;
+
+use crate::common::{aisprint, text};
+
+/// The agent binary, built beside `aisprint` by `cargo test --workspace`.
+pub fn agent_bin() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_aisprint")).with_file_name("aisprint-agent");
+    assert!(p.exists(), "{} is missing: build the workspace (cargo test --workspace)", p.display());
+    p
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+pub struct Proc(pub Child);
+
+impl Proc {
+    /// SIGTERM, then wait (bounded).
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    pub fn kill9(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Mesh {
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+impl Mesh {
+    pub fn new(dir: &Path) -> Mesh {
+        let port = free_port();
+        let r = aisprint(dir, &["certs", "init", "--dir", "certs"]);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        std::fs::write(
+            dir.join("controller.yaml"),
+            format!(
+                "listen: 127.0.0.1:{port}\nca: certs/ca.pem\ncert: certs/controller.pem\nkey: certs/controller.key\nstate: state/controller.redb\n"
+            ),
+        )
+        .expect("write");
+        Mesh { dir: dir.to_path_buf(), port }
+    }
+
+    pub fn controller(&self) -> Proc {
+        let log = std::fs::File::create(self.dir.join("controller.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_aisprint"))
+            .args(["controller", "serve", "--config", "controller.yaml"])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("controller");
+        // Ready when it accepts connections.
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(20), "the controller did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Proc(child)
+    }
+
+    /// An agent config for `node` using the certificate files `cert` (default: its own).
+    pub fn agent_config(&self, node: &str, cert: Option<(&str, &str, &str)>, period: f64, extra: &str) -> PathBuf {
+        let (ca, crt, key) = cert.unwrap_or(("certs/ca.pem", "", ""));
+        let crt = if crt.is_empty() { format!("certs/{node}.pem") } else { crt.to_string() };
+        let key = if key.is_empty() { format!("certs/{node}.key") } else { key.to_string() };
+        let path = self.dir.join(format!("{node}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "node_id: {node}\nlayer: computationalLayer1\nresource: RaspPi\ncontroller:\n  address: https://127.0.0.1:{}\n  ca: {ca}\n  cert: {crt}\n  key: {key}\ncollection:\n  period_s: {period}\n  families: [cpu, mem, system]\nbuffer:\n  path: buffers/{node}.redb\n{extra}",
+                self.port
+            ),
+        )
+        .expect("write");
+        path
+    }
+
+    pub fn issue(&self, node: &str) {
+        let r = aisprint(&self.dir, &["certs", "issue", "--dir", "certs", "--node", node]);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+    }
+
+    pub fn agent(&self, config: &Path, log: &str) -> Proc {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join(log)).expect("log");
+        Proc(
+            Command::new(agent_bin())
+                .args(["run", "--config", config.to_str().expect("path")])
+                .current_dir(&self.dir)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("agent"),
+        )
+    }
+
+    /// The batches the controller stored for `node` (the controller must be stopped).
+    pub fn stored(&self, node: &str) -> Vec<(String, u64, bool)> {
+        let s = State::open(&self.dir.join("state/controller.redb")).expect("state");
+        s.batches_of(node)
+            .expect("batches")
+            .into_iter()
+            .filter_map(|b| b.batch.map(|x| (x.boot_id, x.seq, x.backfill)))
+            .collect()
+    }
+
+    /// The agent's buffer: (batches kept, next sequence number). The agent must be stopped.
+    pub fn buffer(&self, node: &str) -> (u64, u64) {
+        let b = aisprint_agent::buffer::Buffer::open(
+            &self.dir.join(format!("buffers/{node}.redb")),
+            1 << 20,
+            &["grpc"],
+            1 << 30,
+            aisprint_shared::mesh::WhenFull::DropOldest,
+        )
+        .expect("buffer");
+        let s = b.stats().expect("stats");
+        (s.batches, s.next_seq)
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+}
