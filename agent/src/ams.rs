@@ -16,14 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aisprint_proto::v1::{MetricBatch, Point};
-use aisprint_shared::ams::engine::{self, Constraint, Counters, Engine, Notification, Scope, State, Status};
-use aisprint_shared::ams::line;
+use aisprint_shared::ams::engine::{Constraint, Counters, Engine, Notification, Scope, State, Status};
 use aisprint_shared::ams::record::{self, Defaults, Record, Refused, Sample};
-use aisprint_shared::ams::setup::{self, Custom, Monitoring};
-use aisprint_shared::app::qos::{self, QosConstraints};
+use aisprint_shared::ams::setup::{Custom, Monitoring};
+use aisprint_shared::ams::{self, line};
 use aisprint_shared::diag::Diagnostics;
 use aisprint_shared::mesh::AgentConfig;
-use aisprint_shared::yaml;
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -56,6 +54,10 @@ pub struct Setup {
     pub outbox: PathBuf,
 }
 
+fn pair(x: &Option<(String, String)>) -> Option<(&str, &str)> {
+    x.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
+}
+
 fn read(path: &str) -> Result<String, AgentError> {
     std::fs::read_to_string(path).map_err(|source| AgentError::Read { path: PathBuf::from(path), source })
 }
@@ -65,51 +67,17 @@ impl Setup {
     /// problem of every file is reported together. `Ok(None)`: no monitoring section.
     pub fn load(cfg: &AgentConfig) -> Result<Option<Setup>, AgentError> {
         let Some(m) = &cfg.monitoring else { return Ok(None) };
-        let mut diags = Diagnostics::new();
-        let mut monitoring = Monitoring::default();
-        if let Some(p) = &m.monitoring_setup {
-            match setup::monitoring(p, &read(p)?) {
-                Ok((x, w)) => {
-                    monitoring = x;
-                    diags.extend(w);
-                }
-                Err(d) => diags.extend(d),
-            }
-        }
-        let mut custom = Custom::default();
-        if let Some(p) = &m.custom_setup {
-            match setup::custom(p, &read(p)?) {
-                Ok((x, w)) => {
-                    custom = x;
-                    diags.extend(w);
-                }
-                Err(d) => diags.extend(d),
-            }
-        }
-        let mut constraints = Vec::new();
-        let mut throughput_component = None;
-        for p in &m.qos_constraints {
-            match yaml::parse::<QosConstraints>(p, &read(p)?) {
-                Ok((doc, w)) => {
-                    diags.extend(w);
-                    let d = qos::validate(&doc);
-                    let bad = d.has_errors();
-                    diags.extend(d);
-                    if !bad {
-                        let (c, t) = engine::constraints_of(&doc.value);
-                        constraints.extend(c);
-                        throughput_component = throughput_component.or(t);
-                    }
-                }
-                Err(d) => diags.extend(d),
-            }
-        }
-        if diags.has_errors() {
-            return Err(AgentError::Invalid(diags.sorted()));
-        }
-        for w in diags.warnings() {
+        let texts = |p: &Option<String>| -> Result<Option<(String, String)>, AgentError> {
+            p.as_ref().map(|p| Ok((p.clone(), read(p)?))).transpose()
+        };
+        let (ms, cs) = (texts(&m.monitoring_setup)?, texts(&m.custom_setup)?);
+        let qos =
+            m.qos_constraints.iter().map(|p| Ok((p.clone(), read(p)?))).collect::<Result<Vec<_>, AgentError>>()?;
+        let (loaded, warnings) = ams::load(pair(&ms), pair(&cs), &qos).map_err(AgentError::Invalid)?;
+        for w in warnings.warnings() {
             tracing::warn!("{w}");
         }
+        let ams::Loaded { monitoring, custom, constraints, throughput_component } = loaded;
         let addr = |s: &str| s.parse::<SocketAddr>().map_err(|_| AgentError::Invalid(Diagnostics::new()));
         let endpoint = m.notification_endpoint.clone().or_else(|| monitoring.default_endpoint.clone());
         let outbox = m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| {

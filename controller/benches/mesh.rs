@@ -64,7 +64,7 @@ fn start_controller(
     let stop = CancellationToken::new();
     let s2 = stop.clone();
     let week = Duration::from_secs(7 * 24 * 3600);
-    let task = rt.spawn(serve::serve(addr, state, tls, week, async move { s2.cancelled().await }));
+    let task = rt.spawn(serve::serve(addr, state, tls, week, None, async move { s2.cancelled().await }));
     std::thread::sleep(Duration::from_millis(300));
     (port, stop, task)
 }

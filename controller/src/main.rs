@@ -121,6 +121,61 @@ enum Command {
         #[command(subcommand)]
         command: MetricsCommand,
     },
+    /// QoS monitoring: the state of every execution-time constraint across the mesh.
+    Qos {
+        #[command(subcommand)]
+        command: QosCommand,
+    },
+    /// Grafana dashboards for the monitoring data the controller exposes on /metrics.
+    Dashboards {
+        #[command(subcommand)]
+        command: DashboardsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QosCommand {
+    /// Each constraint's last check: who checked it (an agent, for paths that ran on it alone;
+    /// the controller for paths across nodes), its value, threshold and state; throughput;
+    /// the latest notifications.
+    ///
+    /// Example: aisprint qos status --config controller.yaml
+    Status {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many recent notifications to show.
+        #[arg(long, default_value_t = 10)]
+        events: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DashboardsCommand {
+    /// Write three Grafana dashboards (cluster monitoring, execution time constraints, custom
+    /// metrics), importable as they are into a Grafana whose Prometheus scrapes the
+    /// controller's /metrics.
+    ///
+    /// The constraints come from the application's optimal deployment
+    /// (aisprint/deployments/optimal_deployment/ams/qos_constraints_L*.yaml), or from the
+    /// --qos_constraints files; custom metrics from --custom_setup.
+    ///
+    /// Example: aisprint dashboards generate --application_dir mask_detection --custom_setup custom_setup.yaml
+    Generate {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: Option<PathBuf>,
+        /// QoS constraint files (repeat); default: those of the optimal deployment.
+        #[arg(long = "qos_constraints", visible_alias = "qos-constraints", value_name = "FILE")]
+        qos_constraints: Vec<PathBuf>,
+        /// custom_setup.yaml (the AMS format) naming the custom metrics and their fields.
+        #[arg(long = "custom_setup", visible_alias = "custom-setup", value_name = "FILE")]
+        custom_setup: Option<PathBuf>,
+        /// Where to write (default: <application_dir>/ams/dashboards, or ./dashboards).
+        #[arg(long = "output_dir", visible_alias = "output-dir", value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +475,30 @@ fn main() -> ExitCode {
         Command::Metrics { command: MetricsCommand::Tail { config, node, limit } } => {
             run_async(metrics_tail(config, node, limit))
         }
+        Command::Qos { command: QosCommand::Status { config, json, events } } => {
+            run_async(qos_status(config, json, events))
+        }
+        Command::Dashboards {
+            command: DashboardsCommand::Generate { application_dir, qos_constraints, custom_setup, output_dir },
+        } => {
+            match aisprint_controller::dashboards::generate(
+                application_dir.as_deref(),
+                &qos_constraints,
+                custom_setup.as_deref(),
+                output_dir.as_deref(),
+            ) {
+                Ok(written) => {
+                    for w in written {
+                        println!("written {}", w.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::NewApplication { application_name, output_dir } => {
             match new_app::create(&output_dir, &application_name) {
                 Ok(dest) => {
@@ -510,7 +589,10 @@ async fn controller_cmd(cmd: ControllerCommand) -> Result<(), String> {
     }
     eprintln!("controller: serving agents on {addr} (state {})", c.state);
     let retention = std::time::Duration::from_secs_f64(c.retention_hours * 3600.0);
-    mesh::serve::serve(addr, PathBuf::from(&c.state), tls, retention, shutdown).await.map_err(|e| format!("error: {e}"))
+    let qos = mesh::qos::QosSetup::load(&c).map_err(mesh_err)?;
+    mesh::serve::serve(addr, PathBuf::from(&c.state), tls, retention, qos, shutdown)
+        .await
+        .map_err(|e| format!("error: {e}"))
 }
 
 fn certs_cmd(cmd: CertsCommand) -> ExitCode {
@@ -573,6 +655,75 @@ async fn agents_list(config: PathBuf) -> Result<(), String> {
             if a.connected { "yes" } else { "no" },
             fmt_ms(a.last_seen_unix_ms)
         );
+    }
+    Ok(())
+}
+
+async fn qos_status(config: PathBuf, json: bool, events: usize) -> Result<(), String> {
+    let c = mesh::load_config(&config).map_err(mesh_err)?;
+    let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
+    let r = client
+        .qos_status(aisprint_proto::v1::QosStatusRequest {})
+        .await
+        .map_err(|e| format!("error: {}", e.message()))?
+        .into_inner();
+    if json {
+        let v = serde_json::json!({
+            "constraints": r.constraints.iter().map(|c| serde_json::json!({
+                "source": c.source, "name": c.name, "kind": c.kind, "path": c.path, "threshold": c.threshold,
+                "value": if c.has_value { serde_json::json!(c.value) } else { serde_json::Value::Null },
+                "sessions": c.sessions, "state": c.state, "check_unix_ms": c.check_unix_ms,
+            })).collect::<Vec<_>>(),
+            "throughput": r.throughput.iter().map(|t| serde_json::json!({
+                "source": t.source, "component": t.component, "per_second": t.per_second, "check_unix_ms": t.check_unix_ms,
+            })).collect::<Vec<_>>(),
+            "events": r.events.iter().rev().take(events).map(|e| serde_json::json!({
+                "source": e.source, "time_unix_ms": e.time_unix_ms,
+                "body": serde_json::from_str::<serde_json::Value>(&e.body_json).unwrap_or(serde_json::Value::Null),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    if r.constraints.is_empty() {
+        println!(
+            "no constraint checked yet (agents check theirs every time_period; the controller, paths across nodes)"
+        );
+    } else {
+        println!(
+            "{:<14} {:<22} {:<7} {:<28} {:>10} {:>10} {:>8} {:<9} CHECKED",
+            "SOURCE", "CONSTRAINT", "KIND", "PATH", "VALUE (s)", "THRESHOLD", "SESSIONS", "STATE"
+        );
+        for x in &r.constraints {
+            let value = if x.has_value { format!("{:.3}", x.value) } else { "-".into() };
+            println!(
+                "{:<14} {:<22} {:<7} {:<28} {:>10} {:>10} {:>8} {:<9} {}",
+                x.source,
+                x.name,
+                x.kind,
+                x.path.join(" -> "),
+                value,
+                x.threshold,
+                x.sessions,
+                x.state,
+                fmt_ms(x.check_unix_ms)
+            );
+        }
+    }
+    for t in &r.throughput {
+        println!(
+            "throughput of {} on {}: {:.3} sessions/s ({})",
+            t.component,
+            t.source,
+            t.per_second,
+            fmt_ms(t.check_unix_ms)
+        );
+    }
+    if !r.events.is_empty() {
+        println!("latest notifications:");
+        for e in r.events.iter().rev().take(events) {
+            println!("  {} {}: {}", fmt_ms(e.time_unix_ms), e.source, e.body_json);
+        }
     }
     Ok(())
 }

@@ -327,3 +327,62 @@ fn too_many_deployments_are_refused_before_writing() {
     assert!(stderr.contains("allow more than 5 deployments"), "{stderr}");
     assert!(!app.join("aisprint/deployments/base").exists());
 }
+
+#[test]
+fn dashboards_are_generated_for_the_constraints_and_custom_metrics() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("qos.yaml"),
+        "system:\n  name: app\n  local_constraints:\n    local_constraint_1:\n      component_name: c1\n      threshold: 20\n  global_constraints:\n    global_constraint_1:\n      path_components: [c1, c2]\n      threshold: 30\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("custom_setup.yaml"),
+        "monitoring:\n  name: mask-app\n  metrics:\n    masks:\n      fields: [masks_count, no_masks_count]\n",
+    )
+    .expect("write");
+    let r = aisprint(
+        dir,
+        &[
+            "dashboards",
+            "generate",
+            "--qos_constraints",
+            "qos.yaml",
+            "--custom_setup",
+            "custom_setup.yaml",
+            "--output_dir",
+            "out",
+        ],
+    );
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out").join(f)).expect("file")).expect("json")
+    };
+    let qos = read("execution-time-constraints.json");
+    assert_eq!(qos["title"], "mask-app: execution time constraints");
+    assert_eq!(qos["panels"].as_array().map(Vec::len), Some(4));
+    assert_eq!(read("custom-metrics.json")["panels"].as_array().map(Vec::len), Some(2));
+    assert_eq!(read("cluster-monitoring.json")["__inputs"][0]["name"], "DS_PROMETHEUS");
+
+    // A bad file: the error names it and the key; nothing is written.
+    std::fs::write(dir.join("custom_setup.yaml"), "monitoring:\n  metrics:\n    masks:\n      fields: 3\n")
+        .expect("write");
+    let r = aisprint(
+        dir,
+        &[
+            "dashboards",
+            "generate",
+            "--qos_constraints",
+            "qos.yaml",
+            "--custom_setup",
+            "custom_setup.yaml",
+            "--output_dir",
+            "out2",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(err.contains("custom_setup.yaml") && err.contains("monitoring.metrics.masks.fields"), "{err}");
+    assert!(!dir.join("out2").join("custom-metrics.json").exists());
+}

@@ -453,3 +453,104 @@ fn bad_rules_and_constraints_are_refused_before_the_agent_starts() {
         "{err}"
     );
 }
+
+#[test]
+fn paths_across_nodes_are_checked_by_the_controller() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mesh = Mesh::new(dir);
+    let (rport, mport) = (free_port(), free_port());
+    std::fs::write(dir.join("pipeline.py"), PIPELINE).expect("write");
+    std::fs::write(
+        dir.join("qos_deployment.yaml"),
+        "system:\n  name: qos-test\n  local_constraints:\n    local_constraint_1:\n      component_name: c1\n      threshold: 0.2\n  global_constraints:\n    global_constraint_1:\n      path_components: [c1, c2]\n      threshold: 0.5\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("l1.yaml"), "system:\n  name: qos-test\n  local_constraints:\n    local_constraint_1:\n      component_name: c1\n      threshold: 0.2\n").expect("write");
+    std::fs::write(dir.join("l2.yaml"), "system:\n  name: qos-test\n  local_constraints:\n    local_constraint_1:\n      component_name: c2\n      threshold: 5\n").expect("write");
+    std::fs::write(
+        dir.join("monitoring_setup.yaml"),
+        format!("monitoring:\n  time_period: 1s\n  parameters:\n    performance_metrics_time_window_width: 5s\n    default_notification_endpoint: http://127.0.0.1:{rport}/ams-alert\n"),
+    )
+    .expect("write");
+    let mut cfg = std::fs::read_to_string(dir.join("controller.yaml")).expect("read");
+    cfg.push_str(&format!("monitoring:\n  qos_constraints: [qos_deployment.yaml]\n  monitoring_setup: monitoring_setup.yaml\n  http: 127.0.0.1:{mport}\n"));
+    std::fs::write(dir.join("controller.yaml"), cfg).expect("write");
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let receiver = Receiver::start(rport, got.clone());
+    let controller = mesh.controller();
+    let mut agents = Vec::new();
+    let mut ports = Vec::new();
+    for (node, qos) in [("n1", "l1.yaml"), ("n2", "l2.yaml")] {
+        mesh.issue(node);
+        let p = free_port();
+        let cfg = mesh.agent_config(
+            node,
+            None,
+            2.0,
+            &format!("monitoring:\n  http: 127.0.0.1:{p}\n  qos_constraints: [{qos}]\n  monitoring_setup: monitoring_setup.yaml\n  notification_endpoint: http://127.0.0.1:{rport}/from-{node}\n"),
+        );
+        agents.push(mesh.agent(&cfg, &format!("{node}.log")));
+        ports.push(p);
+    }
+    for p in &ports {
+        wait_until("the agent's endpoint", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok()
+        });
+    }
+    // One session: c1 on n1 (0.4 s), then c2 on n2 (0.3 s).
+    python(dir, ports[0], "x1", &["c1", "0.4"]);
+    python(dir, ports[1], "x1", &["c2", "0.3"]);
+    let status = || -> Value {
+        let r = common::aisprint(dir, &["qos", "status", "--config", "controller.yaml", "--json"]);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        serde_json::from_str(&text(&r.stdout)).expect("json")
+    };
+    let find = |v: &Value, source: &str, name: &str| -> Option<Value> {
+        v["constraints"].as_array()?.iter().find(|c| c["source"] == source && c["name"] == name).cloned()
+    };
+    wait_until("the controller's check of the path", Duration::from_secs(20), || {
+        find(&status(), "controller", "global_constraint_1").is_some_and(|c| c["state"] == "violated")
+    });
+    wait_until("the controller's notification", Duration::from_secs(20), || {
+        !named(&got.lock().expect("lock"), "constraint", "global_constraint_1").is_empty()
+    });
+    let st = status();
+    let local = find(&st, "n1", "local_constraint_1").expect("n1's own check");
+    assert_eq!(local["state"], "violated");
+    assert!(find(&st, "controller", "local_constraint_1").is_none(), "local constraints are the agents'");
+    let global = find(&st, "controller", "global_constraint_1").expect("controller's check");
+    let table = text(&common::aisprint(dir, &["qos", "status", "--config", "controller.yaml"]).stdout);
+    assert!(table.contains("SOURCE") && table.contains("controller") && table.contains("c1 -> c2"), "{table}");
+
+    let (_, metrics) = http(mport, "GET", "/metrics", "");
+    assert!(
+        metrics.contains("aisprint_qos_violated{source=\"controller\",constraint=\"global_constraint_1\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("aisprint_agent_connected{node=\"n1\""), "{metrics}");
+    assert!(metrics.contains("aisprint_host_cpu_usage_percent{cpu=\"cpu-total\",node=\"n2\"}"), "{metrics}");
+
+    for a in agents {
+        a.stop();
+    }
+    controller.stop();
+    let got = receiver.stop();
+    let got = got.lock().expect("lock").clone();
+    // The value is the session's end to end time: c2's end on n2 minus c1's job start on n1.
+    let s = State::open(&dir.join("state/controller.redb")).expect("state");
+    let rec = |node: &str| -> (f64, f64) {
+        let b = s.batches_of(node).expect("batches");
+        let p = b
+            .iter()
+            .flat_map(|b| b.batch.iter().flat_map(|x| &x.points))
+            .find(|p| p.measurement == "execution_time")
+            .expect("record");
+        (p.fields["job_start_time"], p.fields["job_end_time"])
+    };
+    let want = rec("n2").1 - rec("n1").0;
+    assert!((global["value"].as_f64().expect("value") - want).abs() < 1e-6, "{global} vs {want}");
+    for n in named(&got, "constraint", "global_constraint_1") {
+        assert!((n["value"].as_f64().expect("value") - want).abs() < 1e-6, "{n} vs {want}");
+    }
+}

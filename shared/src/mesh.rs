@@ -306,6 +306,32 @@ pub struct ControllerConfig {
     /// its own; agents name it in their `mqtt` section).
     #[serde(default)]
     pub mqtt_broker: Option<EmbeddedBroker>,
+    /// QoS monitoring across nodes: global constraints whose components run on different
+    /// nodes, checked from the records the agents replicate; `/metrics` for Prometheus.
+    #[serde(default)]
+    pub monitoring: Option<ControllerMonitoring>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerMonitoring {
+    /// QoS files with the constraints to check (a deployment's
+    /// `space4ai-d/qos_constraints.yaml` or its `ams/qos_constraints_L<k>.yaml`): only the global
+    /// constraints whose components were seen on more than one node are checked here.
+    #[serde(default)]
+    pub qos_constraints: Vec<String>,
+    /// `monitoring_setup.yaml`: period, window and default endpoint.
+    #[serde(default)]
+    pub monitoring_setup: Option<String>,
+    /// Where notifications go (overrides the setup file's default endpoint).
+    #[serde(default)]
+    pub notification_endpoint: Option<String>,
+    /// `host:port` for Prometheus (`GET /metrics`).
+    #[serde(default)]
+    pub http: Option<String>,
+    /// Notifications waiting for their endpoint (redb); default: beside the state.
+    #[serde(default)]
+    pub outbox: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -343,6 +369,25 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
         out.push(
             doc.error("retention_hours", format!("{}: expected hours between 0 and ten years", c.retention_hours)),
         );
+    }
+    if let Some(m) = &c.monitoring {
+        if let Some(h) = &m.http {
+            if h.parse::<std::net::SocketAddr>().is_err() {
+                out.push(
+                    doc.error("monitoring.http", format!("`{h}`: expected an address and port, e.g. 127.0.0.1:9464")),
+                );
+            }
+        }
+        if let Some(u) = &m.notification_endpoint {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                out.push(
+                    doc.error(
+                        "monitoring.notification_endpoint",
+                        format!("`{u}`: expected an http:// or https:// URL"),
+                    ),
+                );
+            }
+        }
     }
     if let Some(b) = &c.mqtt_broker {
         if b.listen.parse::<std::net::SocketAddr>().is_err() {

@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod certs;
+pub mod qos;
 pub mod serve;
 pub mod state;
 
@@ -34,9 +35,11 @@ pub enum MeshError {
     BadAddress(String),
     #[error("the controller answered: {0}")]
     Status(#[from] tonic::Status),
+    #[error("notification outbox: {0}")]
+    Outbox(String),
 }
 
-fn read(path: &Path) -> Result<String, MeshError> {
+pub(crate) fn read(path: &Path) -> Result<String, MeshError> {
     std::fs::read_to_string(path).map_err(|source| MeshError::Read { path: path.to_path_buf(), source })
 }
 
@@ -60,6 +63,13 @@ pub fn load_config(path: &Path) -> Result<ControllerConfig, MeshError> {
     rel(&mut c.cert);
     rel(&mut c.key);
     c.state = base.join(&c.state).display().to_string();
+    if let Some(m) = &mut c.monitoring {
+        for x in m.qos_constraints.iter_mut().chain(m.monitoring_setup.iter_mut()).chain(m.outbox.iter_mut()) {
+            *x = base.join(&*x).display().to_string();
+        }
+    }
+    // The monitoring files are checked before anything starts.
+    qos::QosSetup::load(&c)?;
     Ok(c)
 }
 

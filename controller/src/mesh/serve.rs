@@ -12,7 +12,8 @@ use aisprint_proto::v1::admin_service_server::{AdminService, AdminServiceServer}
 use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer};
 use aisprint_proto::v1::{
     AgentInfo, BatchAck, Command, CommandsRequest, HeartbeatReply, HeartbeatRequest, ListAgentsReply,
-    ListAgentsRequest, MetricBatch, RegisterReply, RegisterRequest, TailMetricsReply, TailMetricsRequest,
+    ListAgentsRequest, MetricBatch, QosStatusReply, QosStatusRequest, RegisterReply, RegisterRequest, TailMetricsReply,
+    TailMetricsRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,6 +21,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::certs::{common_name, CONTROLLER_NAME};
+use super::qos::{QosInput, QosSetup};
 use super::state::{now_ms, State, Stored};
 
 /// A batch to store, and where to send (boot id, seq, duplicate) or the failure.
@@ -49,6 +51,14 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("monitoring: {0}")]
+    Monitoring(#[from] super::MeshError),
+    #[error("monitoring.http: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where a connected agent's commands go.
@@ -62,6 +72,7 @@ struct Mesh {
     /// Open batch streams per node.
     connected: Arc<Mutex<HashMap<String, usize>>>,
     commands: Arc<Mutex<HashMap<String, CommandSender>>>,
+    qos: mpsc::UnboundedSender<QosInput>,
 }
 
 /// The node a client's certificate names (None without TLS).
@@ -240,13 +251,7 @@ impl AgentService for Mesh {
 impl AdminService for Mesh {
     async fn list_agents(&self, req: Request<ListAgentsRequest>) -> Result<Response<ListAgentsReply>, Status> {
         self.check_admin(&req)?;
-        let mut agents = self.blocking(|s| s.agents()).await?;
-        if let Ok(c) = self.connected.lock() {
-            for a in &mut agents {
-                a.connected = c.get(&a.node_id).is_some_and(|n| *n > 0);
-            }
-        }
-        Ok(Response::new(ListAgentsReply { agents }))
+        Ok(Response::new(ListAgentsReply { agents: self.agents().await? }))
     }
 
     async fn tail_metrics(&self, req: Request<TailMetricsRequest>) -> Result<Response<TailMetricsReply>, Status> {
@@ -256,11 +261,87 @@ impl AdminService for Mesh {
         let batches = self.blocking(move |s| s.tail(&r.node_id, limit)).await?;
         Ok(Response::new(TailMetricsReply { batches }))
     }
+
+    async fn qos_status(&self, req: Request<QosStatusRequest>) -> Result<Response<QosStatusReply>, Status> {
+        self.check_admin(&req)?;
+        let (tx, rx) = oneshot::channel();
+        self.qos.send(QosInput::Status(tx)).map_err(|_| Status::unavailable("the controller is stopping"))?;
+        Ok(Response::new(rx.await.map_err(|_| Status::unavailable("the controller is stopping"))?))
+    }
+}
+
+impl Mesh {
+    /// The agents as `aisprint agents list` shows them.
+    async fn agents(&self) -> Result<Vec<AgentInfo>, Status> {
+        let mut agents = self.blocking(|s| s.agents()).await?;
+        if let Ok(c) = self.connected.lock() {
+            for a in &mut agents {
+                a.connected = c.get(&a.node_id).is_some_and(|n| *n > 0);
+            }
+        }
+        Ok(agents)
+    }
+}
+
+/// `GET /metrics` of the controller: the agents, and the QoS checks.
+async fn metrics(axum::extract::State(mesh): axum::extract::State<Mesh>) -> axum::response::Response {
+    use aisprint_shared::ams::prometheus::{Exposition, Type};
+    use axum::response::IntoResponse;
+    let mut e = Exposition::new();
+    if let Ok(agents) = mesh.agents().await {
+        for a in agents {
+            let l = [("node", a.node_id.as_str()), ("layer", a.layer.as_str()), ("resource", a.resource.as_str())];
+            e.add(
+                "aisprint_agent_connected",
+                "1 while the agent has a batch stream open.",
+                Type::Gauge,
+                l,
+                f64::from(u8::from(a.connected)),
+            );
+            e.add("aisprint_agent_batches_total", "Batches stored for the agent.", Type::Counter, l, a.batches as f64);
+            e.add(
+                "aisprint_agent_duplicates_total",
+                "Batches received again (already stored).",
+                Type::Counter,
+                l,
+                a.duplicates as f64,
+            );
+            e.add(
+                "aisprint_agent_buffered",
+                "Batches waiting in the agent's buffer (last heartbeat).",
+                Type::Gauge,
+                l,
+                a.buffered as f64,
+            );
+            e.add(
+                "aisprint_agent_dropped_total",
+                "Batches the agent dropped (buffer full).",
+                Type::Counter,
+                l,
+                a.dropped as f64,
+            );
+            e.add(
+                "aisprint_agent_last_seen_seconds",
+                "When the agent was last heard of (Unix seconds).",
+                Type::Gauge,
+                l,
+                a.last_seen_unix_ms as f64 / 1000.0,
+            );
+        }
+    }
+    let (tx, rx) = oneshot::channel();
+    let qos = if mesh.qos.send(QosInput::Metrics(tx)).is_ok() { rx.await.unwrap_or_default() } else { String::new() };
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], e.render() + &qos).into_response()
 }
 
 /// The writer: takes what is waiting (up to 1,024 batches), stores it in one commit, answers;
 /// once a minute it deletes batches older than the retention.
-fn writer_loop(state: Arc<State>, mut rx: mpsc::Receiver<WriteReq>, retention: std::time::Duration) {
+fn writer_loop(
+    state: Arc<State>,
+    mut rx: mpsc::Receiver<WriteReq>,
+    retention: std::time::Duration,
+    qos: mpsc::UnboundedSender<QosInput>,
+) {
     let mut last_prune = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
         if last_prune.elapsed() > std::time::Duration::from_secs(60) {
@@ -293,7 +374,12 @@ fn writer_loop(state: Arc<State>, mut rx: mpsc::Receiver<WriteReq>, retention: s
         match state.store(&batches) {
             Ok(results) => {
                 for ((b, reply), r) in group.into_iter().zip(results) {
-                    let _ = reply.send(Ok((b.boot_id, b.seq, r == Stored::Duplicate)));
+                    let duplicate = r == Stored::Duplicate;
+                    if !duplicate && !b.points.is_empty() {
+                        // Each record reaches the QoS checks once: duplicates are not passed on.
+                        let _ = qos.send(QosInput::Points { node: b.node_id, points: b.points });
+                    }
+                    let _ = reply.send(Ok((b.boot_id, b.seq, duplicate)));
                 }
             }
             Err(e) => {
@@ -312,13 +398,39 @@ pub async fn serve(
     state_path: PathBuf,
     tls: Option<Tls>,
     retention: std::time::Duration,
+    qos: Option<QosSetup>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let state = Arc::new(State::open(&state_path)?);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let metrics_addr = qos.as_ref().and_then(|q| q.http);
+    let metrics_listener = match metrics_addr {
+        Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|source| ServeError::Bind { addr: a, source })?),
+        None => None,
+    };
+    let (qtx, qos_task) = super::qos::start(qos, cancel.clone())?;
     let (wtx, wrx) = mpsc::channel::<WriteReq>(8192);
     let wstate = state.clone();
-    let writer = std::thread::spawn(move || writer_loop(wstate, wrx, retention));
-    let mesh = Mesh { state, writer: wtx, secure: tls.is_some(), connected: Arc::default(), commands: Arc::default() };
+    let wqos = qtx.clone();
+    let writer = std::thread::spawn(move || writer_loop(wstate, wrx, retention, wqos));
+    let mesh = Mesh {
+        state,
+        writer: wtx,
+        secure: tls.is_some(),
+        connected: Arc::default(),
+        commands: Arc::default(),
+        qos: qtx,
+    };
+    if let Some(l) = metrics_listener {
+        let router = axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(mesh.clone());
+        let c = cancel.clone();
+        tracing::info!(addr = ?metrics_addr, "Prometheus metrics on /metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, router).with_graceful_shutdown(async move { c.cancelled().await }).await {
+                tracing::error!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
     let mut builder = Server::builder();
     if let Some(t) = &tls {
         let cfg = ServerTlsConfig::new()
@@ -335,5 +447,7 @@ pub async fn serve(
         .map_err(|source| ServeError::Transport { addr, source });
     drop(mesh);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    cancel.cancel();
+    let _ = qos_task.await;
     result
 }

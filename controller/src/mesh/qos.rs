@@ -1,0 +1,370 @@
+//! The controller's part of QoS monitoring. One task owns it: it receives the points of
+//! interest of every newly stored batch (execution records, the agents' checks and
+//! notifications), checks the global constraints whose components ran on more than one node
+//! (each agent checks what ran on it alone), keeps the last state of every check for
+//! `aisprint qos status` and `/metrics`, and sends its own notifications through a durable
+//! outbox (the agent's).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aisprint_agent::notify::{Outbox, Outgoing};
+use aisprint_proto::v1::{ConstraintState, Point, QosEvent, QosStatusReply, ThroughputState};
+use aisprint_shared::ams::engine::{Engine, Kind, Scope, State as CheckState};
+use aisprint_shared::ams::prometheus::{Exposition, Type};
+use aisprint_shared::ams::record::Execution;
+use aisprint_shared::ams::{self};
+use aisprint_shared::mesh::{ControllerConfig, FAMILIES};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::MeshError;
+
+/// Series kept for `/metrics` at most (host and custom metrics, latest value each).
+const MAX_SERIES: usize = 100_000;
+
+/// Recent notifications kept for `qos status`.
+const EVENTS: usize = 100;
+
+/// What the monitoring section of `controller.yaml` names, read and checked.
+#[derive(Debug, Clone, Default)]
+pub struct QosSetup {
+    pub loaded: ams::Loaded,
+    pub endpoint: Option<String>,
+    pub http: Option<SocketAddr>,
+    pub outbox: PathBuf,
+}
+
+impl QosSetup {
+    /// `Ok(None)` without a monitoring section; paths are already resolved.
+    pub fn load(c: &ControllerConfig) -> Result<Option<QosSetup>, MeshError> {
+        let Some(m) = &c.monitoring else { return Ok(None) };
+        let read = |p: &str| super::read(Path::new(p)).map(|t| (p.to_string(), t));
+        let ms = m.monitoring_setup.as_deref().map(read).transpose()?;
+        let qos = m.qos_constraints.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+        let (loaded, warnings) =
+            ams::load(ms.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), None, &qos).map_err(MeshError::Invalid)?;
+        for w in warnings.warnings() {
+            tracing::warn!("{w}");
+        }
+        let endpoint = m.notification_endpoint.clone().or_else(|| loaded.monitoring.default_endpoint.clone());
+        let outbox = m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| {
+            let s = Path::new(&c.state);
+            s.with_file_name(format!(
+                "{}.outbox.redb",
+                s.file_stem().map(|x| x.to_string_lossy().to_string()).unwrap_or_else(|| "controller".into())
+            ))
+        });
+        let http = m.http.as_deref().and_then(|h| h.parse().ok());
+        Ok(Some(QosSetup { loaded, endpoint, http, outbox }))
+    }
+}
+
+/// What the task is asked.
+#[derive(Debug)]
+pub enum QosInput {
+    /// The wanted points of a newly stored batch of `node`.
+    Points {
+        node: String,
+        points: Vec<Point>,
+    },
+    Status(oneshot::Sender<QosStatusReply>),
+    /// The QoS part of `/metrics`.
+    Metrics(oneshot::Sender<String>),
+}
+
+struct Task {
+    engine: Option<Engine>,
+    endpoint: Option<String>,
+    outbox: Option<Arc<Outbox>>,
+    /// (node, constraint, path) -> the agent's last check.
+    agent_checks: BTreeMap<(String, String, String), ConstraintState>,
+    throughput: BTreeMap<(String, String), ThroughputState>,
+    events: VecDeque<QosEvent>,
+    /// (metric name, labels) -> latest value: host metrics and custom metrics of every node.
+    gauges: BTreeMap<(String, Vec<(String, String)>), f64>,
+}
+
+fn now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Local => "local",
+        Kind::Global => "global",
+    }
+}
+
+fn state_name(s: CheckState) -> &'static str {
+    match s {
+        CheckState::Ok => "ok",
+        CheckState::Violated => "violated",
+        CheckState::NoData => "no_data",
+        CheckState::Elsewhere => "elsewhere",
+    }
+}
+
+/// Starts the task; the sender feeds it. Without a monitoring section it still collects the
+/// agents' checks.
+pub fn start(
+    setup: Option<QosSetup>,
+    cancel: CancellationToken,
+) -> Result<(mpsc::UnboundedSender<QosInput>, tokio::task::JoinHandle<()>), MeshError> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut task = Task {
+        engine: None,
+        endpoint: None,
+        outbox: None,
+        agent_checks: BTreeMap::new(),
+        throughput: BTreeMap::new(),
+        events: VecDeque::new(),
+        gauges: BTreeMap::new(),
+    };
+    if let Some(s) = setup {
+        let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
+        e.add_constraints(s.loaded.constraints.clone(), None);
+        tracing::info!(constraints = e.constraints().len(), endpoint = ?s.endpoint.as_deref().map(redact), "QoS checks across nodes");
+        task.engine = Some(e);
+        task.endpoint = s.endpoint;
+        let outbox = Outbox::open(&s.outbox).map_err(|e| MeshError::Outbox(e.to_string()))?;
+        let (o, c) = (outbox.clone(), cancel.clone());
+        tokio::spawn(async move { o.deliver(c).await });
+        task.outbox = Some(outbox);
+    }
+    let handle = tokio::spawn(async move { task.run(rx, cancel).await });
+    Ok((tx, handle))
+}
+
+/// A URL without what may be a secret (user info, query).
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    format!("{scheme}://{rest}")
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<QosInput>, cancel: CancellationToken) {
+        loop {
+            let now = now_s();
+            let wait = self.engine.as_ref().map_or(Duration::from_secs(3600), |e| {
+                Duration::from_secs_f64((e.next_due(now) - now).clamp(0.0, 3600.0))
+            });
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                m = rx.recv() => match m {
+                    Some(m) => self.take(m),
+                    None => break,
+                },
+                _ = tokio::time::sleep(wait) => self.tick().await,
+            }
+        }
+    }
+
+    fn take(&mut self, m: QosInput) {
+        match m {
+            QosInput::Points { node, points } => {
+                for p in points {
+                    self.point(&node, p);
+                }
+            }
+            QosInput::Status(tx) => {
+                let _ = tx.send(self.status());
+            }
+            QosInput::Metrics(tx) => {
+                let _ = tx.send(self.metrics());
+            }
+        }
+    }
+
+    fn point(&mut self, node: &str, p: Point) {
+        let ms = p.time_unix_ns / 1_000_000;
+        match p.measurement.as_str() {
+            "execution_time" => {
+                if let Some(e) = &mut self.engine {
+                    let tags = p.tags.into_iter().collect();
+                    let fields = p.fields.into_iter().collect();
+                    match Execution::from_point(&tags, &fields) {
+                        Ok(x) => e.observe_execution(&x, node),
+                        Err(err) => tracing::debug!(%node, error = %err, "execution record skipped"),
+                    }
+                }
+            }
+            "constraint_check" => {
+                let name = p.tags.get("constraint").cloned().unwrap_or_default();
+                let kind = p.tags.get("kind").cloned().unwrap_or_default();
+                let path = p.tags.get("path").cloned().unwrap_or_default();
+                let value = p.fields.get(&format!("{kind}_{name}")).copied();
+                let violated = p.fields.get("violated").is_some_and(|v| *v != 0.0);
+                let st = ConstraintState {
+                    source: node.to_string(),
+                    name: name.clone(),
+                    kind,
+                    path: path.split(',').map(str::to_string).collect(),
+                    threshold: p.fields.get("threshold").copied().unwrap_or_default(),
+                    has_value: value.is_some(),
+                    value: value.unwrap_or_default(),
+                    sessions: p.fields.get("sessions").copied().unwrap_or_default() as u32,
+                    state: if violated { "violated" } else { "ok" }.into(),
+                    check_unix_ms: ms,
+                };
+                let key = (node.to_string(), name, path);
+                if self.agent_checks.get(&key).is_none_or(|old| old.check_unix_ms <= ms) {
+                    self.agent_checks.insert(key, st);
+                }
+            }
+            "throughput" => {
+                let component = p.tags.get("component_name").cloned().unwrap_or_default();
+                let st = ThroughputState {
+                    source: node.to_string(),
+                    component: component.clone(),
+                    per_second: p.fields.get("throughput").copied().unwrap_or_default(),
+                    check_unix_ms: ms,
+                };
+                self.throughput.insert((node.to_string(), component), st);
+            }
+            "ams_notification" => {
+                let body = p.tags.get("body").cloned().unwrap_or_default();
+                tracing::info!(%node, notification = %body, "AMS notification from an agent");
+                self.event(node, body, ms);
+            }
+            m => {
+                let family = if FAMILIES.contains(&m) { "host" } else { "custom" };
+                let mut labels: Vec<(String, String)> = vec![("node".into(), node.to_string())];
+                labels.extend(p.tags.iter().filter(|(k, _)| k.as_str() != "node").map(|(k, v)| (k.clone(), v.clone())));
+                labels.sort();
+                for (f, v) in &p.fields {
+                    let key = (format!("aisprint_{family}_{m}_{f}"), labels.clone());
+                    if self.gauges.len() < MAX_SERIES || self.gauges.contains_key(&key) {
+                        self.gauges.insert(key, *v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, source: &str, body_json: String, time_unix_ms: i64) {
+        if self.events.len() == EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(QosEvent { source: source.to_string(), body_json, time_unix_ms });
+    }
+
+    async fn tick(&mut self) {
+        let Some(e) = &mut self.engine else { return };
+        let now = now_s();
+        let (notes, _) = e.tick(now);
+        for s in e.statuses().iter().filter(|s| s.state == CheckState::Violated) {
+            tracing::warn!(constraint = %s.name, value = s.value.unwrap_or_default(), threshold = s.threshold,
+                path = %s.path.join(","), "QoS constraint violated across nodes");
+        }
+        let mut out = Vec::new();
+        for n in notes {
+            self.event("controller", n.body.to_string(), (now * 1000.0) as i64);
+            if let Some(url) = n.url.clone().or_else(|| self.endpoint.clone()) {
+                out.push(Outgoing { url, body: n.body });
+            }
+        }
+        if let (Some(o), false) = (&self.outbox, out.is_empty()) {
+            let o = o.clone();
+            match tokio::task::spawn_blocking(move || o.push(&out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "notifications not stored in the outbox"),
+                Err(e) => tracing::error!(error = %e, "outbox task failed"),
+            }
+        }
+    }
+
+    fn status(&self) -> QosStatusReply {
+        let mut constraints: Vec<ConstraintState> = self.agent_checks.values().cloned().collect();
+        if let Some(e) = &self.engine {
+            for s in e.statuses() {
+                if s.state == CheckState::Elsewhere {
+                    continue;
+                }
+                constraints.push(ConstraintState {
+                    source: "controller".into(),
+                    name: s.name.clone(),
+                    kind: kind_name(s.kind).into(),
+                    path: s.path.clone(),
+                    threshold: s.threshold,
+                    has_value: s.value.is_some(),
+                    value: s.value.unwrap_or_default(),
+                    sessions: s.sessions as u32,
+                    state: state_name(s.state).into(),
+                    check_unix_ms: (s.check_time * 1000.0) as i64,
+                });
+            }
+        }
+        QosStatusReply {
+            constraints,
+            throughput: self.throughput.values().cloned().collect(),
+            events: self.events.iter().cloned().collect(),
+        }
+    }
+
+    fn metrics(&self) -> String {
+        let mut e = Exposition::new();
+        for c in self.status().constraints {
+            let path = c.path.join(",");
+            let l = [
+                ("source", c.source.as_str()),
+                ("constraint", c.name.as_str()),
+                ("kind", c.kind.as_str()),
+                ("path", path.as_str()),
+            ];
+            e.add("aisprint_qos_threshold_seconds", "The constraint's threshold.", Type::Gauge, l, c.threshold);
+            if c.has_value {
+                e.add(
+                    "aisprint_qos_value_seconds",
+                    "The constraint's value at its last check.",
+                    Type::Gauge,
+                    l,
+                    c.value,
+                );
+            }
+            e.add(
+                "aisprint_qos_violated",
+                "1 when the last check was above the threshold.",
+                Type::Gauge,
+                l,
+                f64::from(u8::from(c.state == "violated")),
+            );
+        }
+        for t in self.throughput.values() {
+            e.add(
+                "aisprint_throughput_sessions_per_second",
+                "Distinct sessions of the throughput component per second, over the window.",
+                Type::Gauge,
+                [("source", t.source.as_str()), ("component_name", t.component.as_str())],
+                t.per_second,
+            );
+        }
+        for ((name, labels), v) in &self.gauges {
+            let help = if name.starts_with("aisprint_host_") {
+                "Host metric (AMS/Telegraf name), latest."
+            } else {
+                "Custom application metric, latest."
+            };
+            e.add(name, help, Type::Gauge, labels.iter().map(|(k, v)| (k.as_str(), v.as_str())), *v);
+        }
+        let mut per_source: HashMap<&str, u64> = HashMap::new();
+        for ev in &self.events {
+            *per_source.entry(ev.source.as_str()).or_default() += 1;
+        }
+        for (s, n) in per_source {
+            e.add(
+                "aisprint_recent_notifications",
+                "Notifications among the last 100 kept.",
+                Type::Gauge,
+                [("source", s)],
+                n as f64,
+            );
+        }
+        e.render()
+    }
+}
