@@ -113,7 +113,7 @@ impl Outbox {
                 }
                 Ok(r) if r.status().is_client_error() && r.status().as_u16() != 408 && r.status().as_u16() != 429 => {
                     self.counters.refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(url = %item.url, status = %r.status(), "the endpoint refused a notification: not retried");
+                    tracing::error!(url = %aisprint_shared::ams::redact(&item.url), status = %r.status(), "the endpoint refused a notification: not retried");
                     self.ack(seq).await;
                 }
                 Ok(r) => {
@@ -122,7 +122,7 @@ impl Outbox {
                         .pause(
                             &cancel,
                             "notification endpoint failed; kept in the outbox",
-                            &format!("{} answered {}", item.url, r.status()),
+                            &format!("{} answered {}", aisprint_shared::ams::redact(&item.url), r.status()),
                         )
                         .await;
                 }
@@ -133,13 +133,14 @@ impl Outbox {
                     } else if e.is_connect() {
                         "unreachable".to_string()
                     } else {
-                        e.to_string()
+                        // The error's own text names the URL, which may carry a secret.
+                        e.without_url().to_string()
                     };
                     backoff
                         .pause(
                             &cancel,
                             "notification endpoint failed; kept in the outbox",
-                            &format!("{}: {why}", item.url),
+                            &format!("{}: {why}", aisprint_shared::ams::redact(&item.url)),
                         )
                         .await;
                 }

@@ -135,7 +135,7 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 const PIPELINE: &str = r#"
 import json, sys, time
-from aisprint.annotations import component_name, exec_time
+from aisprint.annotations import component_name, detect_metric_drift, exec_time
 from aisprint import monitoring
 
 @component_name(name='c1')
@@ -149,8 +149,17 @@ def c2(d):
     time.sleep(d)
     return 'done'
 
+@component_name(name='c3')
+@detect_metric_drift(metric='masks', field='masks_count')
+def c3(values):
+    for v in values:
+        monitoring.report_metric('masks', {'masks_count': v})
+
 what = sys.argv[1]
-if what == 'c1':
+if what == 'drift':
+    # 40 frames around 3 people, then 10 around 9.
+    c3([3 + (i % 3) * 0.1 for i in range(40)] + [9.0] * 10)
+elif what == 'c1':
     c1(float(sys.argv[2]))
 elif what == 'c2':
     assert c2(float(sys.argv[2])) == 'done'
@@ -553,4 +562,47 @@ fn paths_across_nodes_are_checked_by_the_controller() {
     for n in named(&got, "constraint", "global_constraint_1") {
         assert!((n["value"].as_f64().expect("value") - want).abs() < 1e-6, "{n} vs {want}");
     }
+}
+
+#[test]
+fn drift_and_infrastructure_alerts_reach_their_endpoints() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (agent_http, rport) = (free_port(), free_port());
+    let (mesh, _) = setup(dir, agent_http, free_port(), rport);
+    // Host metrics every 0.5 s; an infrastructure alert that always holds (CPU use within
+    // [0, 100]) every second.
+    std::fs::write(
+        dir.join("monitoring_setup.yaml"),
+        format!("monitoring:\n  metrics:\n    cpu: {{}}\n  time_period: 1s\n  parameters:\n    default_notification_endpoint: http://127.0.0.1:{rport}/ams-alert\n  alerts:\n    cpu_any:\n      condition:\n        metric: {{name: cpu, field: usage_percent}}\n        threshold: {{type: range, value: [0, 100]}}\n      every: 1s\n"),
+    )
+    .expect("write");
+    let cfg = mesh.agent_config(
+        "edge-1",
+        None,
+        0.5,
+        &format!("monitoring:\n  http: 127.0.0.1:{agent_http}\n  monitoring_setup: monitoring_setup.yaml\n"),
+    );
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let receiver = Receiver::start(rport, got.clone());
+    let agent = mesh.agent(&cfg, "agent.log");
+    wait_until("the agent's endpoint", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", agent_http)).is_ok()
+    });
+    let st = python(dir, agent_http, "d1", &["drift"]);
+    assert_eq!(st["sent"].as_u64(), Some(51), "{st}"); // 50 values and the watch
+    wait_until("the drift alert and an infrastructure alert", Duration::from_secs(10), || {
+        let g = got.lock().expect("lock");
+        !named(&g, "drift_alert", "masks.masks_count").is_empty() && !named(&g, "alert", "cpu_any").is_empty()
+    });
+    agent.stop();
+    let got = receiver.stop();
+    let g = got.lock().expect("lock");
+    let d = named(&g, "drift_alert", "masks.masks_count");
+    assert_eq!(d.len(), 1, "one drift: {d:?}");
+    assert_eq!((d[0]["component"].as_str(), d[0]["direction"].as_str()), (Some("c3"), Some("increase")));
+    assert_eq!(d[0]["value"], 9.0);
+    let a = named(&g, "alert", "cpu_any");
+    let v = a[0]["value"].as_f64().expect("value");
+    assert!((0.0..=100.0).contains(&v), "{v}");
 }

@@ -127,7 +127,7 @@ pub fn start(
     if let Some(s) = setup {
         let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
         e.add_constraints(s.loaded.constraints.clone(), None);
-        tracing::info!(constraints = e.constraints().len(), endpoint = ?s.endpoint.as_deref().map(redact), "QoS checks across nodes");
+        tracing::info!(constraints = e.constraints().len(), endpoint = ?s.endpoint.as_deref().map(ams::redact), "QoS checks across nodes");
         task.engine = Some(e);
         task.endpoint = s.endpoint;
         let outbox = Outbox::open(&s.outbox).map_err(|e| MeshError::Outbox(e.to_string()))?;
@@ -137,14 +137,6 @@ pub fn start(
     }
     let handle = tokio::spawn(async move { task.run(rx, cancel).await });
     Ok((tx, handle))
-}
-
-/// A URL without what may be a secret (user info, query).
-pub fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
-    format!("{scheme}://{rest}")
 }
 
 impl Task {

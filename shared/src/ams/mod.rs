@@ -10,6 +10,31 @@ pub mod record;
 pub mod setup;
 
 use crate::app::qos::{self as qosfile, QosConstraints};
+
+/// A URL fit for logs and messages: without user information (`user:password@`) and query
+/// (tokens), which may be secrets.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let sep = if rest.contains('/') { "/" } else { "" };
+    if scheme.is_empty() {
+        format!("{host}{sep}{path}")
+    } else {
+        format!("{scheme}://{host}{sep}{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacted_urls_keep_no_secret() {
+        assert_eq!(super::redact("https://user:s3cret@host:5000/ams-alert?token=abc"), "https://host:5000/ams-alert");
+        assert_eq!(super::redact("http://127.0.0.1:9000/x"), "http://127.0.0.1:9000/x");
+        assert_eq!(super::redact("http://h"), "http://h");
+    }
+}
 use crate::diag::Diagnostics;
 
 /// The monitoring files of an agent or the controller, read and checked together.
