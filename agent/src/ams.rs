@@ -151,6 +151,7 @@ pub struct Snapshot {
     #[serde(skip)]
     pub custom: Vec<Sample>,
     pub buffered: u64,
+    pub last_check_seconds: f64,
 }
 
 /// Starts the listeners and the recorder; returns the sender the collector uses for host
@@ -198,6 +199,7 @@ pub async fn start(
         counters: counters.clone(),
         host: Vec::new(),
         custom: BTreeMap::new(),
+        last_check_s: 0.0,
     };
     {
         let c = cancel.clone();
@@ -421,6 +423,8 @@ struct Recorder {
     host: Vec<Point>,
     /// Latest custom metric per (measurement, tags), for /metrics.
     custom: BTreeMap<(String, Vec<(String, String)>), Sample>,
+    /// How long the last constraint check took.
+    last_check_s: f64,
 }
 
 fn now_s() -> f64 {
@@ -504,6 +508,7 @@ impl Recorder {
             host: self.host.clone(),
             custom: self.custom.values().cloned().collect(),
             buffered: self.buffer.stats().map_or(0, |s| s.batches),
+            last_check_seconds: self.last_check_s,
         }
     }
 
@@ -579,7 +584,11 @@ impl Recorder {
 
     async fn tick(&mut self) {
         let now = now_s();
+        let started = std::time::Instant::now();
         let (notes, samples) = self.engine.tick(now);
+        if !samples.is_empty() {
+            self.last_check_s = started.elapsed().as_secs_f64();
+        }
         tracing::debug!(now, notes = notes.len(), samples = samples.len(), statuses = ?self.engine.statuses().iter().map(|s| (s.name.as_str(), s.value, s.sessions)).collect::<Vec<_>>(), "tick");
         for s in self.engine.statuses().iter().filter(|s| s.state == State::Violated) {
             tracing::warn!(constraint = %s.name, value = s.value.unwrap_or_default(), threshold = s.threshold,

@@ -35,6 +35,13 @@ pub fn render(s: &Snapshot) -> String {
         s.outbox_pending as f64,
     );
     e.add("aisprint_buffer_batches", "Batches in the agent's buffer.", Type::Gauge, n, s.buffered as f64);
+    e.add(
+        "aisprint_check_duration_seconds",
+        "How long the last check of the constraints took.",
+        Type::Gauge,
+        n,
+        s.last_check_seconds,
+    );
     for st in &s.statuses {
         let path = st.path.join(",");
         let kind = match st.kind {

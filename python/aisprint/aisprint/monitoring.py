@@ -34,8 +34,8 @@ __all__ = ["report_metric", "report_execution", "report_execution_time", "stats"
 
 _log = logging.getLogger("aisprint.monitoring")
 
-MAX_QUEUE = 10000
-MAX_BATCH = 1000
+MAX_QUEUE = 100000
+MAX_BATCH = 5000
 
 
 def _env_float(name, default):

@@ -12,6 +12,9 @@
 //! record each check come out.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -102,30 +105,49 @@ pub struct Notification {
     pub body: serde_json::Value,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SessionAgg {
     min_start: f64,
     max_end: f64,
+    /// The entry of `order` that holds `max_end`.
+    latest: u64,
 }
 
 #[derive(Debug, Default)]
 struct Component {
-    sessions: HashMap<String, SessionAgg>,
-    /// (job end, session) in arrival order, for the window and expiry.
-    order: VecDeque<(f64, String)>,
+    sessions: FxHashMap<Arc<str>, SessionAgg>,
+    /// (job end, entry number, session), sorted by job end (records that arrive late, such as
+    /// an agent's backlog at the controller, are inserted in their place).
+    order: VecDeque<(f64, u64, Arc<str>)>,
+    next: u64,
     /// node -> last time a record came from it.
-    nodes: HashMap<String, f64>,
+    nodes: FxHashMap<String, f64>,
 }
 
 impl Component {
     fn add(&mut self, e: &Execution, node: &str) {
-        let a = self
-            .sessions
-            .entry(e.session.clone())
-            .or_insert(SessionAgg { min_start: f64::INFINITY, max_end: f64::NEG_INFINITY });
+        let n = self.next;
+        self.next += 1;
+        let key: Arc<str> = match self.sessions.get_key_value(e.session.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(e.session.as_str()),
+        };
+        let a = self.sessions.entry(key.clone()).or_insert(SessionAgg {
+            min_start: f64::INFINITY,
+            max_end: f64::NEG_INFINITY,
+            latest: n,
+        });
         a.min_start = a.min_start.min(e.job_start);
-        a.max_end = a.max_end.max(e.job_end);
-        self.order.push_back((e.job_end, e.session.clone()));
+        if e.job_end >= a.max_end {
+            a.max_end = e.job_end;
+            a.latest = n;
+        }
+        let at = if self.order.back().is_none_or(|b| b.0 <= e.job_end) {
+            self.order.len()
+        } else {
+            self.order.partition_point(|x| x.0 <= e.job_end)
+        };
+        self.order.insert(at, (e.job_end, n, key));
         if !node.is_empty() {
             let t = self.nodes.entry(node.to_string()).or_insert(e.job_end);
             *t = t.max(e.job_end);
@@ -135,13 +157,13 @@ impl Component {
     /// Forgets sessions that ended before `oldest`, and the oldest beyond the cap.
     fn expire(&mut self, oldest: f64) -> u64 {
         let mut dropped = 0;
-        while let Some((end, _)) = self.order.front() {
+        while let Some((end, _, _)) = self.order.front() {
             let over = self.order.len() > MAX_SESSIONS;
             if *end >= oldest && !over {
                 break;
             }
-            let Some((end, s)) = self.order.pop_front() else { break };
-            if self.sessions.get(&s).is_some_and(|a| a.max_end <= end) {
+            let Some((end, n, s)) = self.order.pop_front() else { break };
+            if self.sessions.get(&s).is_some_and(|a| a.latest == n) {
                 self.sessions.remove(&s);
                 if over && end >= oldest {
                     dropped += 1;
@@ -154,19 +176,15 @@ impl Component {
 
     /// Sessions whose latest end is in `[from, to]`, with that end.
     fn ended_within(&self, from: f64, to: f64) -> Vec<(&str, f64)> {
-        let mut seen = HashSet::new();
+        let start = self.order.partition_point(|x| x.0 < from);
         let mut out = Vec::new();
-        for (end, s) in self.order.iter().rev() {
-            if *end < from {
+        for (end, n, s) in self.order.range(start..) {
+            if *end > to {
                 break;
             }
-            if *end > to || !seen.insert(s.as_str()) {
-                continue;
-            }
-            if let Some(a) = self.sessions.get(s) {
-                if a.max_end >= from && a.max_end <= to {
-                    out.push((s.as_str(), a.max_end));
-                }
+            // Each session once: at the entry that holds its latest end.
+            if self.sessions.get(s).is_some_and(|a| a.latest == *n) {
+                out.push((&**s, *end));
             }
         }
         out
@@ -751,5 +769,34 @@ mod sim {
             n += e.tick(t0 + i as f64 + 0.001).0.len();
         }
         assert_eq!(n, 2, "checks at t0 + 1 and t0 + 2 see it, t0 + 3 does not");
+    }
+
+    #[test]
+    fn late_records_count_in_their_place() {
+        let m = Monitoring { period_s: 1.0, window_s: 3.0, ..Monitoring::default() };
+        let mut e = Engine::new(Scope::Node, &m);
+        e.add_constraints(
+            vec![Constraint { name: "l".into(), kind: Kind::Local, path: vec!["c".into()], threshold: 9.0 }],
+            None,
+        );
+        e.tick(100.0);
+        let x = |s: &str, start: f64, end: f64| Execution {
+            component: "c".into(),
+            session: s.into(),
+            cluster: String::new(),
+            resource: String::new(),
+            job_start: start,
+            function_start: start,
+            job_end: end,
+            failed: false,
+        };
+        // Arrival order: a new one, then a backlog of older ones (one already out of the window).
+        for r in [x("a", 104.0, 105.0), x("b", 95.0, 96.0), x("c", 101.0, 104.0), x("a", 103.0, 104.5)] {
+            e.observe_execution(&r, "n");
+        }
+        e.tick(106.0);
+        let st = &e.statuses()[0];
+        // a: 105 - 103 = 2; c: 3; b is out of the window.
+        assert_eq!((st.sessions, st.value), (2, Some(2.5)));
     }
 }
