@@ -460,6 +460,15 @@ buffer:
 backfill:
   # After an outage, replayed batches per second at most (live batches go first).
   batches_per_second: 200
+# QoS monitoring (docs/monitoring.md): the endpoint components report to (the aisprint Python
+# package), the constraints and alerts checked here, where notifications go.
+# monitoring:
+#   http: 127.0.0.1:8186
+#   udp: 127.0.0.1:8094
+#   qos_constraints: [app/aisprint/deployments/optimal_deployment/ams/qos_constraints_L1.yaml]
+#   monitoring_setup: monitoring_setup.yaml
+#   custom_setup: custom_setup.yaml
+#   notification_endpoint: http://127.0.0.1:5000/ams-alert
 "#,
         families = FAMILIES.join(", ")
     )

@@ -26,6 +26,9 @@ use super::MeshError;
 /// Series kept for `/metrics` at most (host and custom metrics, latest value each).
 const MAX_SERIES: usize = 100_000;
 
+/// Batches waiting for the QoS task at most.
+pub const QUEUE: usize = 65_536;
+
 /// Recent notifications kept for `qos status`.
 const EVENTS: usize = 100;
 
@@ -113,8 +116,10 @@ fn state_name(s: CheckState) -> &'static str {
 pub fn start(
     setup: Option<QosSetup>,
     cancel: CancellationToken,
-) -> Result<(mpsc::UnboundedSender<QosInput>, tokio::task::JoinHandle<()>), MeshError> {
-    let (tx, rx) = mpsc::unbounded_channel();
+) -> Result<(mpsc::Sender<QosInput>, tokio::task::JoinHandle<()>), MeshError> {
+    // Bounded: when the task falls behind a flood of batches, the writer skips it (counted)
+    // rather than let memory grow; storing and acknowledging batches never waits for it.
+    let (tx, rx) = mpsc::channel(QUEUE);
     let mut task = Task {
         engine: None,
         endpoint: None,
@@ -140,7 +145,7 @@ pub fn start(
 }
 
 impl Task {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<QosInput>, cancel: CancellationToken) {
+    async fn run(mut self, mut rx: mpsc::Receiver<QosInput>, cancel: CancellationToken) {
         loop {
             let now = now_s();
             let wait = self.engine.as_ref().map_or(Duration::from_secs(3600), |e| {

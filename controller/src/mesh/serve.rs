@@ -72,7 +72,7 @@ struct Mesh {
     /// Open batch streams per node.
     connected: Arc<Mutex<HashMap<String, usize>>>,
     commands: Arc<Mutex<HashMap<String, CommandSender>>>,
-    qos: mpsc::UnboundedSender<QosInput>,
+    qos: mpsc::Sender<QosInput>,
 }
 
 /// The node a client's certificate names (None without TLS).
@@ -265,7 +265,7 @@ impl AdminService for Mesh {
     async fn qos_status(&self, req: Request<QosStatusRequest>) -> Result<Response<QosStatusReply>, Status> {
         self.check_admin(&req)?;
         let (tx, rx) = oneshot::channel();
-        self.qos.send(QosInput::Status(tx)).map_err(|_| Status::unavailable("the controller is stopping"))?;
+        self.qos.send(QosInput::Status(tx)).await.map_err(|_| Status::unavailable("the controller is stopping"))?;
         Ok(Response::new(rx.await.map_err(|_| Status::unavailable("the controller is stopping"))?))
     }
 }
@@ -330,7 +330,7 @@ async fn metrics(axum::extract::State(mesh): axum::extract::State<Mesh>) -> axum
         }
     }
     let (tx, rx) = oneshot::channel();
-    let qos = if mesh.qos.send(QosInput::Metrics(tx)).is_ok() { rx.await.unwrap_or_default() } else { String::new() };
+    let qos = if mesh.qos.send(QosInput::Metrics(tx)).await.is_ok() { rx.await.unwrap_or_default() } else { String::new() };
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], e.render() + &qos).into_response()
 }
 
@@ -340,8 +340,9 @@ fn writer_loop(
     state: Arc<State>,
     mut rx: mpsc::Receiver<WriteReq>,
     retention: std::time::Duration,
-    qos: mpsc::UnboundedSender<QosInput>,
+    qos: mpsc::Sender<QosInput>,
 ) {
+    let mut skipped: u64 = 0;
     let mut last_prune = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
         if last_prune.elapsed() > std::time::Duration::from_secs(60) {
@@ -377,7 +378,14 @@ fn writer_loop(
                     let duplicate = r == Stored::Duplicate;
                     if !duplicate && !b.points.is_empty() {
                         // Each record reaches the QoS checks once: duplicates are not passed on.
-                        let _ = qos.send(QosInput::Points { node: b.node_id, points: b.points });
+                        if let Err(mpsc::error::TrySendError::Full(_)) =
+                            qos.try_send(QosInput::Points { node: b.node_id, points: b.points })
+                        {
+                            skipped += 1;
+                            if skipped.is_power_of_two() {
+                                tracing::warn!(skipped, "QoS checks fall behind: batches not passed to them");
+                            }
+                        }
                     }
                     let _ = reply.send(Ok((b.boot_id, b.seq, duplicate)));
                 }
