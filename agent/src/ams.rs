@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aisprint_proto::v1::{MetricBatch, Point};
+use aisprint_proto::v1::Point;
 use aisprint_shared::ams::engine::{Constraint, Counters, Engine, Notification, Scope, State, Status};
 use aisprint_shared::ams::record::{self, Defaults, Record, Refused, Sample};
 use aisprint_shared::ams::setup::{Custom, Monitoring};
@@ -27,14 +27,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use prost::Message;
 use serde::Serialize;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::buffer::{Appended, Buffer};
-use crate::collect::monotonic_ms;
 use crate::notify::{Outbox, Outgoing};
 use crate::run::{now_ms, AgentError};
 
@@ -514,22 +512,7 @@ impl Recorder {
 
     /// Stores points as one batch; the sequence number on success.
     async fn store(&self, points: Vec<Point>) -> Result<u64, String> {
-        let (node, boot, b) = (self.node.clone(), self.boot.clone(), self.buffer.clone());
-        let r = tokio::task::spawn_blocking(move || {
-            b.append(|seq| {
-                MetricBatch {
-                    node_id: node,
-                    boot_id: boot,
-                    seq,
-                    wall_time_unix_ms: now_ms(),
-                    monotonic_ms: monotonic_ms(),
-                    backfill: false,
-                    points,
-                }
-                .encode_to_vec()
-            })
-        })
-        .await;
+        let r = crate::run::store_batch(&self.buffer, &self.node, &self.boot, points).await;
         match r {
             Ok(Ok(Appended::Stored { seq, .. })) => {
                 self.latest.send_replace(seq);

@@ -87,30 +87,27 @@ pub fn render(s: &Snapshot) -> String {
         );
     }
     for p in &s.host {
-        for (f, v) in &p.fields {
-            let mut labels: Vec<(&str, &str)> = vec![("node", node)];
-            labels.extend(p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            e.add(
-                &format!("aisprint_host_{}_{}", p.measurement, f),
-                "Host metric (AMS/Telegraf name).",
-                Type::Gauge,
-                labels,
-                *v,
-            );
-        }
+        latest(&mut e, "host", "Host metric (AMS/Telegraf name).", node, &p.measurement, &p.tags, &p.fields);
     }
     for smp in &s.custom {
-        for (f, v) in &smp.fields {
-            let mut labels: Vec<(&str, &str)> = vec![("node", node)];
-            labels.extend(smp.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            e.add(
-                &format!("aisprint_custom_{}_{}", smp.measurement, f),
-                "Custom application metric.",
-                Type::Gauge,
-                labels,
-                *v,
-            );
-        }
+        latest(&mut e, "custom", "Custom application metric.", node, &smp.measurement, &smp.tags, &smp.fields);
     }
     e.render()
+}
+
+/// The latest value of each field of a point, as `aisprint_<family>_<measurement>_<field>`.
+fn latest<'a>(
+    e: &mut Exposition,
+    family: &str,
+    help: &str,
+    node: &str,
+    measurement: &str,
+    tags: impl IntoIterator<Item = (&'a String, &'a String)>,
+    fields: impl IntoIterator<Item = (&'a String, &'a f64)>,
+) {
+    let mut labels: Vec<(&str, &str)> = vec![("node", node)];
+    labels.extend(tags.into_iter().filter(|(k, _)| k.as_str() != "node").map(|(k, v)| (k.as_str(), v.as_str())));
+    for (f, v) in fields {
+        e.add(&format!("aisprint_{family}_{measurement}_{f}"), help, Type::Gauge, labels.iter().copied(), *v);
+    }
 }

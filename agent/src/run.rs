@@ -170,6 +170,31 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
     Ok(())
 }
 
+/// Commits `points` as the node's next batch (off the runtime's workers: the commit syncs).
+pub(crate) async fn store_batch(
+    buffer: &Arc<Buffer>,
+    node: &str,
+    boot: &str,
+    points: Vec<aisprint_proto::v1::Point>,
+) -> Result<Result<Appended, BufferError>, tokio::task::JoinError> {
+    let (node, boot, b) = (node.to_string(), boot.to_string(), buffer.clone());
+    tokio::task::spawn_blocking(move || {
+        b.append(|seq| {
+            MetricBatch {
+                node_id: node,
+                boot_id: boot,
+                seq,
+                wall_time_unix_ms: now_ms(),
+                monotonic_ms: monotonic_ms(),
+                backfill: false,
+                points,
+            }
+            .encode_to_vec()
+        })
+    })
+    .await
+}
+
 async fn collect_loop(
     cfg: AgentConfig,
     buffer: Arc<Buffer>,
@@ -191,23 +216,7 @@ async fn collect_loop(
             // For infrastructure alerts and /metrics; never waits on the recorder.
             let _ = m.try_send(crate::ams::Input::Host(points.clone()));
         }
-        let (node, boot2, b) = (cfg.node_id.clone(), boot.clone(), buffer.clone());
-        let r = tokio::task::spawn_blocking(move || {
-            b.append(|seq| {
-                MetricBatch {
-                    node_id: node,
-                    boot_id: boot2,
-                    seq,
-                    wall_time_unix_ms: now_ms(),
-                    monotonic_ms: monotonic_ms(),
-                    backfill: false,
-                    points,
-                }
-                .encode_to_vec()
-            })
-        })
-        .await;
-        match r {
+        match store_batch(&buffer, &cfg.node_id, &boot, points).await {
             Ok(Ok(Appended::Stored { seq, dropped })) => {
                 if dropped > 0 {
                     tracing::warn!(dropped, "buffer full: dropped the oldest batches");

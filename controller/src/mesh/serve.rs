@@ -330,7 +330,8 @@ async fn metrics(axum::extract::State(mesh): axum::extract::State<Mesh>) -> axum
         }
     }
     let (tx, rx) = oneshot::channel();
-    let qos = if mesh.qos.send(QosInput::Metrics(tx)).await.is_ok() { rx.await.unwrap_or_default() } else { String::new() };
+    let qos =
+        if mesh.qos.send(QosInput::Metrics(tx)).await.is_ok() { rx.await.unwrap_or_default() } else { String::new() };
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], e.render() + &qos).into_response()
 }
 
