@@ -237,6 +237,16 @@ fn checks(batches: &[MetricBatch]) -> BTreeMap<String, Vec<(i64, bool)>> {
 }
 
 fn setup(dir: &Path, agent_http: u16, agent_udp: u16, receiver: u16) -> (Mesh, PathBuf) {
+    setup_with_tcp(dir, agent_http, agent_udp, None, receiver)
+}
+
+fn setup_with_tcp(
+    dir: &Path,
+    agent_http: u16,
+    agent_udp: u16,
+    agent_tcp: Option<u16>,
+    receiver: u16,
+) -> (Mesh, PathBuf) {
     let mesh = Mesh::new(dir);
     mesh.issue("edge-1");
     std::fs::write(dir.join("pipeline.py"), PIPELINE).expect("write");
@@ -259,7 +269,10 @@ fn setup(dir: &Path, agent_http: u16, agent_udp: u16, receiver: u16) -> (Mesh, P
         "edge-1",
         None,
         60.0,
-        &format!("monitoring:\n  http: 127.0.0.1:{agent_http}\n  udp: 127.0.0.1:{agent_udp}\n  qos_constraints: [qos_constraints_L1.yaml]\n  monitoring_setup: monitoring_setup.yaml\n  custom_setup: custom_setup.yaml\n"),
+        &format!(
+            "monitoring:\n  http: 127.0.0.1:{agent_http}\n  udp: 127.0.0.1:{agent_udp}\n{}  qos_constraints: [qos_constraints_L1.yaml]\n  monitoring_setup: monitoring_setup.yaml\n  custom_setup: custom_setup.yaml\n",
+            agent_tcp.map(|p| format!("  tcp: 127.0.0.1:{p}\n")).unwrap_or_default()
+        ),
     );
     (mesh, cfg)
 }
@@ -272,8 +285,8 @@ fn named<'a>(got: &'a [Value], key: &str, name: &str) -> Vec<&'a Value> {
 fn constraints_alerts_and_notifications_through_outages() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let (agent_http, agent_udp, rport) = (free_port(), free_port(), free_port());
-    let (mesh, cfg) = setup(dir, agent_http, agent_udp, rport);
+    let (agent_http, agent_udp, agent_tcp, rport) = (free_port(), free_port(), free_port(), free_port());
+    let (mesh, cfg) = setup_with_tcp(dir, agent_http, agent_udp, Some(agent_tcp), rport);
     let got = Arc::new(Mutex::new(Vec::new()));
     let receiver = Receiver::start(rport, got.clone());
     let controller = mesh.controller();
@@ -327,6 +340,28 @@ fn constraints_alerts_and_notifications_through_outages() {
         metric(agent_http, "aisprint_records_refused_total").is_some_and(|v| v >= 3.0)
     });
     assert_eq!(http(agent_http, "GET", "/health", "").0, 200);
+
+    // InfluxDB lines, as Telegraf's listeners take them: over TCP and HTTP /write.
+    let accepted = metric(agent_http, "aisprint_records_accepted_total").unwrap_or_default();
+    let t = now_ns() as f64 / 1e9;
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", agent_tcp)).expect("tcp");
+    writeln!(
+        tcp,
+        "execution_time,component_name=c9,session_id=t1 job_start_time={},function_start_time={},job_end_time={}",
+        t - 2.0,
+        t - 1.5,
+        t - 1.0
+    )
+    .expect("tcp write");
+    drop(tcp);
+    let (code, body) = http(agent_http, "POST", "/write", "masks,camera=door masks_count=5i,no_masks_count=0i\n");
+    assert_eq!(code, 204, "{body}");
+    let (code, body) = http(agent_http, "POST", "/write", "masks masks_count=1i\nmasks,bad\n");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("partial write: 1 line(s) refused"), "{body}");
+    wait_until("lines accepted", Duration::from_secs(5), || {
+        metric(agent_http, "aisprint_records_accepted_total").is_some_and(|v| v >= accepted + 3.0)
+    });
 
     // Outage: the receiver and the controller go away; a slow session comes; the checks go
     // on and the notifications wait in the outbox.
@@ -414,6 +449,14 @@ fn constraints_alerts_and_notifications_through_outages() {
     for v in &global {
         assert!((v["value"].as_f64().expect("value") - want).abs() < 1e-6, "global value {} != {want}", v["value"]);
     }
+    // The lines became records like the others.
+    assert!(ex.contains_key(&("c9".to_string(), "t1".to_string())), "the TCP line was stored");
+    assert!(
+        batches.iter().flat_map(|b| &b.points).any(|p| p.measurement == "masks"
+            && p.tags.get("camera").map(String::as_str) == Some("door")
+            && p.fields.get("masks_count") == Some(&5.0)),
+        "the /write line was stored"
+    );
     // c2's local constraint (5 s) is never violated.
     assert!(named(&got, "constraint", "local_constraint_2").is_empty());
     let log = mesh.log("agent.log");
