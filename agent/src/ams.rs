@@ -28,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -198,6 +197,7 @@ pub async fn start(
         host: Vec::new(),
         custom: BTreeMap::new(),
         last_check_s: 0.0,
+        deferred: Vec::new(),
     };
     {
         let c = cancel.clone();
@@ -295,27 +295,52 @@ async fn post_records(AxState(app): AxState<AppState>, body: axum::body::Bytes) 
     }
 }
 
-fn lines_to_records(text: &str, app: &AppState, source: &str) -> Vec<Record> {
+/// Parses InfluxDB lines; returns the records and how many lines were refused (logged and
+/// counted). `scale_ns`: nanoseconds per unit of the lines' timestamps.
+fn lines_to_records(text: &str, app: &AppState, source: &str, scale_ns: i64) -> (Vec<Record>, usize) {
     let (lines, errors) = line::parse(text);
     let mut refused: Vec<Refused> =
         errors.into_iter().map(|e| Refused { at: format!("line {}", e.line), message: e.message }).collect();
     let now = now_ms() * 1_000_000;
     let mut out = Vec::with_capacity(lines.len());
-    for (i, l) in lines.into_iter().enumerate() {
+    for (i, mut l) in lines.into_iter().enumerate() {
+        l.time_ns = l.time_ns.map(|t| t.saturating_mul(scale_ns));
         match record::from_line(l, now, &app.defaults) {
             Ok(r) => out.push(r),
             Err(message) => refused.push(Refused { at: format!("point {}", i + 1), message }),
         }
     }
     refused_log(source, &refused, &app.counters);
-    out
+    (out, refused.len())
 }
 
-async fn post_lines(AxState(app): AxState<AppState>, body: axum::body::Bytes) -> Response {
+#[derive(serde::Deserialize)]
+struct WriteParams {
+    /// InfluxDB's timestamp precision: n (default), u, ms, s.
+    #[serde(default)]
+    precision: Option<String>,
+}
+
+async fn post_lines(
+    AxState(app): AxState<AppState>,
+    axum::extract::Query(q): axum::extract::Query<WriteParams>,
+    body: axum::body::Bytes,
+) -> Response {
+    let scale = match q.precision.as_deref() {
+        None | Some("n") | Some("ns") => 1,
+        Some("u") | Some("us") => 1_000,
+        Some("ms") => 1_000_000,
+        Some("s") => 1_000_000_000,
+        Some(p) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({ "error": format!("precision `{p}`: expected n, u, ms or s") })),
+            )
+                .into_response()
+        }
+    };
     let text = String::from_utf8_lossy(&body);
-    let before = app.counters.refused.load(Ordering::Relaxed);
-    let records = lines_to_records(&text, &app, "http /write");
-    let refused = app.counters.refused.load(Ordering::Relaxed) - before;
+    let (records, refused) = lines_to_records(&text, &app, "http /write", scale);
     match submit(&app, records).await {
         Ok(()) if refused == 0 => StatusCode::NO_CONTENT.into_response(),
         Ok(()) => (
@@ -361,49 +386,79 @@ async fn udp_loop(sock: tokio::net::UdpSocket, app: AppState, cancel: Cancellati
                 }
             },
         };
-        let records = lines_to_records(&String::from_utf8_lossy(&buf[..n]), &app, "udp");
-        // No one to answer over UDP: a failure is counted and logged.
-        let app2 = app.clone();
-        tokio::spawn(async move {
-            if let Err(e) = submit(&app2, records).await {
-                tracing::warn!(error = %e, "udp records not stored");
+        let (records, _) = lines_to_records(&String::from_utf8_lossy(&buf[..n]), &app, "udp", 1);
+        if records.is_empty() {
+            continue;
+        }
+        // No one to answer over UDP and no waiting either: when the recorder is behind, the
+        // datagram's records are dropped and counted (as the kernel would drop datagrams).
+        let k = records.len() as u64;
+        match app.tx.try_send(Input::Records { records, reply: None }) {
+            Ok(()) => {
+                app.counters.accepted.fetch_add(k, Ordering::Relaxed);
             }
-        });
+            Err(_) => {
+                let before = app.counters.failed.fetch_add(k, Ordering::Relaxed);
+                if before == 0 || before.is_power_of_two() {
+                    tracing::warn!(records = k, "udp records dropped: the recorder is behind");
+                }
+            }
+        }
     }
 }
 
+/// Longest line accepted over TCP.
+const MAX_LINE: usize = 1 << 20;
+
 async fn tcp_loop(l: tokio::net::TcpListener, app: AppState, cancel: CancellationToken) {
+    use tokio::io::AsyncReadExt;
     loop {
         let conn = tokio::select! {
             _ = cancel.cancelled() => break,
             c = l.accept() => c,
         };
-        let Ok((stream, peer)) = conn else { continue };
+        let Ok((mut stream, peer)) = conn else { continue };
         let (app, cancel) = (app.clone(), cancel.clone());
         tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(stream).lines();
+            // What has arrived is taken whole: every complete line of it in one submit (one
+            // commit), the incomplete tail kept for the next read.
+            let mut pending: Vec<u8> = Vec::new();
+            let mut chunk = vec![0u8; 64 << 10];
             loop {
-                let line = tokio::select! {
+                let n = tokio::select! {
                     _ = cancel.cancelled() => break,
-                    l = lines.next_line() => l,
+                    r = stream.read(&mut chunk) => match r {
+                        Ok(0) | Err(_) => 0,
+                        Ok(n) => n,
+                    },
                 };
-                match line {
-                    Ok(Some(l)) => {
-                        let records = lines_to_records(&l, &app, "tcp");
-                        if let Err(e) = submit(&app, records).await {
-                            tracing::warn!(%peer, error = %e, "tcp records not stored");
-                        }
+                let eof = n == 0;
+                pending.extend_from_slice(&chunk[..n]);
+                let cut =
+                    if eof { pending.len() } else { pending.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) };
+                if cut > 0 {
+                    let text = String::from_utf8_lossy(&pending[..cut]).into_owned();
+                    pending.drain(..cut);
+                    let (records, _) = lines_to_records(&text, &app, "tcp", 1);
+                    if let Err(e) = submit(&app, records).await {
+                        tracing::warn!(%peer, error = %e, "tcp records not stored");
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "tcp connection closed");
-                        break;
-                    }
+                }
+                if pending.len() > MAX_LINE {
+                    app.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%peer, "a line longer than 1 MiB: connection closed");
+                    break;
+                }
+                if eof {
+                    break;
                 }
             }
         });
     }
 }
+
+/// Custom metric series kept for /metrics at most.
+const MAX_CUSTOM_SERIES: usize = 10_000;
 
 /// Records stored per commit at most.
 const MAX_GROUP: usize = 20_000;
@@ -423,6 +478,8 @@ struct Recorder {
     custom: BTreeMap<(String, Vec<(String, String)>), Sample>,
     /// How long the last constraint check took.
     last_check_s: f64,
+    /// Notifications raised outside a record group, sent with the next check's.
+    deferred: Vec<Notification>,
 }
 
 fn now_s() -> f64 {
@@ -481,7 +538,10 @@ impl Recorder {
                         fields: p.fields.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                         time_ns: record::secs_to_ns(now),
                     };
-                    self.engine.observe_metric(&s, now);
+                    // Sent with the next check's notifications (a drift watch may name a host
+                    // metric).
+                    let notes = self.engine.observe_metric(&s, now);
+                    self.deferred.extend(notes);
                 }
                 self.host = points;
             }
@@ -541,11 +601,11 @@ impl Recorder {
                 match r {
                     Record::Execution(e) => self.engine.observe_execution(e, &self.node),
                     Record::Metric(s) => {
-                        if let Some(n) = self.engine.observe_metric(s, now) {
-                            notes.push(n);
-                        }
+                        notes.extend(self.engine.observe_metric(s, now));
                         let key = (s.measurement.clone(), s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-                        self.custom.insert(key, s.clone());
+                        if self.custom.len() < MAX_CUSTOM_SERIES || self.custom.contains_key(&key) {
+                            self.custom.insert(key, s.clone());
+                        }
                     }
                     Record::Drift(w) => {
                         tracing::info!(component = %w.component, metric = %w.metric, field = %w.field, "watching for drift");
@@ -568,7 +628,8 @@ impl Recorder {
     async fn tick(&mut self) {
         let now = now_s();
         let started = std::time::Instant::now();
-        let (notes, samples) = self.engine.tick(now);
+        let (mut notes, samples) = self.engine.tick(now);
+        notes.append(&mut self.deferred);
         if !samples.is_empty() {
             self.last_check_s = started.elapsed().as_secs_f64();
         }
@@ -612,9 +673,6 @@ impl Recorder {
                 outgoing.push(Outgoing { url, body: n.body.clone() });
             }
         }
-        if let Err(e) = self.store(points).await {
-            tracing::error!(error = %e, "check results not stored");
-        }
         if !outgoing.is_empty() {
             let o = self.outbox.clone();
             match tokio::task::spawn_blocking(move || o.push(&outgoing)).await {
@@ -622,6 +680,9 @@ impl Recorder {
                 Ok(Err(e)) => tracing::error!(error = %e, "notifications not stored in the outbox"),
                 Err(e) => tracing::error!(error = %e, "outbox task failed"),
             }
+        }
+        if let Err(e) = self.store(points).await {
+            tracing::error!(error = %e, "check results not stored");
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Notifications that must arrive: each is committed to a durable outbox (redb, the same
 //! store as the buffer) before anything tries to send it, and leaves the outbox only once its
-//! endpoint answered with success. Delivery is in order, one at a time, with backoff while the
-//! endpoint is down; an endpoint that refuses a notification outright (4xx other than 408 and
+//! endpoint answered with success. Delivery is in order for each endpoint, one at a time, with
+//! backoff while an endpoint is down (the others go on meanwhile); an endpoint that refuses a notification outright (4xx other than 408 and
 //! 429) gets it once and it is logged and counted, not retried forever.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aisprint_shared::mesh::WhenFull;
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,8 @@ impl Outbox {
         self.store.stats().map_or(0, |s| s.batches)
     }
 
-    /// Delivers until cancelled.
+    /// Delivers until cancelled: in order for each endpoint; an endpoint that fails waits
+    /// (backoff) without holding up the others.
     pub async fn deliver(self: Arc<Self>, cancel: CancellationToken) {
         let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
             Ok(c) => c,
@@ -75,59 +77,71 @@ impl Outbox {
                 return;
             }
         };
-        let mut backoff = Backoff::new();
+        // url -> (not before, its backoff)
+        let mut blocked: HashMap<String, (Instant, Backoff)> = HashMap::new();
         while !cancel.is_cancelled() {
             let me = self.clone();
-            let next = tokio::task::spawn_blocking(move || me.store.pending(SINK, 0, 1)).await;
-            let Some((seq, bytes)) = (match next {
-                Ok(Ok(mut v)) => v.pop(),
+            let pending = match tokio::task::spawn_blocking(move || me.store.pending(SINK, 0, 256)).await {
+                Ok(Ok(v)) => v,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "outbox unreadable");
-                    None
+                    Vec::new()
                 }
-                Err(_) => None,
-            }) else {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = self.wake.notified() => continue,
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
-                }
+                Err(_) => Vec::new(),
             };
-            let item: Outgoing = match serde_json::from_slice(&bytes) {
-                Ok(i) => i,
-                Err(e) => {
-                    tracing::error!(seq, error = %e, "unreadable notification in the outbox: removed");
-                    self.ack(seq).await;
+            let now = Instant::now();
+            let mut next: Option<(u64, Outgoing)> = None;
+            let mut waiting_on: HashSet<String> = HashSet::new();
+            for (seq, bytes) in pending {
+                let item: Outgoing = match serde_json::from_slice(&bytes) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        tracing::error!(seq, error = %e, "unreadable notification in the outbox: removed");
+                        self.ack(seq).await;
+                        continue;
+                    }
+                };
+                // Per endpoint, in order: once one of its notifications waits, so do the later.
+                if waiting_on.contains(&item.url) {
                     continue;
                 }
+                if blocked.get(&item.url).is_some_and(|(until, _)| *until > now) {
+                    waiting_on.insert(item.url.clone());
+                    continue;
+                }
+                next = Some((seq, item));
+                break;
+            }
+            let Some((seq, item)) = next else {
+                let soonest = blocked.values().map(|(u, _)| *u).filter(|u| *u > now).min();
+                let wait = soonest.map_or(Duration::from_secs(5), |u| u - now).min(Duration::from_secs(5));
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                continue;
             };
             let sent = tokio::select! {
                 _ = cancel.cancelled() => break,
                 r = client.post(&item.url).json(&item.body).send() => r,
             };
-            match sent {
+            let shown = aisprint_shared::ams::redact(&item.url);
+            let failure = match sent {
                 Ok(r) if r.status().is_success() => {
                     self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    backoff.reset();
+                    blocked.remove(&item.url);
                     self.ack(seq).await;
+                    None
                 }
                 Ok(r) if r.status().is_client_error() && r.status().as_u16() != 408 && r.status().as_u16() != 429 => {
                     self.counters.refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(url = %aisprint_shared::ams::redact(&item.url), status = %r.status(), "the endpoint refused a notification: not retried");
+                    tracing::error!(url = %shown, status = %r.status(), "the endpoint refused a notification: not retried");
                     self.ack(seq).await;
+                    None
                 }
-                Ok(r) => {
-                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    backoff
-                        .pause(
-                            &cancel,
-                            "notification endpoint failed; kept in the outbox",
-                            &format!("{} answered {}", aisprint_shared::ams::redact(&item.url), r.status()),
-                        )
-                        .await;
-                }
+                Ok(r) => Some(format!("{shown} answered {}", r.status())),
                 Err(e) => {
-                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
                     let why = if e.is_timeout() {
                         "timed out".to_string()
                     } else if e.is_connect() {
@@ -136,14 +150,15 @@ impl Outbox {
                         // The error's own text names the URL, which may carry a secret.
                         e.without_url().to_string()
                     };
-                    backoff
-                        .pause(
-                            &cancel,
-                            "notification endpoint failed; kept in the outbox",
-                            &format!("{}: {why}", aisprint_shared::ams::redact(&item.url)),
-                        )
-                        .await;
+                    Some(format!("{shown}: {why}"))
                 }
+            };
+            if let Some(why) = failure {
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                let slot = blocked.entry(item.url.clone()).or_insert_with(|| (Instant::now(), Backoff::new()));
+                let wait = slot.1.next();
+                slot.0 = Instant::now() + wait;
+                tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, "notification endpoint failed; kept in the outbox");
             }
         }
     }

@@ -614,10 +614,12 @@ fn drift_and_infrastructure_alerts_reach_their_endpoints() {
     let (agent_http, rport) = (free_port(), free_port());
     let (mesh, _) = setup(dir, agent_http, free_port(), rport);
     // Host metrics every 0.5 s; an infrastructure alert that always holds (CPU use within
-    // [0, 100]) every second.
+    // [0, 100]) every second, and the same to an endpoint where nobody listens: its
+    // notifications wait in the outbox without holding up the others.
+    let dead = free_port();
     std::fs::write(
         dir.join("monitoring_setup.yaml"),
-        format!("monitoring:\n  metrics:\n    cpu: {{}}\n  time_period: 1s\n  parameters:\n    default_notification_endpoint: http://127.0.0.1:{rport}/ams-alert\n  alerts:\n    cpu_any:\n      condition:\n        metric: {{name: cpu, field: usage_percent}}\n        threshold: {{type: range, value: [0, 100]}}\n      every: 1s\n"),
+        format!("monitoring:\n  metrics:\n    cpu: {{}}\n  time_period: 1s\n  parameters:\n    default_notification_endpoint: http://127.0.0.1:{rport}/ams-alert\n  alerts:\n    cpu_dead:\n      condition:\n        metric: {{name: cpu, field: usage_percent}}\n        threshold: {{type: range, value: [0, 100]}}\n      every: 1s\n      notification_endpoint: {{url: 'http://127.0.0.1:{dead}/x'}}\n    cpu_any:\n      condition:\n        metric: {{name: cpu, field: usage_percent}}\n        threshold: {{type: range, value: [0, 100]}}\n      every: 1s\n"),
     )
     .expect("write");
     let cfg = mesh.agent_config(
@@ -638,9 +640,14 @@ fn drift_and_infrastructure_alerts_reach_their_endpoints() {
         let g = got.lock().expect("lock");
         !named(&g, "drift_alert", "masks.masks_count").is_empty() && !named(&g, "alert", "cpu_any").is_empty()
     });
+    wait_until("several alerts past the waiting ones", Duration::from_secs(10), || {
+        named(&got.lock().expect("lock"), "alert", "cpu_any").len() >= 3
+    });
+    assert!(metric(agent_http, "aisprint_outbox_pending").is_some_and(|v| v >= 1.0), "cpu_dead's wait in the outbox");
     agent.stop();
     let got = receiver.stop();
     let g = got.lock().expect("lock");
+    assert!(named(&g, "alert", "cpu_dead").is_empty());
     let d = named(&g, "drift_alert", "masks.masks_count");
     assert_eq!(d.len(), 1, "one drift: {d:?}");
     assert_eq!((d[0]["component"].as_str(), d[0]["direction"].as_str()), (Some("c3"), Some("increase")));

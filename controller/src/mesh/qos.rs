@@ -206,7 +206,14 @@ impl Task {
                     has_value: value.is_some(),
                     value: value.unwrap_or_default(),
                     sessions: p.fields.get("sessions").copied().unwrap_or_default() as u32,
-                    state: if violated { "violated" } else { "ok" }.into(),
+                    state: if value.is_none() {
+                        "no_data"
+                    } else if violated {
+                        "violated"
+                    } else {
+                        "ok"
+                    }
+                    .into(),
                     check_unix_ms: ms,
                 };
                 let key = (node.to_string(), name, path);

@@ -147,12 +147,15 @@ def detect_metric_drift(metric, field=None, statistical_test=None, test_threshol
                 "detection_interval": detection_interval, "monitoring_period": monitoring_period,
                 "data_collection_period": data_collection_period}
         meta["detect_metric_drift"] = spec
-        registered = []
+        # Registered on the first call and again every minute: an agent that restarted or
+        # was away at the first call learns it too.
+        last = [None]
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            if not registered:
-                registered.append(True)
+            now = time.monotonic()
+            if last[0] is None or now - last[0] > 60:
+                last[0] = now
                 try:
                     monitoring.register_drift(_component(meta, fn), {k: v for k, v in spec.items() if v is not None})
                 except Exception:

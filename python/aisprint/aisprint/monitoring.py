@@ -27,8 +27,10 @@ import logging
 import os
 import queue
 import threading
+import math
 import time
 import urllib.parse
+import uuid
 
 __all__ = ["report_metric", "report_execution", "report_execution_time", "stats", "flush", "session_id", "job_start"]
 
@@ -57,7 +59,8 @@ def session_id():
         if name.startswith("aisprint-") and len(name) >= 45:
             return name[9:45]
         return name
-    return "pid-%d" % os.getpid()
+    # Nothing says which session this is: each call is its own.
+    return str(uuid.uuid4())
 
 
 def _process_start():
@@ -91,9 +94,13 @@ def _event_time():
         return None
 
 
+_FIRST_CALL = [True]
+
+
 def job_start():
     """When this job started: ``AISPRINT_JOB_START``, else OSCAR's event time, else the
-    process start."""
+    process start for the first call of the process (a job run as a process); later calls of
+    a long-running process have no job start of their own (None: the function start)."""
     v = os.environ.get("AISPRINT_JOB_START")
     if v:
         try:
@@ -104,6 +111,9 @@ def job_start():
     if t is not None:
         return t
     global _STARTED
+    if not _FIRST_CALL[0]:
+        return None
+    _FIRST_CALL[0] = False
     if _STARTED is None:
         started = _process_start()
         _STARTED = started if started is not None and started <= _IMPORTED_AT else _IMPORTED_AT
@@ -148,17 +158,26 @@ class _Reporter:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            self._send(batch)
-            with self.lock:
-                self.pending -= len(batch)
-                if self.pending == 0:
-                    self.idle.set()
+            try:
+                self._send(batch)
+            except Exception as e:  # never let the reporter die: count and go on
+                self._drop(batch, "reporter error: %r" % (e,))
+            finally:
+                with self.lock:
+                    self.pending -= len(batch)
+                    if self.pending == 0:
+                        self.idle.set()
 
     def _send(self, batch):
         if time.monotonic() < self.down_until:
             self._drop(batch, "the agent was unreachable a moment ago")
             return
-        body = json.dumps({"records": batch}, separators=(",", ":")).encode()
+        try:
+            body = json.dumps({"records": batch}, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as e:
+            self.refused += len(batch)
+            _log.warning("records not serialisable, dropped: %s", e)
+            return
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -166,13 +185,19 @@ class _Reporter:
             resp = self.conn.getresponse()
             answer = resp.read()
             if resp.status >= 300:
-                # The agent refused the batch (malformed records): counted, not retried.
+                # The agent refused the batch: counted, not retried.
                 self.refused += len(batch)
                 if not self.warned:
                     self.warned = True
                     _log.warning("aisprint-agent refused records (%s): %s", resp.status, answer[:300].decode("utf-8", "replace"))
             else:
-                self.sent += len(batch)
+                # Records refused one by one (malformed) are listed in the answer.
+                try:
+                    refused = len(json.loads(answer).get("refused", []))
+                except (ValueError, AttributeError):
+                    refused = 0
+                self.refused += refused
+                self.sent += len(batch) - refused
         except (OSError, http.client.HTTPException) as e:
             self.conn = None
             self.down_until = time.monotonic() + 1.0
@@ -205,6 +230,7 @@ def _after_fork():
     global _reporter, _STARTED
     _reporter = None
     _STARTED = None
+    _FIRST_CALL[0] = True
 
 
 if hasattr(os, "register_at_fork"):
@@ -242,11 +268,12 @@ def _common(record):
 
 def report_execution(component, function_start, function_end, session=None, job_start_time=None, failed=False):
     """One execution of a component (Unix seconds)."""
+    start = job_start() if job_start_time is None else job_start_time
     _get().submit(_common({
         "type": "execution",
         "component_name": component,
         "session_id": session or session_id(),
-        "job_start_time": job_start() if job_start_time is None else job_start_time,
+        "job_start_time": function_start if start is None else min(start, function_start),
         "function_start_time": function_start,
         "job_end_time": function_end,
         "failed": bool(failed),
@@ -278,7 +305,21 @@ def report_metric(name, values, tags=None, component=None, timestamp=None):
     """
     if not isinstance(values, dict):
         values = {"value": values}
-    record = {"type": "metric", "name": name, "fields": values, "time": time.time() if timestamp is None else timestamp}
+    fields = {}
+    for k, v in values.items():
+        if isinstance(v, bool):
+            fields[str(k)] = v
+            continue
+        try:
+            x = float(v)  # ints, floats, numpy scalars
+        except (TypeError, ValueError):
+            continue  # strings and the like: only numbers are stored
+        if math.isfinite(x):
+            fields[str(k)] = x
+    if not fields:
+        _get().dropped += 1
+        return
+    record = {"type": "metric", "name": name, "fields": fields, "time": time.time() if timestamp is None else timestamp}
     if tags:
         record["tags"] = tags
     component = component or os.environ.get("COMPONENT_NAME")

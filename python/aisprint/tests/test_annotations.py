@@ -103,6 +103,36 @@ class AnnotationsTest(unittest.TestCase):
         self.assertEqual(r[0]["fields"], {"masks_count": 3, "no_masks_count": 1})
         self.assertEqual((r[1]["fields"], r[1]["tags"]), ({"value": 4}, {"camera": "c1"}))
 
+    def test_metric_values_are_made_numbers_or_left_out(self):
+        class Scalar:  # like a numpy scalar: float() works, json does not know it
+            def __float__(self):
+                return 7.0
+
+        monitoring.report_metric("m", {"nan": float("nan"), "n": 2, "np": Scalar(), "text": "x", "ok": True})
+        dropped = monitoring.stats()["dropped"]
+        monitoring.report_metric("m", {"text": "only text"})
+        self.assertEqual(monitoring.stats()["dropped"], dropped + 1)
+        monitoring.flush(5)
+        self.assertEqual(records()[0]["fields"], {"n": 2.0, "np": 7.0, "ok": True})
+
+    def test_calls_of_a_long_running_process_are_sessions_of_their_own(self):
+        saved = {k: os.environ.pop(k, None) for k in ("UUID", "AISPRINT_SESSION_ID", "AISPRINT_JOB_START", "INPUT_FILE_PATH", "EVENT")}
+        try:
+            @a.exec_time()
+            def f():
+                return 1
+
+            f()
+            f()
+            monitoring.flush(5)
+            r = records()
+            self.assertNotEqual(r[0]["session_id"], r[1]["session_id"])
+            self.assertEqual(r[1]["job_start_time"], r[1]["function_start_time"])
+        finally:
+            for k, v in saved.items():
+                if v is not None:
+                    os.environ[k] = v
+
     def test_session_and_job_start_from_the_environment(self):
         saved = {k: os.environ.pop(k, None) for k in ("UUID", "AISPRINT_SESSION_ID", "AISPRINT_JOB_START")}
         try:

@@ -11,7 +11,7 @@
 //! The engine is IO-free: time comes in as Unix seconds; notifications and the samples that
 //! record each check come out.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::drift::{DriftParams, PageHinkley};
 use super::record::{secs_to_ns, DriftWatch, Execution, Sample};
-use super::setup::{AlertKind, AlertRule, Monitoring};
+use super::setup::{AlertRule, Monitoring};
 use crate::app::qos::QosConstraints;
 
 /// Sessions kept per component at most (the oldest go first, counted).
@@ -113,12 +113,18 @@ struct SessionAgg {
     latest: u64,
 }
 
+/// A job end as an ordered key: times are positive and finite (records are checked), and the
+/// bits of positive floats sort as the floats do.
+fn end_key(t: f64) -> u64 {
+    t.max(0.0).to_bits()
+}
+
 #[derive(Debug, Default)]
 struct Component {
     sessions: FxHashMap<Arc<str>, SessionAgg>,
-    /// (job end, entry number, session), sorted by job end (records that arrive late, such as
-    /// an agent's backlog at the controller, are inserted in their place).
-    order: VecDeque<(f64, u64, Arc<str>)>,
+    /// (job end, entry number) -> session, in job end order (records that arrive late, such as
+    /// an agent's backlog at the controller, take their place in O(log n)).
+    order: BTreeMap<(u64, u64), Arc<str>>,
     next: u64,
     /// node -> last time a record came from it.
     nodes: FxHashMap<String, f64>,
@@ -142,12 +148,7 @@ impl Component {
             a.max_end = e.job_end;
             a.latest = n;
         }
-        let at = if self.order.back().is_none_or(|b| b.0 <= e.job_end) {
-            self.order.len()
-        } else {
-            self.order.partition_point(|x| x.0 <= e.job_end)
-        };
-        self.order.insert(at, (e.job_end, n, key));
+        self.order.insert((end_key(e.job_end), n), key);
         if !node.is_empty() {
             let t = self.nodes.entry(node.to_string()).or_insert(e.job_end);
             *t = t.max(e.job_end);
@@ -157,15 +158,17 @@ impl Component {
     /// Forgets sessions that ended before `oldest`, and the oldest beyond the cap.
     fn expire(&mut self, oldest: f64) -> u64 {
         let mut dropped = 0;
-        while let Some((end, _, _)) = self.order.front() {
+        loop {
             let over = self.order.len() > MAX_SESSIONS;
-            if *end >= oldest && !over {
+            let Some(entry) = self.order.first_entry() else { break };
+            let (end, n) = *entry.key();
+            if end >= end_key(oldest) && !over {
                 break;
             }
-            let Some((end, n, s)) = self.order.pop_front() else { break };
+            let s = entry.remove();
             if self.sessions.get(&s).is_some_and(|a| a.latest == n) {
                 self.sessions.remove(&s);
-                if over && end >= oldest {
+                if over && end >= end_key(oldest) {
                     dropped += 1;
                 }
             }
@@ -176,15 +179,11 @@ impl Component {
 
     /// Sessions whose latest end is in `[from, to]`, with that end.
     fn ended_within(&self, from: f64, to: f64) -> Vec<(&str, f64)> {
-        let start = self.order.partition_point(|x| x.0 < from);
         let mut out = Vec::new();
-        for (end, n, s) in self.order.range(start..) {
-            if *end > to {
-                break;
-            }
+        for ((_, n), s) in self.order.range((end_key(from), 0)..=(end_key(to), u64::MAX)) {
             // Each session once: at the entry that holds its latest end.
-            if self.sessions.get(s).is_some_and(|a| a.latest == *n) {
-                out.push((&**s, *end));
+            if let Some(a) = self.sessions.get(s).filter(|a| a.latest == *n) {
+                out.push((&**s, a.max_end));
             }
         }
         out
@@ -193,7 +192,22 @@ impl Component {
 
 struct Watch {
     component: String,
-    detector: PageHinkley,
+    detectors: HashMap<String, PageHinkley>,
+}
+
+/// The latest value of a series: (value, sample time, arrival time).
+type Latest = (f64, f64, f64);
+
+/// Series kept per (measurement, field) for alerts and drift at most.
+const MAX_SERIES: usize = 1_000;
+
+/// A series' name: its tags, sorted (`camera=door,site=a`).
+fn series(tags: &BTreeMap<String, String>) -> String {
+    tags.iter()
+        .filter(|(k, _)| k.as_str() != "component_name")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Counters of the engine.
@@ -218,8 +232,9 @@ pub struct Engine {
     throughput_component: Option<String>,
     alerts: Vec<(AlertRule, f64)>,
     components: HashMap<String, Component>,
-    /// (measurement, field) -> (value, time), the latest.
-    last: HashMap<(String, String), (f64, f64)>,
+    /// (measurement, field) -> series (tags) -> (value, sample time, arrival time), the latest.
+    last: HashMap<(String, String), HashMap<String, Latest>>,
+    /// (measurement, field) -> the component that asked, and a detector per series (tags).
     watches: HashMap<(String, String), Watch>,
     drift_params: DriftParams,
     next_check: Option<f64>,
@@ -253,6 +268,35 @@ pub fn rfc3339(t: f64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The `constraint_check` point of a check (the AMS measurement): the value in
+/// `local_<name>` or `global_<name>`, absent without sessions.
+fn check_sample(c: &Constraint, value: Option<f64>, sessions: usize, now: f64) -> Sample {
+    let prefix = match c.kind {
+        Kind::Local => "local",
+        Kind::Global => "global",
+    };
+    let mut fields: BTreeMap<String, f64> = [
+        ("threshold".to_string(), c.threshold),
+        ("violated".to_string(), f64::from(u8::from(value.is_some_and(|v| v > c.threshold)))),
+        ("sessions".to_string(), sessions as f64),
+    ]
+    .into();
+    if let Some(v) = value {
+        fields.insert(format!("{prefix}_{}", c.name), v);
+    }
+    Sample {
+        measurement: "constraint_check".into(),
+        tags: [
+            ("constraint".to_string(), c.name.clone()),
+            ("kind".to_string(), prefix.to_string()),
+            ("path".to_string(), c.path.join(",")),
+        ]
+        .into(),
+        fields,
+        time_ns: secs_to_ns(now),
+    }
 }
 
 fn body(first_key: &str, name: &str, value: f64, now: f64) -> serde_json::Value {
@@ -329,32 +373,47 @@ impl Engine {
         self.components.entry(e.component.clone()).or_default().add(e, node);
     }
 
-    /// A metric value (host or custom), for alerts and drift watches.
-    pub fn observe_metric(&mut self, s: &Sample, now: f64) -> Option<Notification> {
+    /// A metric value (host or custom), for alerts and drift watches. A sample stamped in the
+    /// future counts as now (a wrong clock or unit must not pin a value).
+    pub fn observe_metric(&mut self, s: &Sample, now: f64) -> Vec<Notification> {
         self.counters.metrics += 1;
-        let t = s.time_ns as f64 / 1e9;
-        let mut out = None;
+        let t = (s.time_ns as f64 / 1e9).min(now);
+        let name_of_series = series(&s.tags);
+        let mut out = Vec::new();
         for (field, v) in &s.fields {
             let key = (s.measurement.clone(), field.clone());
             if let Some(w) = self.watches.get_mut(&key) {
-                if let Some(d) = w.detector.update(*v) {
+                let p = self.drift_params;
+                let n = w.detectors.len();
+                let det = match w.detectors.get_mut(&name_of_series) {
+                    Some(d) => Some(d),
+                    None if n < MAX_SERIES => {
+                        Some(w.detectors.entry(name_of_series.clone()).or_insert_with(|| PageHinkley::new(p)))
+                    }
+                    None => None,
+                };
+                if let Some(d) = det.and_then(|d| d.update(*v)) {
                     let name = format!("{}.{}", s.measurement, field);
                     let mut b = body("drift_alert", &name, *v, now);
                     if let serde_json::Value::Object(m) = &mut b {
                         m.insert("component".into(), w.component.clone().into());
+                        m.insert("series".into(), name_of_series.clone().into());
                         m.insert("reference_mean".into(), d.reference_mean.into());
                         m.insert("direction".into(), if d.increase { "increase" } else { "decrease" }.into());
                     }
                     self.counters.notifications += 1;
-                    out = Some(Notification { url: None, body: b });
+                    out.push(Notification { url: None, body: b });
                 }
             }
-            match self.last.get_mut(&key) {
+            let all = self.last.entry(key).or_default();
+            let room = all.len() < MAX_SERIES;
+            match all.get_mut(&name_of_series) {
                 Some(slot) if slot.1 > t => {}
-                Some(slot) => *slot = (*v, t),
-                None => {
-                    self.last.insert(key, (*v, t));
+                Some(slot) => *slot = (*v, t, now),
+                None if room => {
+                    all.insert(name_of_series.clone(), (*v, t, now));
                 }
+                None => {}
             }
         }
         out
@@ -362,15 +421,18 @@ impl Engine {
 
     /// Starts watching a metric field for drift (idempotent).
     pub fn watch(&mut self, w: &DriftWatch) {
-        let p = self.drift_params;
         self.watches
             .entry((w.metric.clone(), w.field.clone()))
-            .or_insert_with(|| Watch { component: w.component.clone(), detector: PageHinkley::new(p) });
+            .or_insert_with(|| Watch { component: w.component.clone(), detectors: HashMap::new() });
     }
 
-    /// Drift watches: (metric, field, drifts detected).
+    /// Drift watches: (metric, field, drifts detected over all its series).
     pub fn watches(&self) -> Vec<(String, String, u64)> {
-        let mut v: Vec<_> = self.watches.iter().map(|((m, f), w)| (m.clone(), f.clone(), w.detector.drifts)).collect();
+        let mut v: Vec<_> = self
+            .watches
+            .iter()
+            .map(|((m, f), w)| (m.clone(), f.clone(), w.detectors.values().map(|d| d.drifts).sum()))
+            .collect();
         v.sort();
         v
     }
@@ -391,6 +453,13 @@ impl Engine {
     pub fn tick(&mut self, now: f64) -> (Vec<Notification>, Vec<Sample>) {
         let mut notes = std::mem::take(&mut self.pending);
         let mut samples = Vec::new();
+        if self.next_check.is_some_and(|d| d > now + 2.0 * self.period_s) {
+            // The clock went back: start the schedule again rather than wait for it.
+            self.next_check = Some(now + self.period_s);
+            for (_, due) in &mut self.alerts {
+                *due = 0.0;
+            }
+        }
         let due = *self.next_check.get_or_insert(now + self.period_s);
         if now >= due {
             self.next_check =
@@ -408,10 +477,21 @@ impl Engine {
             }
             *due += rule.every_s * ((now - *due) / rule.every_s).floor().max(0.0) + rule.every_s;
             let lookback = rule.every_s.max(60.0);
-            if let Some((v, t)) = self.last.get(&(rule.metric.clone(), rule.field.clone())) {
-                if now - t <= lookback && rule.threshold.fires(*v) {
-                    notes
-                        .push(Notification { url: rule.url.clone(), body: body(rule.kind.key(), &rule.name, *v, now) });
+            if let Some(all) = self.last.get(&(rule.metric.clone(), rule.field.clone())) {
+                // Any series of the metric (one disk, one camera) that fires; one notification
+                // per rule and check, naming the series.
+                let mut firing: Vec<(&String, f64)> = all
+                    .iter()
+                    .filter(|(_, (v, _, arrived))| now - arrived <= lookback && rule.threshold.fires(*v))
+                    .map(|(k, (v, _, _))| (k, *v))
+                    .collect();
+                firing.sort_by(|a, b| a.0.cmp(b.0));
+                if let Some((series, v)) = firing.first() {
+                    let mut b = body(rule.kind.key(), &rule.name, *v, now);
+                    if let (serde_json::Value::Object(m), false) = (&mut b, series.is_empty()) {
+                        m.insert("series".into(), (*series).clone().into());
+                    }
+                    notes.push(Notification { url: rule.url.clone(), body: b });
                 }
             }
         }
@@ -453,6 +533,7 @@ impl Engine {
                 }
             }
             let (Some(fc), Some(lc)) = (self.components.get(first), self.components.get(last)) else {
+                samples.push(check_sample(c, None, 0, now));
                 statuses.push(st);
                 continue;
             };
@@ -464,32 +545,16 @@ impl Engine {
                     n += 1;
                 }
             }
-            if n > 0 {
+            if n == 0 {
+                // Recorded too, so that whoever shows the last check does not keep an old
+                // violation.
+                samples.push(check_sample(c, None, 0, now));
+            } else {
                 let v = sum / n as f64;
                 st.value = Some(v);
                 st.sessions = n;
                 st.state = if v > c.threshold { State::Violated } else { State::Ok };
-                let prefix = match c.kind {
-                    Kind::Local => "local",
-                    Kind::Global => "global",
-                };
-                samples.push(Sample {
-                    measurement: "constraint_check".into(),
-                    tags: [
-                        ("constraint".to_string(), c.name.clone()),
-                        ("kind".to_string(), prefix.to_string()),
-                        ("path".to_string(), c.path.join(",")),
-                    ]
-                    .into(),
-                    fields: [
-                        (format!("{prefix}_{}", c.name), v),
-                        ("threshold".to_string(), c.threshold),
-                        ("violated".to_string(), f64::from(u8::from(v > c.threshold))),
-                        ("sessions".to_string(), n as f64),
-                    ]
-                    .into(),
-                    time_ns: secs_to_ns(now),
-                });
+                samples.push(check_sample(c, Some(v), n, now));
                 if v > c.threshold {
                     notes.push(Notification { url: None, body: body("constraint", &c.name, v, now) });
                 }
@@ -504,7 +569,7 @@ impl Engine {
                 measurement: "throughput".into(),
                 tags: [("component_name".to_string(), tc.clone())].into(),
                 fields: [("throughput".to_string(), v)].into(),
-                time_ns: secs_to_ns(from),
+                time_ns: secs_to_ns(now),
             });
         }
     }
@@ -521,16 +586,6 @@ impl Engine {
 
     pub fn alert_rules(&self) -> impl Iterator<Item = &AlertRule> {
         self.alerts.iter().map(|(a, _)| a)
-    }
-
-    /// Latest value of (measurement, field).
-    pub fn last_value(&self, measurement: &str, field: &str) -> Option<(f64, f64)> {
-        self.last.get(&(measurement.to_string(), field.to_string())).copied()
-    }
-
-    /// Alert kinds for reporting.
-    pub fn alert_kind_key(k: AlertKind) -> &'static str {
-        k.key()
     }
 }
 
@@ -681,7 +736,7 @@ mod tests {
                 fields: [("masks_count".to_string(), v)].into(),
                 time_ns: secs_to_ns(1000.0 + i as f64),
             };
-            if let Some(n) = e.observe_metric(&s, 1000.0 + i as f64) {
+            if let Some(n) = e.observe_metric(&s, 1000.0 + i as f64).pop() {
                 found = Some((i, n));
                 break;
             }
@@ -798,5 +853,56 @@ mod sim {
         let st = &e.statuses()[0];
         // a: 105 - 103 = 2; c: 3; b is out of the window.
         assert_eq!((st.sessions, st.value), (2, Some(2.5)));
+    }
+
+    #[test]
+    fn alerts_look_at_every_series_and_future_stamps_do_not_pin_values() {
+        let m = Monitoring { period_s: 1.0, window_s: 3.0, ..Monitoring::default() };
+        let mut e = Engine::new(Scope::Node, &m);
+        e.add_alerts(&[AlertRule {
+            name: "disk_full".into(),
+            kind: crate::ams::setup::AlertKind::Infrastructure,
+            metric: "disk".into(),
+            field: "used_percent".into(),
+            threshold: crate::ams::setup::Threshold::Above(90.0),
+            every_s: 1.0,
+            url: None,
+        }]);
+        let disk = |path: &str, v: f64, t: f64| Sample {
+            measurement: "disk".into(),
+            tags: [("path".to_string(), path.to_string())].into(),
+            fields: [("used_percent".to_string(), v)].into(),
+            time_ns: secs_to_ns(t),
+        };
+        e.tick(100.0);
+        e.observe_metric(&disk("/", 95.0, 100.5), 100.5);
+        e.observe_metric(&disk("/data", 10.0, 100.6), 100.6);
+        let (n, _) = e.tick(101.0);
+        assert_eq!(n.len(), 1, "the full disk fires although another came later");
+        assert_eq!((n[0].body["series"].as_str(), n[0].body["value"].as_f64()), (Some("path=/"), Some(95.0)));
+        // A sample stamped a day ahead (a unit mistake) counts as now: a later one replaces it.
+        e.observe_metric(&disk("/", 99.0, 100_000.0), 101.5);
+        e.observe_metric(&disk("/", 20.0, 101.7), 101.7);
+        let (n, _) = e.tick(102.0);
+        assert!(n.is_empty(), "{n:?}");
+    }
+
+    #[test]
+    fn checks_without_sessions_are_recorded_and_a_clock_step_back_restarts_the_schedule() {
+        let m = Monitoring { period_s: 1.0, window_s: 3.0, ..Monitoring::default() };
+        let mut e = Engine::new(Scope::Node, &m);
+        e.add_constraints(
+            vec![Constraint { name: "l".into(), kind: Kind::Local, path: vec!["c".into()], threshold: 1.0 }],
+            None,
+        );
+        e.tick(1000.0);
+        let (_, samples) = e.tick(1001.0);
+        assert_eq!(samples.len(), 1);
+        assert_eq!((samples[0].fields["sessions"], samples[0].fields["violated"]), (0.0, 0.0));
+        assert!(!samples[0].fields.contains_key("local_l"));
+        // The clock goes back an hour: checks go on a period later, not in an hour.
+        e.tick(0.0 + 3000.0 - 3600.0 + 1000.0);
+        let (_, samples) = e.tick(401.0);
+        assert_eq!(samples.len(), 1);
     }
 }

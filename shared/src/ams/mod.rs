@@ -14,15 +14,15 @@ use crate::app::qos::{self as qosfile, QosConstraints};
 /// A URL fit for logs and messages: without user information (`user:password@`) and query
 /// (tokens), which may be secrets.
 pub fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let path = path.split_once('?').map_or(path, |(p, _)| p);
-    let sep = if rest.contains('/') { "/" } else { "" };
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    // The authority ends at the first `/`, `?` or `#`; what follows a `?` or `#` is dropped.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, h)| h);
+    let path = rest[end..].split(['?', '#']).next().unwrap_or("");
     if scheme.is_empty() {
-        format!("{host}{sep}{path}")
+        format!("{host}{path}")
     } else {
-        format!("{scheme}://{host}{sep}{path}")
+        format!("{scheme}://{host}{path}")
     }
 }
 
@@ -33,6 +33,8 @@ mod tests {
         assert_eq!(super::redact("https://user:s3cret@host:5000/ams-alert?token=abc"), "https://host:5000/ams-alert");
         assert_eq!(super::redact("http://127.0.0.1:9000/x"), "http://127.0.0.1:9000/x");
         assert_eq!(super::redact("http://h"), "http://h");
+        assert_eq!(super::redact("https://h:5000?token=abc"), "https://h:5000");
+        assert_eq!(super::redact("https://u:p@h#frag"), "https://h");
     }
 }
 use crate::diag::Diagnostics;
