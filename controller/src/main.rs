@@ -99,6 +99,19 @@ enum Command {
         #[arg(long = "output_dir", visible_alias = "output-dir", default_value = ".", value_name = "DIR")]
         output_dir: PathBuf,
     },
+    /// OSCAR-P: profile the components on their candidate resources. With --dry_run, the
+    /// campaign's plan: testing units (`C1@VM1`, `C1P1.2@RaspPi`), deployments (every
+    /// combination that makes up the application), runs (one per parallelism level of
+    /// oscarp/run_parameters.yaml, times repetitions), containers per node and nodes per run.
+    ///
+    /// Example: aisprint profile --application_dir examples/mask_detection --dry_run
+    Profile {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        /// Print the plan and stop (nothing is deployed).
+        #[arg(long = "dry_run", visible_alias = "dry-run")]
+        dry_run: bool,
+    },
     /// The controller's service for the agents of the mesh.
     Controller {
         #[command(subcommand)]
@@ -469,6 +482,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Profile { application_dir, dry_run } => profile_cmd(&application_dir, dry_run),
         Command::Controller { command } => run_async(controller_cmd(command)),
         Command::Certs { command } => certs_cmd(command),
         Command::Agents { command: AgentsCommand::List { config } } => run_async(agents_list(config)),
@@ -516,6 +530,44 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn profile_cmd(dir: &std::path::Path, dry_run: bool) -> ExitCode {
+    let loaded = match appdir::load(dir) {
+        Ok(l) => l,
+        Err(d) => {
+            report(&d);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Starting profiling...");
+    let plan = match aisprint_shared::profile::plan(&loaded.app) {
+        Ok(p) => p,
+        Err(d) => {
+            report(&d);
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", plan.render());
+    let problems: usize = plan.deployments.iter().map(|d| d.problems.len()).sum();
+    if problems > 0 {
+        eprintln!(
+            "error: {problems} run level(s) need more nodes than their resource has (see above): lower the parallelism in oscarp/run_parameters.yaml or raise totalNodes"
+        );
+        return ExitCode::FAILURE;
+    }
+    if dry_run {
+        println!(
+            "\nDry run: {} deployment(s), {} run(s) each; nothing deployed.",
+            plan.deployments.len(),
+            plan.runs_per_deployment()
+        );
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "error: running the campaign (services on the agents, uploads, timings) is not available yet; --dry_run checks the plan"
+    );
+    ExitCode::from(2)
 }
 
 fn run_async(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
