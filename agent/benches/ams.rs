@@ -75,6 +75,7 @@ fn config(dir: &Path, http: u16) -> AgentConfig {
             cluster: None,
             outbox: None,
         }),
+        services: None,
     }
 }
 

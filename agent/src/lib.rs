@@ -10,3 +10,4 @@ pub mod mqtt;
 pub mod notify;
 pub mod prometheus;
 pub mod run;
+pub mod services;

@@ -70,8 +70,15 @@ pub fn load_config(path: &Path) -> Result<AgentConfig, AgentError> {
             *x = base.join(&*x).display().to_string();
         }
     }
-    // The monitoring files are checked now too: nothing starts with a bad rule.
+    if let Some(s) = &mut c.services {
+        for x in s.fdl.iter_mut().chain(std::iter::once(&mut s.buckets)).chain(s.state.iter_mut()) {
+            *x = base.join(&*x).display().to_string();
+        }
+    }
+    // The monitoring files and the services' FDL are checked now too: nothing starts with a
+    // bad rule or service.
     crate::ams::Setup::load(&c)?;
+    crate::services::load(&c)?;
     Ok(c)
 }
 
@@ -151,6 +158,10 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
         ),
         None => None,
     };
+    let services = crate::services::load(&cfg)?;
+    crate::services::start(&cfg, services, buffer.clone(), latest_tx.clone(), boot.clone(), cancel.clone(), &mut tasks)
+        .await
+        .inspect_err(|_| cancel.cancel())?;
     {
         let (cfg, buffer, cancel, boot) = (cfg.clone(), buffer.clone(), cancel.clone(), boot.clone());
         tasks.spawn(async move { collect_loop(cfg, buffer, latest_tx, monitor, cancel, boot).await });

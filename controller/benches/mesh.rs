@@ -193,6 +193,7 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
         },
         backfill: Backfill { batches_per_second: 1_000_000.0 },
         monitoring: None,
+        services: None,
     };
     let cancel = CancellationToken::new();
     let t = Instant::now();

@@ -10,6 +10,7 @@ pub mod design;
 pub mod diag;
 pub mod json;
 pub mod mesh;
+pub mod oscar;
 pub mod profile;
 pub mod pyliteral;
 pub mod space4aid;

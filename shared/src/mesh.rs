@@ -34,6 +34,25 @@ pub struct AgentConfig {
     /// alerts to check, where notifications go (absent: no ingestion, no checks).
     #[serde(default)]
     pub monitoring: Option<AgentMonitoring>,
+    /// OSCAR-style services run by this agent (absent: none).
+    #[serde(default)]
+    pub services: Option<AgentServices>,
+}
+
+/// Services the agent runs itself: a script once per file arriving in a service's input
+/// bucket (a folder), at most `max_parallelism` at a time, jobs kept durably.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentServices {
+    /// FDL files (`aisprint toscarizer fdl` writes one); the services of `cluster` run here.
+    pub fdl: Vec<String>,
+    /// The FDL cluster this node is.
+    pub cluster: String,
+    /// The folder that holds the buckets (`<buckets>/<bucket>/<folder>`).
+    pub buckets: String,
+    /// The job queue (redb), job logs and temporary output folders; default: beside the buffer.
+    #[serde(default)]
+    pub state: Option<String>,
 }
 
 /// The agent's part of the monitoring subsystem.

@@ -1,0 +1,518 @@
+//! OSCAR-style services run by the agent itself: each service's script runs once per file
+//! that arrives in its input bucket (a folder), at most `max_parallelism` at a time, with the
+//! environment OSCAR gives (`INPUT_FILE_PATH`, `TMP_OUTPUT_DIR`) and the one the annotations
+//! package reads (job start, component, agent endpoint); what the script writes to
+//! `TMP_OUTPUT_DIR` is moved to the output bucket(s).
+//!
+//! A file is a job once it is committed to the job store (redb): it runs even if the agent
+//! restarts before or while it runs (a job interrupted while running runs again). A file name
+//! is taken once per service. Each job's timings and exit status go into the buffer as an
+//! `oscar_job` point, and its output and error streams into a log file.
+//!
+//! One task per service owns its queue; a file watcher (inotify through `notify`) tells it
+//! of complete files (closed after writing, or renamed into the folder).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aisprint_proto::v1::Point;
+use aisprint_shared::mesh::AgentConfig;
+use aisprint_shared::oscar::{self, Fdl, Service};
+use aisprint_shared::yaml;
+use notify::Watcher;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::buffer::{Appended, Buffer};
+use crate::run::AgentError;
+
+/// (service, seq) -> job (JSON).
+const JOBS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("jobs");
+/// (service, file name) -> seq: a file is taken once.
+const SEEN: TableDefinition<(&str, &str), u64> = TableDefinition::new("seen");
+/// service -> next seq.
+const NEXT: TableDefinition<&str, u64> = TableDefinition::new("next");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A job as stored (times in Unix seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub service: String,
+    pub seq: u64,
+    pub file: String,
+    pub state: JobState,
+    pub created: f64,
+    #[serde(default)]
+    pub started: Option<f64>,
+    #[serde(default)]
+    pub finished: Option<f64>,
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// A service ready to run here.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub service: Service,
+    /// The script, resolved from the FDL's folder.
+    pub script: PathBuf,
+    pub inputs: Vec<PathBuf>,
+    pub outputs: Vec<PathBuf>,
+    pub parallelism: usize,
+}
+
+/// The services of this node from the FDL files, checked (file and key in every error).
+pub fn load(cfg: &AgentConfig) -> Result<Vec<Prepared>, AgentError> {
+    let Some(s) = &cfg.services else { return Ok(Vec::new()) };
+    let buckets = Path::new(&s.buckets);
+    let mut out = Vec::new();
+    let mut diags = aisprint_shared::diag::Diagnostics::new();
+    for f in &s.fdl {
+        let text = std::fs::read_to_string(f).map_err(|source| AgentError::Read { path: PathBuf::from(f), source })?;
+        let doc = match yaml::parse::<Fdl>(f, &text) {
+            Ok((doc, w)) => {
+                diags.extend(w);
+                doc
+            }
+            Err(d) => {
+                diags.extend(d);
+                continue;
+            }
+        };
+        let d = oscar::validate(&doc);
+        let bad = d.has_errors();
+        diags.extend(d);
+        if bad {
+            continue;
+        }
+        let base = Path::new(f).parent().unwrap_or(Path::new("."));
+        for svc in doc.value.services_of(&s.cluster) {
+            let script = base.join(&svc.script);
+            if !script.is_file() {
+                diags.push(aisprint_shared::diag::Diagnostic::error(
+                    f.clone(),
+                    format!("functions.oscar.{}.script", s.cluster),
+                    format!("{}: no such file (the script is taken from the FDL's folder)", script.display()),
+                ));
+            }
+            out.push(Prepared {
+                service: svc.clone(),
+                script,
+                inputs: svc.input.iter().map(|i| buckets.join(&i.path)).collect(),
+                outputs: svc.output.iter().map(|o| buckets.join(&o.path)).collect(),
+                parallelism: svc.max_parallelism.unwrap_or(1) as usize,
+            });
+        }
+    }
+    if diags.has_errors() {
+        return Err(AgentError::Invalid(diags.sorted()));
+    }
+    Ok(out)
+}
+
+fn now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The durable job store.
+#[derive(Debug)]
+pub struct Jobs {
+    db: Database,
+}
+
+type StoreResult<T> = Result<T, String>;
+
+impl Jobs {
+    pub fn open(path: &Path) -> StoreResult<Jobs> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let db = Database::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        {
+            txn.open_table(JOBS).map_err(|e| e.to_string())?;
+            txn.open_table(SEEN).map_err(|e| e.to_string())?;
+            txn.open_table(NEXT).map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(Jobs { db })
+    }
+
+    /// Takes files as jobs of `service` (one commit); returns the new jobs (files seen before
+    /// are not taken again).
+    pub fn accept(&self, service: &str, files: &[String]) -> StoreResult<Vec<Job>> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        {
+            let mut jobs = txn.open_table(JOBS).map_err(|e| e.to_string())?;
+            let mut seen = txn.open_table(SEEN).map_err(|e| e.to_string())?;
+            let mut next = txn.open_table(NEXT).map_err(|e| e.to_string())?;
+            let mut seq = next.get(service).map_err(|e| e.to_string())?.map_or(1, |v| v.value());
+            for f in files {
+                if seen.get((service, f.as_str())).map_err(|e| e.to_string())?.is_some() {
+                    continue;
+                }
+                let job = Job {
+                    service: service.to_string(),
+                    seq,
+                    file: f.clone(),
+                    state: JobState::Queued,
+                    created: now_s(),
+                    started: None,
+                    finished: None,
+                    exit_status: None,
+                    attempts: 0,
+                };
+                let bytes = serde_json::to_vec(&job).map_err(|e| e.to_string())?;
+                jobs.insert((service, seq), bytes.as_slice()).map_err(|e| e.to_string())?;
+                seen.insert((service, f.as_str()), seq).map_err(|e| e.to_string())?;
+                out.push(job);
+                seq += 1;
+            }
+            next.insert(service, seq).map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    pub fn put(&self, job: &Job) -> StoreResult<()> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut jobs = txn.open_table(JOBS).map_err(|e| e.to_string())?;
+            let bytes = serde_json::to_vec(job).map_err(|e| e.to_string())?;
+            jobs.insert((job.service.as_str(), job.seq), bytes.as_slice()).map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// Every job of `service` (all services when empty), oldest first.
+    pub fn list(&self, service: &str) -> StoreResult<Vec<Job>> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let jobs = txn.open_table(JOBS).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for e in jobs.iter().map_err(|e| e.to_string())? {
+            let (k, v) = e.map_err(|e| e.to_string())?;
+            if !service.is_empty() && k.value().0 != service {
+                continue;
+            }
+            if let Ok(j) = serde_json::from_slice::<Job>(v.value()) {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Starts one task per service; fails before anything runs when a folder cannot be made or
+/// watched.
+pub async fn start(
+    cfg: &AgentConfig,
+    services: Vec<Prepared>,
+    buffer: Arc<Buffer>,
+    latest: Arc<watch::Sender<u64>>,
+    boot: String,
+    cancel: CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Result<(), AgentError> {
+    let Some(sc) = &cfg.services else { return Ok(()) };
+    if services.is_empty() {
+        tracing::warn!(cluster = %sc.cluster, "no service of this cluster in the FDL files");
+        return Ok(());
+    }
+    let state = sc
+        .state
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&cfg.buffer.path).parent().unwrap_or(Path::new(".")).join("services"));
+    let io = |p: &Path, e: std::io::Error| AgentError::Read { path: p.to_path_buf(), source: e };
+    let mut services = services;
+    for s in &mut services {
+        for d in s.inputs.iter_mut().chain(s.outputs.iter_mut()) {
+            std::fs::create_dir_all(&*d).map_err(|e| io(d, e))?;
+            // The watcher reports absolute paths: route by the canonical folder.
+            *d = d.canonicalize().map_err(|e| io(d, e))?;
+        }
+        s.script = s.script.canonicalize().unwrap_or_else(|_| s.script.clone());
+    }
+    let jobs = Arc::new(Jobs::open(&state.join("jobs.redb")).map_err(|e| io(&state, std::io::Error::other(e)))?);
+    let agent_url = cfg.monitoring.as_ref().map(|m| format!("http://{}", m.http));
+    let (ftx, mut frx) = mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |r: notify::Result<notify::Event>| {
+        use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+        if let Ok(ev) = r {
+            let complete = matches!(
+                ev.kind,
+                EventKind::Access(AccessKind::Close(AccessMode::Write))
+                    | EventKind::Modify(ModifyKind::Name(RenameMode::To))
+            );
+            if complete {
+                for p in ev.paths {
+                    let _ = ftx.send(p);
+                }
+            }
+        }
+    })
+    .map_err(|e| io(&state, std::io::Error::other(e.to_string())))?;
+    let mut routes: Vec<(PathBuf, mpsc::UnboundedSender<Vec<String>>)> = Vec::new();
+    for s in services {
+        let (tx, rx) = mpsc::unbounded_channel::<Vec<String>>();
+        for i in &s.inputs {
+            watcher
+                .watch(i, notify::RecursiveMode::NonRecursive)
+                .map_err(|e| io(i, std::io::Error::other(e.to_string())))?;
+            routes.push((i.clone(), tx.clone()));
+            // What is already there (and what arrived while the agent was down).
+            let existing = files_in(i);
+            if !existing.is_empty() {
+                let _ = tx.send(existing);
+            }
+        }
+        tracing::info!(service = %s.service.name, parallelism = s.parallelism, inputs = ?s.inputs, "service ready");
+        let runner = Runner {
+            p: s,
+            jobs: jobs.clone(),
+            state: state.clone(),
+            node: cfg.node_id.clone(),
+            resource: cfg.resource.clone().unwrap_or_default(),
+            agent_url: agent_url.clone(),
+            buffer: buffer.clone(),
+            latest: latest.clone(),
+            boot: boot.clone(),
+        };
+        let c = cancel.clone();
+        tasks.spawn(async move { runner.run(rx, c).await });
+    }
+    let c = cancel.clone();
+    tasks.spawn(async move {
+        let _keep = watcher;
+        loop {
+            let p = tokio::select! {
+                _ = c.cancelled() => break,
+                p = frx.recv() => match p { Some(p) => p, None => break },
+            };
+            let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            for (d, tx) in &routes {
+                if d == dir {
+                    let _ = tx.send(vec![name.to_string()]);
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+struct Runner {
+    p: Prepared,
+    jobs: Arc<Jobs>,
+    state: PathBuf,
+    node: String,
+    resource: String,
+    agent_url: Option<String>,
+    buffer: Arc<Buffer>,
+    latest: Arc<watch::Sender<u64>>,
+    boot: String,
+}
+
+impl Runner {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Vec<String>>, cancel: CancellationToken) {
+        let me = Arc::new(self);
+        let name = me.p.service.name.clone();
+        // Jobs accepted before a restart (queued, or interrupted while running) go first.
+        let mut queue: VecDeque<Job> = {
+            let (j, n) = (me.jobs.clone(), name.clone());
+            match tokio::task::spawn_blocking(move || j.list(&n)).await {
+                Ok(Ok(all)) => {
+                    all.into_iter().filter(|j| matches!(j.state, JobState::Queued | JobState::Running)).collect()
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(service = %name, error = %e, "job store unreadable");
+                    VecDeque::new()
+                }
+                Err(_) => VecDeque::new(),
+            }
+        };
+        if !queue.is_empty() {
+            tracing::info!(service = %name, jobs = queue.len(), "resuming jobs accepted before the restart");
+        }
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < me.p.parallelism {
+                let Some(job) = queue.pop_front() else { break };
+                let m = me.clone();
+                running.spawn(async move { m.execute(job).await });
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                files = rx.recv() => {
+                    let Some(mut files) = files else { break };
+                    while let Ok(more) = rx.try_recv() {
+                        files.extend(more);
+                    }
+                    let (j, n) = (me.jobs.clone(), name.clone());
+                    match tokio::task::spawn_blocking(move || j.accept(&n, &files)).await {
+                        Ok(Ok(new)) => queue.extend(new),
+                        Ok(Err(e)) => tracing::error!(service = %name, error = %e, "files not taken: job store failed"),
+                        Err(e) => tracing::error!(service = %name, error = %e, "job store task failed"),
+                    }
+                }
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+        // Running jobs are left as they are: they run again at the next start.
+        running.abort_all();
+    }
+
+    async fn execute(self: Arc<Self>, mut job: Job) {
+        let svc = &self.p.service;
+        let input = self.p.inputs[0].join(&job.file);
+        let tmp = self.state.join("tmp").join(&svc.name).join(job.seq.to_string());
+        let logs = self.state.join("logs").join(&svc.name);
+        let _ = std::fs::remove_dir_all(&tmp);
+        if let Err(e) = std::fs::create_dir_all(&tmp).and_then(|_| std::fs::create_dir_all(&logs)) {
+            tracing::error!(service = %svc.name, error = %e, "cannot prepare the job's folders");
+            return;
+        }
+        // Not committed here: a queued job and a running one are the same after a restart (both
+        // run), and a commit would delay every start by a disk sync.
+        job.state = JobState::Running;
+        job.started = Some(now_s());
+        job.attempts += 1;
+        let log_path = logs.join(format!("{}.log", job.seq));
+        let status = match std::fs::File::create(&log_path) {
+            Ok(log) => {
+                let err = log.try_clone();
+                let mut cmd = tokio::process::Command::new("sh");
+                cmd.arg(&self.p.script)
+                    .current_dir(self.p.script.parent().unwrap_or(Path::new(".")))
+                    .env("INPUT_FILE_PATH", &input)
+                    .env("TMP_OUTPUT_DIR", &tmp)
+                    .env("STORAGE_OBJECT_KEY", &job.file)
+                    .env("COMPONENT_NAME", &svc.name)
+                    .env("AISPRINT_JOB_ID", format!("{}-{}", svc.name, job.seq))
+                    .env("AISPRINT_JOB_START", format!("{:.6}", job.created))
+                    .env("AISPRINT_RESOURCE", &self.resource)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(log)
+                    .kill_on_drop(true);
+                if let Ok(e) = err {
+                    cmd.stderr(e);
+                }
+                if let Some(u) = &self.agent_url {
+                    cmd.env("AISPRINT_AGENT_URL", u);
+                }
+                if let Some(env) = &svc.environment {
+                    cmd.envs(env.variables.iter());
+                }
+                match cmd.status().await {
+                    Ok(s) => s.code().unwrap_or(-1),
+                    Err(e) => {
+                        tracing::error!(service = %svc.name, error = %e, "cannot start the script");
+                        -1
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(service = %svc.name, error = %e, "cannot create the job log");
+                -1
+            }
+        };
+        // Outputs to every output bucket (the first by renaming).
+        if let Ok(rd) = std::fs::read_dir(&tmp) {
+            for e in rd.flatten() {
+                let from = e.path();
+                let Some(name) = from.file_name() else { continue };
+                for (i, out) in self.p.outputs.iter().enumerate().rev() {
+                    let to = out.join(name);
+                    let r = if i == 0 { std::fs::rename(&from, &to) } else { std::fs::copy(&from, &to).map(|_| ()) };
+                    if let Err(err) = r {
+                        tracing::error!(service = %svc.name, file = %to.display(), error = %err, "output not delivered");
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        job.finished = Some(now_s());
+        job.exit_status = Some(status);
+        job.state = if status == 0 { JobState::Succeeded } else { JobState::Failed };
+        if status != 0 {
+            tracing::warn!(service = %svc.name, job = job.seq, file = %job.file, status, log = %log_path.display(), "job failed");
+        }
+        self.save(&job).await;
+        self.record(&job).await;
+    }
+
+    async fn save(&self, job: &Job) {
+        let (j, job2) = (self.jobs.clone(), job.clone());
+        match tokio::task::spawn_blocking(move || j.put(&job2)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "job state not stored"),
+            Err(e) => tracing::error!(error = %e, "job store task failed"),
+        }
+    }
+
+    /// The job's timings as an `oscar_job` point in the buffer.
+    async fn record(&self, job: &Job) {
+        let (started, finished) = (job.started.unwrap_or(job.created), job.finished.unwrap_or(job.created));
+        let p = Point {
+            measurement: "oscar_job".into(),
+            tags: [
+                ("service".to_string(), job.service.clone()),
+                ("job".to_string(), job.seq.to_string()),
+                ("file".to_string(), job.file.clone()),
+                ("node".to_string(), self.node.clone()),
+            ]
+            .into_iter()
+            .collect(),
+            fields: [
+                ("created".to_string(), job.created),
+                ("started".to_string(), started),
+                ("finished".to_string(), finished),
+                ("wait".to_string(), started - job.created),
+                ("duration".to_string(), finished - started),
+                ("exit_status".to_string(), f64::from(job.exit_status.unwrap_or(-1))),
+                ("attempts".to_string(), f64::from(job.attempts)),
+            ]
+            .into_iter()
+            .collect(),
+            time_unix_ns: (finished * 1e9) as i64,
+        };
+        match crate::run::store_batch(&self.buffer, &self.node, &self.boot, vec![p]).await {
+            Ok(Ok(Appended::Stored { seq, .. })) => {
+                self.latest.send_replace(seq);
+            }
+            Ok(Ok(Appended::Skipped)) => tracing::warn!("job record not stored: the buffer is full"),
+            Ok(Err(e)) => tracing::error!(error = %e, "job record not stored"),
+            Err(e) => tracing::error!(error = %e, "job record task failed"),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Services run by a real agent process: a burst of files with parallelism 4, the agent
+//! killed with SIGKILL in the middle and started again, a failing script, and a second
+//! service fed by the first one's output bucket.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aisprint_agent::services::{JobState, Jobs};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn start(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("agent.log")).expect("log");
+    Command::new(env!("CARGO_BIN_EXE_aisprint-agent"))
+        .args(["run", "--insecure", "--config", "agent.yaml"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("agent")
+}
+
+fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|r| r.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+        .unwrap_or(0)
+}
+
+fn wait(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const WORK: &str = r#"set -e
+name=$(basename "$INPUT_FILE_PATH")
+echo "$(date +%s%N)" > "$TRACE/$name.$$.start"
+sleep 0.01
+cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/$name.out"
+echo "$(date +%s%N)" > "$TRACE/$name.$$.end"
+"#;
+
+const NEXT: &str = r#"cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH").next"
+"#;
+
+const FAIL: &str = r#"echo "cannot read $STORAGE_OBJECT_KEY: model missing" >&2
+exit 3
+"#;
+
+fn setup(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("trace")).expect("mkdir");
+    std::fs::write(dir.join("work.sh"), WORK).expect("write");
+    std::fs::write(dir.join("next.sh"), NEXT).expect("write");
+    std::fs::write(dir.join("fail.sh"), FAIL).expect("write");
+    std::fs::write(
+        dir.join("fdl.yaml"),
+        format!(
+            "functions:\n  oscar:\n  - edge:\n      name: work\n      script: work.sh\n      max_parallelism: 4\n      environment:\n        Variables:\n          TRACE: {}\n      input:\n      - path: work/in\n      output:\n      - path: work/out\n  - edge:\n      name: next\n      script: next.sh\n      max_parallelism: 2\n      input:\n      - path: work/out\n      output:\n      - path: next/out\n  - edge:\n      name: broken\n      script: fail.sh\n      input:\n      - path: broken/in\n  - cloud:\n      name: elsewhere\n      script: work.sh\n      input:\n      - path: elsewhere/in\n",
+            dir.join("trace").display()
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("agent.yaml"),
+        format!(
+            "node_id: edge-1\ncontroller:\n  address: http://127.0.0.1:{}\n  insecure: true\ncollection:\n  period_s: 60\n  families: [mem]\nbuffer:\n  path: state/buffer.redb\nservices:\n  fdl: [fdl.yaml]\n  cluster: edge\n  buckets: buckets\n",
+            free_port()
+        ),
+    )
+    .expect("write");
+    dir.join("buckets")
+}
+
+#[test]
+fn a_burst_runs_once_each_within_parallelism_through_a_kill() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let buckets = setup(dir);
+    let mut agent = start(dir);
+    wait("the input bucket", Duration::from_secs(20), || buckets.join("work/in").is_dir());
+    std::thread::sleep(Duration::from_millis(200));
+    // 1,000 files, each written under a hidden name and renamed in place (complete at once).
+    for i in 0..1000 {
+        let tmpname = buckets.join(format!("work/in/.f{i:04}"));
+        std::fs::write(&tmpname, format!("frame {i}\n")).expect("write");
+        std::fs::rename(&tmpname, buckets.join(format!("work/in/f{i:04}.txt"))).expect("rename");
+    }
+    std::fs::write(buckets.join("broken/in/x.txt"), "x").expect("write");
+    wait("some jobs done", Duration::from_secs(60), || count(&buckets.join("work/out")) >= 150);
+    agent.kill().expect("kill -9");
+    let _ = agent.wait();
+    let mut agent = start(dir);
+    wait("every job done", Duration::from_secs(120), || count(&buckets.join("next/out")) >= 1000);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-TERM", &agent.id().to_string()]).status();
+    let _ = agent.wait();
+
+    // Every input once in each output bucket, content preserved through both services.
+    let mut outs: Vec<String> = std::fs::read_dir(buckets.join("next/out"))
+        .expect("out")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    outs.sort();
+    let want: Vec<String> = (0..1000).map(|i| format!("f{i:04}.txt.out.next")).collect();
+    assert_eq!(outs, want);
+    assert_eq!(std::fs::read_to_string(buckets.join("next/out/f0007.txt.out.next")).expect("read"), "frame 7\n");
+
+    // Never more than 4 at a time (completed executions; at most 4 were cut by the kill).
+    let mut starts: BTreeMap<String, u128> = BTreeMap::new();
+    let mut ends: BTreeMap<String, u128> = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("trace")).expect("trace").flatten() {
+        let n = e.file_name().to_string_lossy().to_string();
+        let t: u128 = std::fs::read_to_string(e.path()).expect("read").trim().parse().expect("ns");
+        if let Some(k) = n.strip_suffix(".start") {
+            starts.insert(k.to_string(), t);
+        } else if let Some(k) = n.strip_suffix(".end") {
+            ends.insert(k.to_string(), t);
+        }
+    }
+    let cut = starts.len() - ends.len();
+    assert!(cut <= 4, "{cut} executions cut by the kill");
+    assert!(starts.len() <= 1004, "{} executions for 1,000 files", starts.len());
+    let mut edges: Vec<(u128, i32)> = Vec::new();
+    for (k, s) in &starts {
+        if let Some(e) = ends.get(k) {
+            edges.push((*s, 1));
+            edges.push((*e, -1));
+        }
+    }
+    edges.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    assert!(most <= 4, "{most} at a time");
+    assert!(most >= 2, "the jobs ran one by one ({most})");
+
+    // The job store: all succeeded; the broken one failed with its status and its stderr logged.
+    let jobs = Jobs::open(&dir.join("state/services/jobs.redb")).expect("jobs");
+    let work = jobs.list("work").expect("list");
+    assert_eq!(work.len(), 1000);
+    assert!(work.iter().all(|j| j.state == JobState::Succeeded && j.exit_status == Some(0)));
+    let broken = jobs.list("broken").expect("list");
+    assert_eq!(broken.len(), 1);
+    assert_eq!((broken[0].state, broken[0].exit_status), (JobState::Failed, Some(3)));
+    let log =
+        std::fs::read_to_string(dir.join(format!("state/services/logs/broken/{}.log", broken[0].seq))).expect("log");
+    assert!(log.contains("cannot read x.txt: model missing"), "{log}");
+    assert!(jobs.list("elsewhere").expect("list").is_empty(), "another cluster's service ran here");
+    let agent_log = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
+    assert!(agent_log.contains("resuming jobs accepted before the restart"), "{agent_log}");
+}
+
+#[test]
+fn a_missing_script_is_refused_before_start() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    setup(dir);
+    std::fs::remove_file(dir.join("fail.sh")).expect("rm");
+    let out = Command::new(env!("CARGO_BIN_EXE_aisprint-agent"))
+        .args(["validate", "--config", "agent.yaml"])
+        .current_dir(dir)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fdl.yaml") && err.contains("fail.sh: no such file"), "{err}");
+}
