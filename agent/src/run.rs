@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aisprint_proto::v1::agent_service_client::AgentServiceClient;
-use aisprint_proto::v1::{HeartbeatRequest, MetricBatch, RegisterRequest};
+use aisprint_proto::v1::{CommandsRequest, HeartbeatRequest, MetricBatch, RegisterRequest};
 use aisprint_shared::diag::Diagnostics;
 use aisprint_shared::mesh::{self, AgentConfig};
 use aisprint_shared::yaml;
@@ -159,9 +159,17 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
         None => None,
     };
     let services = crate::services::load(&cfg)?;
-    crate::services::start(&cfg, services, buffer.clone(), latest_tx.clone(), boot.clone(), cancel.clone(), &mut tasks)
-        .await
-        .inspect_err(|_| cancel.cancel())?;
+    let applier = crate::services::start(
+        &cfg,
+        services,
+        buffer.clone(),
+        latest_tx.clone(),
+        boot.clone(),
+        cancel.clone(),
+        &mut tasks,
+    )
+    .await
+    .inspect_err(|_| cancel.cancel())?;
     {
         let (cfg, buffer, cancel, boot) = (cfg.clone(), buffer.clone(), cancel.clone(), boot.clone());
         tasks.spawn(async move { collect_loop(cfg, buffer, latest_tx, monitor, cancel, boot).await });
@@ -169,7 +177,7 @@ pub async fn run(cfg: AgentConfig, cancel: CancellationToken) -> Result<(), Agen
     {
         let (cfg, buffer, latest, cancel, boot) =
             (cfg.clone(), buffer.clone(), latest.clone(), cancel.clone(), boot.clone());
-        tasks.spawn(async move { grpc_sink(cfg, buffer, latest, cancel, boot).await });
+        tasks.spawn(async move { grpc_sink(cfg, buffer, latest, applier, cancel, boot).await });
     }
     if let Some(m) = cfg.mqtt.clone() {
         let (cfg, buffer, latest, cancel, boot) =
@@ -266,13 +274,33 @@ async fn grpc_sink(
     cfg: AgentConfig,
     buffer: Arc<Buffer>,
     mut latest: watch::Receiver<u64>,
+    applier: Option<mpsc::Sender<crate::services::Apply>>,
     cancel: CancellationToken,
     boot: String,
 ) {
     let mut backoff = Backoff::new();
     while !cancel.is_cancelled() {
-        let Err(e) = session(&cfg, &buffer, &mut latest, &cancel, &boot, &mut backoff).await else { break };
+        let Err(e) = session(&cfg, &buffer, &mut latest, applier.as_ref(), &cancel, &boot, &mut backoff).await else {
+            break;
+        };
         backoff.pause(&cancel, "controller unreachable", &e).await;
+    }
+}
+
+/// A command from the controller.
+async fn on_command(c: aisprint_proto::v1::Command, applier: Option<&mpsc::Sender<crate::services::Apply>>) {
+    match c.kind.as_str() {
+        "services.apply" => match (serde_json::from_str::<crate::services::Apply>(&c.payload_json), applier) {
+            (Ok(a), Some(tx)) => {
+                tracing::info!(id = %c.id, cluster = %a.cluster, "services received");
+                let _ = tx.send(a).await;
+            }
+            (Ok(_), None) => {
+                tracing::error!(id = %c.id, "services received, but this agent has no `services` section (buckets): ignored")
+            }
+            (Err(e), _) => tracing::error!(id = %c.id, error = %e, "unreadable services command: ignored"),
+        },
+        other => tracing::warn!(id = %c.id, kind = %other, "unknown command: ignored"),
     }
 }
 
@@ -299,6 +327,7 @@ async fn session(
     cfg: &AgentConfig,
     buffer: &Arc<Buffer>,
     latest: &mut watch::Receiver<u64>,
+    applier: Option<&mpsc::Sender<crate::services::Apply>>,
     cancel: &CancellationToken,
     boot: &str,
     backoff: &mut Backoff,
@@ -342,6 +371,12 @@ async fn session(
         .await
         .map_err(|s| format!("push (backfill): {}", s.message()))?
         .into_inner();
+    // Commands from the controller (services to run).
+    let mut commands = client
+        .commands(CommandsRequest { node_id: cfg.node_id.clone() })
+        .await
+        .map_err(|s| format!("commands: {}", s.message()))?
+        .into_inner();
     let mut delivery = Delivery::start(GRPC_SINK, buffer.clone(), cfg.backfill.batches_per_second).await?;
     let mut heartbeat = tokio::time::interval(Duration::from_secs(10));
     let result = loop {
@@ -356,6 +391,11 @@ async fn session(
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => break Err(e),
+            },
+            c = commands.message() => match c {
+                Ok(Some(c)) => on_command(c, applier).await,
+                Ok(None) => break Err("the controller closed the command stream".into()),
+                Err(s) => break Err(format!("command stream: {}", s.message())),
             },
             _ = changed(latest) => {}
             _ = tokio::time::sleep(if delivery.busy() { Duration::from_millis(50) } else { Duration::from_secs(1) }) => {}

@@ -74,7 +74,8 @@ pub struct Prepared {
     pub parallelism: usize,
 }
 
-/// The services of this node from the FDL files, checked (file and key in every error).
+/// The services of this node from the FDL files, checked (file and key in every error): the
+/// configured files, and those the controller applied before (kept under the state folder).
 pub fn load(cfg: &AgentConfig) -> Result<Vec<Prepared>, AgentError> {
     let Some(s) = &cfg.services else { return Ok(Vec::new()) };
     let buckets = Path::new(&s.buckets);
@@ -82,45 +83,85 @@ pub fn load(cfg: &AgentConfig) -> Result<Vec<Prepared>, AgentError> {
     let mut diags = aisprint_shared::diag::Diagnostics::new();
     for f in &s.fdl {
         let text = std::fs::read_to_string(f).map_err(|source| AgentError::Read { path: PathBuf::from(f), source })?;
-        let doc = match yaml::parse::<Fdl>(f, &text) {
-            Ok((doc, w)) => {
-                diags.extend(w);
-                doc
-            }
-            Err(d) => {
-                diags.extend(d);
-                continue;
-            }
-        };
-        let d = oscar::validate(&doc);
-        let bad = d.has_errors();
-        diags.extend(d);
-        if bad {
-            continue;
-        }
-        let base = Path::new(f).parent().unwrap_or(Path::new("."));
-        for svc in doc.value.services_of(&s.cluster) {
-            let script = base.join(&svc.script);
-            if !script.is_file() {
-                diags.push(aisprint_shared::diag::Diagnostic::error(
-                    f.clone(),
-                    format!("functions.oscar.{}.script", s.cluster),
-                    format!("{}: no such file (the script is taken from the FDL's folder)", script.display()),
-                ));
-            }
-            out.push(Prepared {
-                service: svc.clone(),
-                script,
-                inputs: svc.input.iter().map(|i| buckets.join(&i.path)).collect(),
-                outputs: svc.output.iter().map(|o| buckets.join(&o.path)).collect(),
-                parallelism: svc.max_parallelism.unwrap_or(1) as usize,
-            });
+        out.extend(load_fdl(f, &text, &s.cluster, buckets, &mut diags));
+    }
+    let applied = state_dir(cfg).join("applied");
+    for e in std::fs::read_dir(&applied).into_iter().flatten().flatten() {
+        let f = e.path().join("fdl.yaml");
+        let cluster = e.file_name().to_string_lossy().to_string();
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            out.extend(load_fdl(&f.display().to_string(), &text, &cluster, buckets, &mut diags));
         }
     }
     if diags.has_errors() {
         return Err(AgentError::Invalid(diags.sorted()));
     }
     Ok(out)
+}
+
+/// The services of `cluster` in one FDL text (scripts taken from the file's folder).
+fn load_fdl(
+    f: &str,
+    text: &str,
+    cluster: &str,
+    buckets: &Path,
+    diags: &mut aisprint_shared::diag::Diagnostics,
+) -> Vec<Prepared> {
+    let mut out = Vec::new();
+    let doc = match yaml::parse::<Fdl>(f, text) {
+        Ok((doc, w)) => {
+            diags.extend(w);
+            doc
+        }
+        Err(d) => {
+            diags.extend(d);
+            return out;
+        }
+    };
+    let d = oscar::validate(&doc);
+    let bad = d.has_errors();
+    diags.extend(d);
+    if bad {
+        return out;
+    }
+    let base = Path::new(f).parent().unwrap_or(Path::new("."));
+    for svc in doc.value.services_of(cluster) {
+        let script = base.join(&svc.script);
+        if !script.is_file() {
+            diags.push(aisprint_shared::diag::Diagnostic::error(
+                f.to_string(),
+                format!("functions.oscar.{cluster}.script"),
+                format!("{}: no such file (the script is taken from the FDL's folder)", script.display()),
+            ));
+        }
+        out.push(Prepared {
+            service: svc.clone(),
+            script,
+            inputs: svc.input.iter().map(|i| buckets.join(&i.path)).collect(),
+            outputs: svc.output.iter().map(|o| buckets.join(&o.path)).collect(),
+            parallelism: svc.max_parallelism.unwrap_or(1) as usize,
+        });
+    }
+    out
+}
+
+/// Where the job store, logs, temporary outputs and applied FDLs live.
+pub fn state_dir(cfg: &AgentConfig) -> PathBuf {
+    cfg.services
+        .as_ref()
+        .and_then(|s| s.state.clone())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&cfg.buffer.path).parent().unwrap_or(Path::new(".")).join("services"))
+}
+
+/// Services sent by the controller (`aisprint oscar apply`): the FDL of one cluster and its
+/// scripts (file name relative to the FDL -> content).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Apply {
+    pub cluster: String,
+    pub fdl: String,
+    #[serde(default)]
+    pub scripts: std::collections::BTreeMap<String, String>,
 }
 
 fn now_s() -> f64 {
@@ -216,8 +257,9 @@ impl Jobs {
     }
 }
 
-/// Starts one task per service; fails before anything runs when a folder cannot be made or
-/// watched.
+/// Starts the services (one task each) and the task that routes arrivals and applies what
+/// the controller sends; fails before anything runs when a folder cannot be made or watched.
+/// Returns where to send applied services (None without a `services` section).
 pub async fn start(
     cfg: &AgentConfig,
     services: Vec<Prepared>,
@@ -226,31 +268,15 @@ pub async fn start(
     boot: String,
     cancel: CancellationToken,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> Result<(), AgentError> {
-    let Some(sc) = &cfg.services else { return Ok(()) };
+) -> Result<Option<mpsc::Sender<Apply>>, AgentError> {
+    let Some(sc) = &cfg.services else { return Ok(None) };
     if services.is_empty() {
-        tracing::warn!(cluster = %sc.cluster, "no service of this cluster in the FDL files");
-        return Ok(());
+        tracing::info!(cluster = %sc.cluster, "no service yet: waiting for the controller's (aisprint oscar apply)");
     }
-    let state = sc
-        .state
-        .clone()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&cfg.buffer.path).parent().unwrap_or(Path::new(".")).join("services"));
-    let io = |p: &Path, e: std::io::Error| AgentError::Read { path: p.to_path_buf(), source: e };
-    let mut services = services;
-    for s in &mut services {
-        for d in s.inputs.iter_mut().chain(s.outputs.iter_mut()) {
-            std::fs::create_dir_all(&*d).map_err(|e| io(d, e))?;
-            // The watcher reports absolute paths: route by the canonical folder.
-            *d = d.canonicalize().map_err(|e| io(d, e))?;
-        }
-        s.script = s.script.canonicalize().unwrap_or_else(|_| s.script.clone());
-    }
+    let state = state_dir(cfg);
     let jobs = Arc::new(Jobs::open(&state.join("jobs.redb")).map_err(|e| io(&state, std::io::Error::other(e)))?);
-    let agent_url = cfg.monitoring.as_ref().map(|m| format!("http://{}", m.http));
-    let (ftx, mut frx) = mpsc::unbounded_channel::<PathBuf>();
-    let mut watcher = notify::recommended_watcher(move |r: notify::Result<notify::Event>| {
+    let (ftx, frx) = mpsc::unbounded_channel::<PathBuf>();
+    let watcher = notify::recommended_watcher(move |r: notify::Result<notify::Event>| {
         use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
         if let Ok(ev) = r {
             let complete = matches!(
@@ -266,55 +292,166 @@ pub async fn start(
         }
     })
     .map_err(|e| io(&state, std::io::Error::other(e.to_string())))?;
-    let mut routes: Vec<(PathBuf, mpsc::UnboundedSender<Vec<String>>)> = Vec::new();
+    let mut m = Manager {
+        watcher,
+        routes: Vec::new(),
+        running: std::collections::HashMap::new(),
+        jobs,
+        state,
+        buckets: PathBuf::from(&sc.buckets),
+        node: cfg.node_id.clone(),
+        resource: cfg.resource.clone().unwrap_or_default(),
+        agent_url: cfg.monitoring.as_ref().map(|m| format!("http://{}", m.http)),
+        buffer,
+        latest,
+        boot,
+        cancel: cancel.clone(),
+    };
     for s in services {
+        m.add(s)?;
+    }
+    let (atx, arx) = mpsc::channel::<Apply>(16);
+    tasks.spawn(async move { m.run(frx, arx).await });
+    Ok(Some(atx))
+}
+
+fn io(p: &Path, e: std::io::Error) -> AgentError {
+    AgentError::Read { path: p.to_path_buf(), source: e }
+}
+
+/// The owner of the watcher and the services' runners.
+struct Manager {
+    watcher: notify::RecommendedWatcher,
+    routes: Vec<(PathBuf, String, mpsc::UnboundedSender<Vec<String>>)>,
+    running: std::collections::HashMap<String, CancellationToken>,
+    jobs: Arc<Jobs>,
+    state: PathBuf,
+    buckets: PathBuf,
+    node: String,
+    resource: String,
+    agent_url: Option<String>,
+    buffer: Arc<Buffer>,
+    latest: Arc<watch::Sender<u64>>,
+    boot: String,
+    cancel: CancellationToken,
+}
+
+impl Manager {
+    /// Starts (or replaces) a service.
+    fn add(&mut self, mut s: Prepared) -> Result<(), AgentError> {
+        for d in s.inputs.iter_mut().chain(s.outputs.iter_mut()) {
+            std::fs::create_dir_all(&*d).map_err(|e| io(d, e))?;
+            // The watcher reports absolute paths: route by the canonical folder.
+            *d = d.canonicalize().map_err(|e| io(d, e))?;
+        }
+        s.script = s.script.canonicalize().unwrap_or_else(|_| s.script.clone());
+        let name = s.service.name.clone();
+        if let Some(old) = self.running.remove(&name) {
+            old.cancel();
+            for (d, n, _) in &self.routes {
+                if *n == name {
+                    let _ = self.watcher.unwatch(d);
+                }
+            }
+            self.routes.retain(|(_, n, _)| *n != name);
+            tracing::info!(service = %name, "service replaced");
+        }
         let (tx, rx) = mpsc::unbounded_channel::<Vec<String>>();
         for i in &s.inputs {
-            watcher
+            self.watcher
                 .watch(i, notify::RecursiveMode::NonRecursive)
                 .map_err(|e| io(i, std::io::Error::other(e.to_string())))?;
-            routes.push((i.clone(), tx.clone()));
+            self.routes.push((i.clone(), name.clone(), tx.clone()));
             // What is already there (and what arrived while the agent was down).
             let existing = files_in(i);
             if !existing.is_empty() {
                 let _ = tx.send(existing);
             }
         }
-        tracing::info!(service = %s.service.name, parallelism = s.parallelism, inputs = ?s.inputs, "service ready");
+        tracing::info!(service = %name, parallelism = s.parallelism, inputs = ?s.inputs, "service ready");
+        let token = self.cancel.child_token();
+        self.running.insert(name, token.clone());
         let runner = Runner {
             p: s,
-            jobs: jobs.clone(),
-            state: state.clone(),
-            node: cfg.node_id.clone(),
-            resource: cfg.resource.clone().unwrap_or_default(),
-            agent_url: agent_url.clone(),
-            buffer: buffer.clone(),
-            latest: latest.clone(),
-            boot: boot.clone(),
+            jobs: self.jobs.clone(),
+            state: self.state.clone(),
+            node: self.node.clone(),
+            resource: self.resource.clone(),
+            agent_url: self.agent_url.clone(),
+            buffer: self.buffer.clone(),
+            latest: self.latest.clone(),
+            boot: self.boot.clone(),
         };
-        let c = cancel.clone();
-        tasks.spawn(async move { runner.run(rx, c).await });
+        tokio::spawn(async move { runner.run(rx, token).await });
+        Ok(())
     }
-    let c = cancel.clone();
-    tasks.spawn(async move {
-        let _keep = watcher;
-        loop {
-            let p = tokio::select! {
-                _ = c.cancelled() => break,
-                p = frx.recv() => match p { Some(p) => p, None => break },
-            };
-            let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else { continue };
-            if name.starts_with('.') {
-                continue;
+
+    /// Keeps what the controller sent under the state folder (so that it runs again after a
+    /// restart) and starts its services.
+    fn apply(&mut self, a: Apply) -> Result<usize, String> {
+        if !aisprint_shared::mesh::valid_name(&a.cluster) {
+            return Err(format!("`{}` is not a valid cluster name", a.cluster));
+        }
+        let dir = self.state.join("applied").join(&a.cluster);
+        let staging = self.state.join("applied").join(format!(".{}", a.cluster));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+        for (name, content) in &a.scripts {
+            if !oscar::valid_path(name) {
+                return Err(format!("script `{name}`: expected a relative path without `..`"));
             }
-            for (d, tx) in &routes {
-                if d == dir {
-                    let _ = tx.send(vec![name.to_string()]);
+            let p = staging.join(name);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::write(&p, content).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        let fdl = staging.join("fdl.yaml");
+        std::fs::write(&fdl, &a.fdl).map_err(|e| format!("{}: {e}", fdl.display()))?;
+        let mut diags = aisprint_shared::diag::Diagnostics::new();
+        // Checked where it will live (the scripts are relative to it).
+        let services = load_fdl(&fdl.display().to_string(), &a.fdl, &a.cluster, &self.buckets, &mut diags);
+        if diags.has_errors() {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(diags.to_string());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&staging, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let n = services.len();
+        for mut s in services {
+            s.script = dir.join(s.script.strip_prefix(&staging).unwrap_or(&s.script));
+            self.add(s).map_err(|e| e.to_string())?;
+        }
+        Ok(n)
+    }
+
+    async fn run(mut self, mut files: mpsc::UnboundedReceiver<PathBuf>, mut applies: mpsc::Receiver<Apply>) {
+        loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                p = files.recv() => {
+                    let Some(p) = p else { break };
+                    let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else { continue };
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    for (d, _, tx) in &self.routes {
+                        if d == dir {
+                            let _ = tx.send(vec![name.to_string()]);
+                        }
+                    }
+                }
+                a = applies.recv() => {
+                    let Some(a) = a else { continue };
+                    let cluster = a.cluster.clone();
+                    match self.apply(a) {
+                        Ok(n) => tracing::info!(%cluster, services = n, "services applied"),
+                        Err(e) => tracing::error!(%cluster, error = %e, "services refused"),
+                    }
                 }
             }
         }
-    });
-    Ok(())
+    }
 }
 
 fn files_in(dir: &Path) -> Vec<String> {

@@ -134,6 +134,11 @@ enum Command {
         #[command(subcommand)]
         command: MetricsCommand,
     },
+    /// OSCAR services: deploy an FDL's services to the agents named by its clusters.
+    Oscar {
+        #[command(subcommand)]
+        command: OscarCommand,
+    },
     /// QoS monitoring: the state of every execution-time constraint across the mesh.
     Qos {
         #[command(subcommand)]
@@ -143,6 +148,20 @@ enum Command {
     Dashboards {
         #[command(subcommand)]
         command: DashboardsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OscarCommand {
+    /// Send each cluster's services (and their scripts, read beside the FDL) to the agent whose
+    /// node id is the cluster's name; the agent keeps them and runs them (docs/services.md).
+    ///
+    /// Example: aisprint oscar apply --fdl pipeline-fdl.yaml --config controller.yaml
+    Apply {
+        #[arg(long, value_name = "FILE")]
+        fdl: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
     },
 }
 
@@ -489,6 +508,7 @@ fn main() -> ExitCode {
         Command::Metrics { command: MetricsCommand::Tail { config, node, limit } } => {
             run_async(metrics_tail(config, node, limit))
         }
+        Command::Oscar { command: OscarCommand::Apply { fdl, config } } => run_async(oscar_apply(fdl, config)),
         Command::Qos { command: QosCommand::Status { config, json, events } } => {
             run_async(qos_status(config, json, events))
         }
@@ -709,6 +729,68 @@ async fn agents_list(config: PathBuf) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+async fn oscar_apply(fdl: PathBuf, config: PathBuf) -> Result<(), String> {
+    use aisprint_shared::oscar::{self, Fdl, Functions};
+    let file = fdl.display().to_string();
+    let text = std::fs::read_to_string(&fdl).map_err(|e| format!("error: cannot read {file}: {e}"))?;
+    let (doc, w) = aisprint_shared::yaml::parse::<Fdl>(&file, &text).map_err(|d| d.to_string())?;
+    let d = oscar::validate(&doc);
+    report(&w);
+    if d.has_errors() {
+        return Err(d.to_string());
+    }
+    let base = fdl.parent().unwrap_or(std::path::Path::new("."));
+    // Everything is read before anything is sent.
+    let mut payloads = Vec::new();
+    for cluster in doc.value.clusters() {
+        let entries: Vec<_> = doc.value.functions.oscar.iter().filter(|m| m.contains_key(cluster)).cloned().collect();
+        let mut scripts = std::collections::BTreeMap::new();
+        for svc in doc.value.services_of(cluster) {
+            if !oscar::valid_path(&svc.script) {
+                return Err(format!(
+                    "error: {file}: script `{}`: expected a path relative to the FDL, without `..`",
+                    svc.script
+                ));
+            }
+            let p = base.join(&svc.script);
+            let content =
+                std::fs::read_to_string(&p).map_err(|e| format!("error: {file}: script {}: {e}", p.display()))?;
+            scripts.insert(svc.script.clone(), content);
+        }
+        let one =
+            Fdl { functions: Functions { oscar: entries }, storage_providers: doc.value.storage_providers.clone() };
+        let fdl_text = aisprint_shared::yaml::to_string(&one).map_err(|e| format!("error: {e}"))?;
+        let n = scripts.len();
+        let payload = serde_json::json!({ "cluster": cluster, "fdl": fdl_text, "scripts": scripts });
+        payloads.push((cluster.to_string(), n, payload.to_string()));
+    }
+    let c = mesh::load_config(&config).map_err(mesh_err)?;
+    let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
+    let mut missing = Vec::new();
+    for (cluster, n, payload_json) in payloads {
+        let r = client
+            .send_command(aisprint_proto::v1::SendCommandRequest {
+                node_id: cluster.clone(),
+                kind: "services.apply".into(),
+                payload_json,
+            })
+            .await
+            .map_err(|e| format!("error: {}", e.message()))?
+            .into_inner();
+        if r.sent {
+            println!("{cluster}: {n} service(s) sent ({})", r.command_id);
+        } else {
+            println!("{cluster}: no agent of that node id is connected: not sent");
+            missing.push(cluster);
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("error: not sent to {} (start their agents, then apply again)", missing.join(", ")))
+    }
 }
 
 async fn qos_status(config: PathBuf, json: bool, events: usize) -> Result<(), String> {

@@ -45,6 +45,8 @@ pub struct AgentConfig {
 #[serde(deny_unknown_fields)]
 pub struct AgentServices {
     /// FDL files (`aisprint toscarizer fdl` writes one); the services of `cluster` run here.
+    /// May be empty: the controller sends services (`aisprint oscar apply`).
+    #[serde(default)]
     pub fdl: Vec<String>,
     /// The FDL cluster this node is.
     pub cluster: String,
@@ -295,6 +297,17 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
                     ),
                 );
             }
+        }
+    }
+    if let Some(s) = &c.services {
+        if !valid_name(&s.cluster) {
+            out.push(doc.error(
+                "services.cluster",
+                format!("`{}`: the FDL cluster this node is (letters, digits, `-`, `_`, `.`)", s.cluster),
+            ));
+        }
+        if s.buckets.trim().is_empty() {
+            out.push(doc.error("services.buckets", "empty: the folder that holds the buckets"));
         }
     }
     out

@@ -12,8 +12,8 @@ use aisprint_proto::v1::admin_service_server::{AdminService, AdminServiceServer}
 use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer};
 use aisprint_proto::v1::{
     AgentInfo, BatchAck, Command, CommandsRequest, HeartbeatReply, HeartbeatRequest, ListAgentsReply,
-    ListAgentsRequest, MetricBatch, QosStatusReply, QosStatusRequest, RegisterReply, RegisterRequest, TailMetricsReply,
-    TailMetricsRequest,
+    ListAgentsRequest, MetricBatch, QosStatusReply, QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply,
+    SendCommandRequest, TailMetricsReply, TailMetricsRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -260,6 +260,23 @@ impl AdminService for Mesh {
         let limit = if r.limit == 0 { 20 } else { r.limit as usize };
         let batches = self.blocking(move |s| s.tail(&r.node_id, limit)).await?;
         Ok(Response::new(TailMetricsReply { batches }))
+    }
+
+    async fn send_command(&self, req: Request<SendCommandRequest>) -> Result<Response<SendCommandReply>, Status> {
+        self.check_admin(&req)?;
+        let r = req.into_inner();
+        let tx = self.commands.lock().ok().and_then(|m| m.get(&r.node_id).cloned());
+        let id = format!("{}-{}", r.kind, now_ms());
+        let Some(tx) = tx else { return Ok(Response::new(SendCommandReply { sent: false, command_id: id })) };
+        let cmd = Command { id: id.clone(), kind: r.kind.clone(), payload_json: r.payload_json };
+        let sent = tx.send(Ok(cmd)).await.is_ok();
+        if !sent {
+            if let Ok(mut m) = self.commands.lock() {
+                m.remove(&r.node_id);
+            }
+        }
+        tracing::info!(node = %r.node_id, kind = %r.kind, sent, "command");
+        Ok(Response::new(SendCommandReply { sent, command_id: id }))
     }
 
     async fn qos_status(&self, req: Request<QosStatusRequest>) -> Result<Response<QosStatusReply>, Status> {
