@@ -454,6 +454,13 @@ impl Manager {
     }
 }
 
+/// The last kilobyte of a job's log.
+fn log_tail(p: &Path) -> String {
+    let bytes = std::fs::read(p).unwrap_or_default();
+    let from = bytes.len().saturating_sub(1024);
+    String::from_utf8_lossy(&bytes[from..]).into_owned()
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|r| {
@@ -605,7 +612,8 @@ impl Runner {
             tracing::warn!(service = %svc.name, job = job.seq, file = %job.file, status, log = %log_path.display(), "job failed");
         }
         self.save(&job).await;
-        self.record(&job).await;
+        let tail = log_tail(&log_path);
+        self.record(&job, tail).await;
     }
 
     async fn save(&self, job: &Job) {
@@ -617,8 +625,8 @@ impl Runner {
         }
     }
 
-    /// The job's timings as an `oscar_job` point in the buffer.
-    async fn record(&self, job: &Job) {
+    /// The job's timings as an `oscar_job` point in the buffer (with the end of its log).
+    async fn record(&self, job: &Job, log: String) {
         let (started, finished) = (job.started.unwrap_or(job.created), job.finished.unwrap_or(job.created));
         let p = Point {
             measurement: "oscar_job".into(),
@@ -627,6 +635,7 @@ impl Runner {
                 ("job".to_string(), job.seq.to_string()),
                 ("file".to_string(), job.file.clone()),
                 ("node".to_string(), self.node.clone()),
+                ("log".to_string(), log),
             ]
             .into_iter()
             .collect(),

@@ -163,6 +163,30 @@ enum OscarCommand {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// The latest jobs of the agents' services: node, service, job, file, wait, duration, exit
+    /// status. (Kept by the controller since it started: the last 10,000.)
+    ///
+    /// Example: aisprint oscar jobs --config controller.yaml --service blurry-faces-onnx
+    Jobs {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// A service's job logs (the end of each job's output and error streams): the latest
+    /// jobs, or one job.
+    ///
+    /// Example: aisprint oscar logs blurry-faces-onnx 17 --config controller.yaml
+    Logs {
+        service: String,
+        job: Option<u64>,
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -509,6 +533,12 @@ fn main() -> ExitCode {
             run_async(metrics_tail(config, node, limit))
         }
         Command::Oscar { command: OscarCommand::Apply { fdl, config } } => run_async(oscar_apply(fdl, config)),
+        Command::Oscar { command: OscarCommand::Jobs { config, service, limit } } => {
+            run_async(oscar_jobs(config, service.unwrap_or_default(), limit, None))
+        }
+        Command::Oscar { command: OscarCommand::Logs { service, job, config, limit } } => {
+            run_async(oscar_jobs(config, service, if job.is_some() { 10_000 } else { limit }, Some(job)))
+        }
         Command::Qos { command: QosCommand::Status { config, json, events } } => {
             run_async(qos_status(config, json, events))
         }
@@ -791,6 +821,52 @@ async fn oscar_apply(fdl: PathBuf, config: PathBuf) -> Result<(), String> {
     } else {
         Err(format!("error: not sent to {} (start their agents, then apply again)", missing.join(", ")))
     }
+}
+
+/// `oscar jobs` (logs: None) and `oscar logs` (logs: Some(job filter)).
+async fn oscar_jobs(config: PathBuf, service: String, limit: u32, logs: Option<Option<u64>>) -> Result<(), String> {
+    let c = mesh::load_config(&config).map_err(mesh_err)?;
+    let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
+    let r = client
+        .list_jobs(aisprint_proto::v1::ListJobsRequest { service: service.clone(), limit })
+        .await
+        .map_err(|e| format!("error: {}", e.message()))?
+        .into_inner();
+    let Some(which) = logs else {
+        println!(
+            "{:<12} {:<24} {:>6} {:<28} {:>9} {:>10} {:>5} STATUS",
+            "NODE", "SERVICE", "JOB", "FILE", "WAIT (s)", "TIME (s)", "TRIES"
+        );
+        for j in r.jobs.iter().rev() {
+            println!(
+                "{:<12} {:<24} {:>6} {:<28} {:>9.3} {:>10.3} {:>5} {}",
+                j.node,
+                j.service,
+                j.job,
+                j.file,
+                j.started - j.created,
+                j.finished - j.started,
+                j.attempts,
+                if j.exit_status == 0 { "succeeded".to_string() } else { format!("failed ({})", j.exit_status) }
+            );
+        }
+        return Ok(());
+    };
+    let jobs: Vec<_> = r.jobs.iter().rev().filter(|j| which.is_none_or(|n| j.job == n)).collect();
+    if jobs.is_empty() {
+        return Err(format!(
+            "error: no job{} of service `{service}` known to the controller",
+            which.map(|n| format!(" {n}")).unwrap_or_default()
+        ));
+    }
+    for j in jobs {
+        println!("== {} job {} ({}, on {}, exit status {})", j.service, j.job, j.file, j.node, j.exit_status);
+        print!("{}", j.log_tail);
+        if !j.log_tail.ends_with('\n') && !j.log_tail.is_empty() {
+            println!();
+        }
+    }
+    Ok(())
 }
 
 async fn qos_status(config: PathBuf, json: bool, events: usize) -> Result<(), String> {

@@ -26,7 +26,7 @@ fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart()
     std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
     std::fs::write(
         dir.join("pipeline/upper.sh"),
-        "tr a-z A-Z < \"$INPUT_FILE_PATH\" > \"$TMP_OUTPUT_DIR/$(basename \"$INPUT_FILE_PATH\")\"\n",
+        "case \"$INPUT_FILE_PATH\" in *bad*) echo \"no model for $STORAGE_OBJECT_KEY\" >&2; exit 4;; esac\necho \"upper $STORAGE_OBJECT_KEY\"\ntr a-z A-Z < \"$INPUT_FILE_PATH\" > \"$TMP_OUTPUT_DIR/$(basename \"$INPUT_FILE_PATH\")\"\n",
     )
     .expect("write");
     std::fs::write(
@@ -63,6 +63,27 @@ fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart()
     let out = dir.join("buckets/n1/upper/out/b.txt");
     wait("the output after the restart", Duration::from_secs(20), || out.exists());
     assert_eq!(std::fs::read_to_string(&out).expect("read"), "AGAIN\n");
+    std::fs::write(inbox.join("bad.txt"), "x\n").expect("write");
+
+    // The jobs, as the controller knows them from the agent's records.
+    let jobs = || text(&aisprint(dir, &["oscar", "jobs", "--config", "controller.yaml", "--service", "upper"]).stdout);
+    wait("three jobs at the controller", Duration::from_secs(20), || jobs().lines().count() >= 4);
+    let table = jobs();
+    assert!(table.contains("a.txt") && table.contains("b.txt") && table.contains("failed (4)"), "{table}");
+    let bad_job = table
+        .lines()
+        .find(|l| l.contains("bad.txt"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .expect("job number")
+        .to_string();
+    let r = aisprint(dir, &["oscar", "logs", "upper", &bad_job, "--config", "controller.yaml"]);
+    let logs = text(&r.stdout);
+    assert!(logs.contains("exit status 4") && logs.contains("no model for bad.txt"), "{logs}");
+    let all = text(&aisprint(dir, &["oscar", "logs", "upper", "--config", "controller.yaml"]).stdout);
+    assert!(all.contains("upper a.txt") && all.contains("upper b.txt"), "{all}");
+    let r = aisprint(dir, &["oscar", "logs", "nothing", "--config", "controller.yaml"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("no job of service `nothing`"));
     agent.stop();
     controller.stop();
     let log = mesh.log("n1.log");

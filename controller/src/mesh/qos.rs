@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aisprint_agent::notify::{Outbox, Outgoing};
-use aisprint_proto::v1::{ConstraintState, Point, QosEvent, QosStatusReply, ThroughputState};
+use aisprint_proto::v1::{ConstraintState, JobInfo, Point, QosEvent, QosStatusReply, ThroughputState};
 use aisprint_shared::ams::engine::{Engine, Kind, Scope, State as CheckState};
 use aisprint_shared::ams::prometheus::{Exposition, Type};
 use aisprint_shared::ams::record::Execution;
@@ -77,7 +77,12 @@ pub enum QosInput {
     Status(oneshot::Sender<QosStatusReply>),
     /// The QoS part of `/metrics`.
     Metrics(oneshot::Sender<String>),
+    /// The latest service jobs (service filter, limit).
+    Jobs(String, usize, oneshot::Sender<Vec<JobInfo>>),
 }
+
+/// Service jobs kept for `aisprint oscar jobs|logs`.
+const JOBS_KEPT: usize = 10_000;
 
 struct Task {
     engine: Option<Engine>,
@@ -89,6 +94,8 @@ struct Task {
     events: VecDeque<QosEvent>,
     /// (metric name, labels) -> latest value: host metrics and custom metrics of every node.
     gauges: BTreeMap<(String, Vec<(String, String)>), f64>,
+    /// The latest jobs of the agents' services.
+    jobs: VecDeque<JobInfo>,
 }
 
 fn now_s() -> f64 {
@@ -128,6 +135,7 @@ pub fn start(
         throughput: BTreeMap::new(),
         events: VecDeque::new(),
         gauges: BTreeMap::new(),
+        jobs: VecDeque::new(),
     };
     if let Some(s) = setup {
         let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
@@ -174,6 +182,17 @@ impl Task {
             }
             QosInput::Metrics(tx) => {
                 let _ = tx.send(self.metrics());
+            }
+            QosInput::Jobs(service, limit, tx) => {
+                let v: Vec<JobInfo> = self
+                    .jobs
+                    .iter()
+                    .rev()
+                    .filter(|j| service.is_empty() || j.service == service)
+                    .take(limit)
+                    .cloned()
+                    .collect();
+                let _ = tx.send(v);
             }
         }
     }
@@ -230,6 +249,25 @@ impl Task {
                     check_unix_ms: ms,
                 };
                 self.throughput.insert((node.to_string(), component), st);
+            }
+            "oscar_job" => {
+                let f = |k: &str| p.fields.get(k).copied().unwrap_or_default();
+                let t = |k: &str| p.tags.get(k).cloned().unwrap_or_default();
+                if self.jobs.len() == JOBS_KEPT {
+                    self.jobs.pop_front();
+                }
+                self.jobs.push_back(JobInfo {
+                    node: node.to_string(),
+                    service: t("service"),
+                    job: t("job").parse().unwrap_or_default(),
+                    file: t("file"),
+                    created: f("created"),
+                    started: f("started"),
+                    finished: f("finished"),
+                    exit_status: f("exit_status") as i32,
+                    attempts: f("attempts") as u32,
+                    log_tail: t("log"),
+                });
             }
             "ams_notification" => {
                 let body = p.tags.get("body").cloned().unwrap_or_default();

@@ -12,8 +12,8 @@ use aisprint_proto::v1::admin_service_server::{AdminService, AdminServiceServer}
 use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer};
 use aisprint_proto::v1::{
     AgentInfo, BatchAck, Command, CommandsRequest, HeartbeatReply, HeartbeatRequest, ListAgentsReply,
-    ListAgentsRequest, MetricBatch, QosStatusReply, QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply,
-    SendCommandRequest, TailMetricsReply, TailMetricsRequest,
+    ListAgentsRequest, ListJobsReply, ListJobsRequest, MetricBatch, QosStatusReply, QosStatusRequest, RegisterReply,
+    RegisterRequest, SendCommandReply, SendCommandRequest, TailMetricsReply, TailMetricsRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -260,6 +260,20 @@ impl AdminService for Mesh {
         let limit = if r.limit == 0 { 20 } else { r.limit as usize };
         let batches = self.blocking(move |s| s.tail(&r.node_id, limit)).await?;
         Ok(Response::new(TailMetricsReply { batches }))
+    }
+
+    async fn list_jobs(&self, req: Request<ListJobsRequest>) -> Result<Response<ListJobsReply>, Status> {
+        self.check_admin(&req)?;
+        let r = req.into_inner();
+        let limit = if r.limit == 0 { 50 } else { r.limit as usize };
+        let (tx, rx) = oneshot::channel();
+        self.qos
+            .send(QosInput::Jobs(r.service, limit, tx))
+            .await
+            .map_err(|_| Status::unavailable("the controller is stopping"))?;
+        Ok(Response::new(ListJobsReply {
+            jobs: rx.await.map_err(|_| Status::unavailable("the controller is stopping"))?,
+        }))
     }
 
     async fn send_command(&self, req: Request<SendCommandRequest>) -> Result<Response<SendCommandReply>, Status> {
