@@ -296,16 +296,18 @@ pub async fn start(
         watcher,
         routes: Vec::new(),
         running: std::collections::HashMap::new(),
-        jobs,
-        state,
         buckets: PathBuf::from(&sc.buckets),
-        node: cfg.node_id.clone(),
-        resource: cfg.resource.clone().unwrap_or_default(),
-        agent_url: cfg.monitoring.as_ref().map(|m| format!("http://{}", m.http)),
-        buffer,
-        latest,
-        boot,
         cancel: cancel.clone(),
+        shared: Arc::new(Shared {
+            jobs,
+            state,
+            node: cfg.node_id.clone(),
+            resource: cfg.resource.clone().unwrap_or_default(),
+            agent_url: cfg.monitoring.as_ref().map(|m| format!("http://{}", m.http)),
+            buffer,
+            latest,
+            boot,
+        }),
     };
     for s in services {
         m.add(s)?;
@@ -324,16 +326,21 @@ struct Manager {
     watcher: notify::RecommendedWatcher,
     routes: Vec<(PathBuf, String, mpsc::UnboundedSender<Vec<String>>)>,
     running: std::collections::HashMap<String, CancellationToken>,
+    buckets: PathBuf,
+    cancel: CancellationToken,
+    shared: Arc<Shared>,
+}
+
+/// What every service's runner uses.
+struct Shared {
     jobs: Arc<Jobs>,
     state: PathBuf,
-    buckets: PathBuf,
     node: String,
     resource: String,
     agent_url: Option<String>,
     buffer: Arc<Buffer>,
     latest: Arc<watch::Sender<u64>>,
     boot: String,
-    cancel: CancellationToken,
 }
 
 impl Manager {
@@ -371,17 +378,7 @@ impl Manager {
         tracing::info!(service = %name, parallelism = s.parallelism, inputs = ?s.inputs, "service ready");
         let token = self.cancel.child_token();
         self.running.insert(name, token.clone());
-        let runner = Runner {
-            p: s,
-            jobs: self.jobs.clone(),
-            state: self.state.clone(),
-            node: self.node.clone(),
-            resource: self.resource.clone(),
-            agent_url: self.agent_url.clone(),
-            buffer: self.buffer.clone(),
-            latest: self.latest.clone(),
-            boot: self.boot.clone(),
-        };
+        let runner = Runner { p: s, s: self.shared.clone() };
         tokio::spawn(async move { runner.run(rx, token).await });
         Ok(())
     }
@@ -392,8 +389,8 @@ impl Manager {
         if !aisprint_shared::mesh::valid_name(&a.cluster) {
             return Err(format!("`{}` is not a valid cluster name", a.cluster));
         }
-        let dir = self.state.join("applied").join(&a.cluster);
-        let staging = self.state.join("applied").join(format!(".{}", a.cluster));
+        let dir = self.shared.state.join("applied").join(&a.cluster);
+        let staging = self.shared.state.join("applied").join(format!(".{}", a.cluster));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
         for (name, content) in &a.scripts {
@@ -477,14 +474,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 struct Runner {
     p: Prepared,
-    jobs: Arc<Jobs>,
-    state: PathBuf,
-    node: String,
-    resource: String,
-    agent_url: Option<String>,
-    buffer: Arc<Buffer>,
-    latest: Arc<watch::Sender<u64>>,
-    boot: String,
+    s: Arc<Shared>,
 }
 
 impl Runner {
@@ -493,7 +483,7 @@ impl Runner {
         let name = me.p.service.name.clone();
         // Jobs accepted before a restart (queued, or interrupted while running) go first.
         let mut queue: VecDeque<Job> = {
-            let (j, n) = (me.jobs.clone(), name.clone());
+            let (j, n) = (me.s.jobs.clone(), name.clone());
             match tokio::task::spawn_blocking(move || j.list(&n)).await {
                 Ok(Ok(all)) => {
                     all.into_iter().filter(|j| matches!(j.state, JobState::Queued | JobState::Running)).collect()
@@ -522,7 +512,7 @@ impl Runner {
                     while let Ok(more) = rx.try_recv() {
                         files.extend(more);
                     }
-                    let (j, n) = (me.jobs.clone(), name.clone());
+                    let (j, n) = (me.s.jobs.clone(), name.clone());
                     match tokio::task::spawn_blocking(move || j.accept(&n, &files)).await {
                         Ok(Ok(new)) => queue.extend(new),
                         Ok(Err(e)) => tracing::error!(service = %name, error = %e, "files not taken: job store failed"),
@@ -539,8 +529,8 @@ impl Runner {
     async fn execute(self: Arc<Self>, mut job: Job) {
         let svc = &self.p.service;
         let input = self.p.inputs[0].join(&job.file);
-        let tmp = self.state.join("tmp").join(&svc.name).join(job.seq.to_string());
-        let logs = self.state.join("logs").join(&svc.name);
+        let tmp = self.s.state.join("tmp").join(&svc.name).join(job.seq.to_string());
+        let logs = self.s.state.join("logs").join(&svc.name);
         let _ = std::fs::remove_dir_all(&tmp);
         if let Err(e) = std::fs::create_dir_all(&tmp).and_then(|_| std::fs::create_dir_all(&logs)) {
             tracing::error!(service = %svc.name, error = %e, "cannot prepare the job's folders");
@@ -564,14 +554,14 @@ impl Runner {
                     .env("COMPONENT_NAME", &svc.name)
                     .env("AISPRINT_JOB_ID", format!("{}-{}", svc.name, job.seq))
                     .env("AISPRINT_JOB_START", format!("{:.6}", job.created))
-                    .env("AISPRINT_RESOURCE", &self.resource)
+                    .env("AISPRINT_RESOURCE", &self.s.resource)
                     .stdin(std::process::Stdio::null())
                     .stdout(log)
                     .kill_on_drop(true);
                 if let Ok(e) = err {
                     cmd.stderr(e);
                 }
-                if let Some(u) = &self.agent_url {
+                if let Some(u) = &self.s.agent_url {
                     cmd.env("AISPRINT_AGENT_URL", u);
                 }
                 if let Some(env) = &svc.environment {
@@ -617,7 +607,7 @@ impl Runner {
     }
 
     async fn save(&self, job: &Job) {
-        let (j, job2) = (self.jobs.clone(), job.clone());
+        let (j, job2) = (self.s.jobs.clone(), job.clone());
         match tokio::task::spawn_blocking(move || j.put(&job2)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "job state not stored"),
@@ -634,7 +624,7 @@ impl Runner {
                 ("service".to_string(), job.service.clone()),
                 ("job".to_string(), job.seq.to_string()),
                 ("file".to_string(), job.file.clone()),
-                ("node".to_string(), self.node.clone()),
+                ("node".to_string(), self.s.node.clone()),
                 ("log".to_string(), log),
             ]
             .into_iter()
@@ -652,9 +642,9 @@ impl Runner {
             .collect(),
             time_unix_ns: (finished * 1e9) as i64,
         };
-        match crate::run::store_batch(&self.buffer, &self.node, &self.boot, vec![p]).await {
+        match crate::run::store_batch(&self.s.buffer, &self.s.node, &self.s.boot, vec![p]).await {
             Ok(Ok(Appended::Stored { seq, .. })) => {
-                self.latest.send_replace(seq);
+                self.s.latest.send_replace(seq);
             }
             Ok(Ok(Appended::Skipped)) => tracing::warn!("job record not stored: the buffer is full"),
             Ok(Err(e)) => tracing::error!(error = %e, "job record not stored"),
