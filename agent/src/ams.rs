@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::buffer::{Appended, Buffer};
 use crate::notify::{Outbox, Outgoing};
-use crate::run::{now_ms, AgentError};
+use crate::run::{now_ms, now_s, AgentError};
 
 /// Everything the monitoring section names, read and checked.
 #[derive(Debug, Clone)]
@@ -77,13 +77,8 @@ impl Setup {
         let ams::Loaded { monitoring, custom, constraints, throughput_component } = loaded;
         let addr = |s: &str| s.parse::<SocketAddr>().map_err(|_| AgentError::Invalid(Diagnostics::new()));
         let endpoint = m.notification_endpoint.clone().or_else(|| monitoring.default_endpoint.clone());
-        let outbox = m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| {
-            let b = Path::new(&cfg.buffer.path);
-            b.with_file_name(format!(
-                "{}.outbox.redb",
-                b.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "agent".into())
-            ))
-        });
+        let outbox =
+            m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| Outbox::beside(Path::new(&cfg.buffer.path), "agent"));
         Ok(Some(Setup {
             monitoring,
             constraints,
@@ -482,10 +477,6 @@ struct Recorder {
     deferred: Vec<Notification>,
 }
 
-fn now_s() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
 fn to_point(s: &Sample) -> Point {
     Point {
         measurement: s.measurement.clone(),
@@ -673,14 +664,7 @@ impl Recorder {
                 outgoing.push(Outgoing { url, body: n.body.clone() });
             }
         }
-        if !outgoing.is_empty() {
-            let o = self.outbox.clone();
-            match tokio::task::spawn_blocking(move || o.push(&outgoing)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "notifications not stored in the outbox"),
-                Err(e) => tracing::error!(error = %e, "outbox task failed"),
-            }
-        }
+        self.outbox.push_logged(outgoing).await;
         if let Err(e) = self.store(points).await {
             tracing::error!(error = %e, "check results not stored");
         }

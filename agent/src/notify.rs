@@ -62,6 +62,26 @@ impl Outbox {
         Ok(())
     }
 
+    /// [`Self::push`] off the runtime's workers (the commit syncs); a failure is logged.
+    pub async fn push_logged(self: &Arc<Self>, items: Vec<Outgoing>) {
+        if items.is_empty() {
+            return;
+        }
+        let o = self.clone();
+        match tokio::task::spawn_blocking(move || o.push(&items)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "notifications not stored in the outbox"),
+            Err(e) => tracing::error!(error = %e, "outbox task failed"),
+        }
+    }
+
+    /// The outbox's default place: `<stem>.outbox.redb` beside `store` (the agent's buffer, the
+    /// controller's state).
+    pub fn beside(store: &Path, fallback_stem: &str) -> std::path::PathBuf {
+        let stem = store.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| fallback_stem.into());
+        store.with_file_name(format!("{stem}.outbox.redb"))
+    }
+
     /// Notifications not delivered yet.
     pub fn pending(&self) -> u64 {
         self.store.stats().map_or(0, |s| s.batches)

@@ -82,6 +82,11 @@ pub fn load_config(path: &Path) -> Result<AgentConfig, AgentError> {
     Ok(c)
 }
 
+/// Unix time in seconds.
+pub(crate) fn now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

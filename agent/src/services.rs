@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::buffer::{Appended, Buffer};
-use crate::run::AgentError;
+use crate::run::{now_s, AgentError};
 
 /// (service, seq) -> job (JSON).
 const JOBS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("jobs");
@@ -162,10 +162,6 @@ pub struct Apply {
     pub fdl: String,
     #[serde(default)]
     pub scripts: std::collections::BTreeMap<String, String>,
-}
-
-fn now_s() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The durable job store.

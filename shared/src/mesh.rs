@@ -289,7 +289,7 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
             }
         }
         if let Some(u) = &m.notification_endpoint {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
+            if !crate::ams::is_http_url(u) {
                 out.push(
                     doc.error(
                         "monitoring.notification_endpoint",
@@ -411,7 +411,7 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
             }
         }
         if let Some(u) = &m.notification_endpoint {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
+            if !crate::ams::is_http_url(u) {
                 out.push(
                     doc.error(
                         "monitoring.notification_endpoint",

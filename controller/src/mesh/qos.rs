@@ -54,13 +54,8 @@ impl QosSetup {
             tracing::warn!("{w}");
         }
         let endpoint = m.notification_endpoint.clone().or_else(|| loaded.monitoring.default_endpoint.clone());
-        let outbox = m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| {
-            let s = Path::new(&c.state);
-            s.with_file_name(format!(
-                "{}.outbox.redb",
-                s.file_stem().map(|x| x.to_string_lossy().to_string()).unwrap_or_else(|| "controller".into())
-            ))
-        });
+        let outbox =
+            m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| Outbox::beside(Path::new(&c.state), "controller"));
         let http = m.http.as_deref().and_then(|h| h.parse().ok());
         Ok(Some(QosSetup { loaded, endpoint, http, outbox }))
     }
@@ -311,13 +306,8 @@ impl Task {
                 out.push(Outgoing { url, body: n.body });
             }
         }
-        if let (Some(o), false) = (&self.outbox, out.is_empty()) {
-            let o = o.clone();
-            match tokio::task::spawn_blocking(move || o.push(&out)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "notifications not stored in the outbox"),
-                Err(e) => tracing::error!(error = %e, "outbox task failed"),
-            }
+        if let Some(o) = &self.outbox {
+            o.push_logged(out).await;
         }
     }
 

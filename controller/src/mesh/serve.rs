@@ -266,14 +266,8 @@ impl AdminService for Mesh {
         self.check_admin(&req)?;
         let r = req.into_inner();
         let limit = if r.limit == 0 { 50 } else { r.limit as usize };
-        let (tx, rx) = oneshot::channel();
-        self.qos
-            .send(QosInput::Jobs(r.service, limit, tx))
-            .await
-            .map_err(|_| Status::unavailable("the controller is stopping"))?;
-        Ok(Response::new(ListJobsReply {
-            jobs: rx.await.map_err(|_| Status::unavailable("the controller is stopping"))?,
-        }))
+        let jobs = self.ask_qos(|tx| QosInput::Jobs(r.service, limit, tx)).await?;
+        Ok(Response::new(ListJobsReply { jobs }))
     }
 
     async fn send_command(&self, req: Request<SendCommandRequest>) -> Result<Response<SendCommandReply>, Status> {
@@ -295,13 +289,19 @@ impl AdminService for Mesh {
 
     async fn qos_status(&self, req: Request<QosStatusRequest>) -> Result<Response<QosStatusReply>, Status> {
         self.check_admin(&req)?;
-        let (tx, rx) = oneshot::channel();
-        self.qos.send(QosInput::Status(tx)).await.map_err(|_| Status::unavailable("the controller is stopping"))?;
-        Ok(Response::new(rx.await.map_err(|_| Status::unavailable("the controller is stopping"))?))
+        Ok(Response::new(self.ask_qos(QosInput::Status).await?))
     }
 }
 
 impl Mesh {
+    /// Asks the QoS task and waits for its answer.
+    async fn ask_qos<T>(&self, ask: impl FnOnce(oneshot::Sender<T>) -> QosInput) -> Result<T, Status> {
+        let stopping = || Status::unavailable("the controller is stopping");
+        let (tx, rx) = oneshot::channel();
+        self.qos.send(ask(tx)).await.map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())
+    }
+
     /// The agents as `aisprint agents list` shows them.
     async fn agents(&self) -> Result<Vec<AgentInfo>, Status> {
         let mut agents = self.blocking(|s| s.agents()).await?;
@@ -360,9 +360,7 @@ async fn metrics(axum::extract::State(mesh): axum::extract::State<Mesh>) -> axum
             );
         }
     }
-    let (tx, rx) = oneshot::channel();
-    let qos =
-        if mesh.qos.send(QosInput::Metrics(tx)).await.is_ok() { rx.await.unwrap_or_default() } else { String::new() };
+    let qos = mesh.ask_qos(QosInput::Metrics).await.unwrap_or_default();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], e.render() + &qos).into_response()
 }
 

@@ -227,7 +227,6 @@ pub struct Engine {
     /// How long a session's first job start is remembered (the AMS looks back 24 h; we keep
     /// at least an hour and ten windows).
     retention_s: f64,
-    default_url: Option<String>,
     constraints: Vec<Constraint>,
     throughput_component: Option<String>,
     alerts: Vec<(AlertRule, f64)>,
@@ -236,11 +235,9 @@ pub struct Engine {
     last: HashMap<(String, String), HashMap<String, Latest>>,
     /// (measurement, field) -> the component that asked, and a detector per series (tags).
     watches: HashMap<(String, String), Watch>,
-    drift_params: DriftParams,
     next_check: Option<f64>,
     statuses: Vec<Status>,
     throughput: Option<(String, f64)>,
-    pending: Vec<Notification>,
     pub counters: Counters,
 }
 
@@ -315,18 +312,15 @@ impl Engine {
             period_s: monitoring.period_s,
             window_s: monitoring.window_s,
             retention_s: (monitoring.window_s * 10.0).max(3600.0),
-            default_url: monitoring.default_endpoint.clone(),
             constraints: Vec::new(),
             throughput_component: None,
             alerts: monitoring.alerts.iter().map(|a| (a.clone(), 0.0)).collect(),
             components: HashMap::new(),
             last: HashMap::new(),
             watches: HashMap::new(),
-            drift_params: DriftParams::default(),
             next_check: None,
             statuses: Vec::new(),
             throughput: None,
-            pending: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -347,24 +341,8 @@ impl Engine {
         self.alerts.extend(rules.iter().map(|a| (a.clone(), 0.0)));
     }
 
-    pub fn set_drift_params(&mut self, p: DriftParams) {
-        self.drift_params = p;
-    }
-
-    pub fn period_s(&self) -> f64 {
-        self.period_s
-    }
-
-    pub fn window_s(&self) -> f64 {
-        self.window_s
-    }
-
     pub fn constraints(&self) -> &[Constraint] {
         &self.constraints
-    }
-
-    pub fn default_url(&self) -> Option<&str> {
-        self.default_url.as_deref()
     }
 
     /// An execution record; `node` is where it ran (the controller passes the batch's node).
@@ -383,7 +361,7 @@ impl Engine {
         for (field, v) in &s.fields {
             let key = (s.measurement.clone(), field.clone());
             if let Some(w) = self.watches.get_mut(&key) {
-                let p = self.drift_params;
+                let p = DriftParams::default();
                 let n = w.detectors.len();
                 let det = match w.detectors.get_mut(&name_of_series) {
                     Some(d) => Some(d),
@@ -451,7 +429,7 @@ impl Engine {
     /// Returns the notifications and the samples recording the checks (`constraint_check`,
     /// `throughput`).
     pub fn tick(&mut self, now: f64) -> (Vec<Notification>, Vec<Sample>) {
-        let mut notes = std::mem::take(&mut self.pending);
+        let mut notes = Vec::new();
         let mut samples = Vec::new();
         if self.next_check.is_some_and(|d| d > now + 2.0 * self.period_s) {
             // The clock went back: start the schedule again rather than wait for it.
@@ -583,10 +561,6 @@ impl Engine {
     pub fn throughput(&self) -> Option<(&str, f64)> {
         self.throughput.as_ref().map(|(c, v)| (c.as_str(), *v))
     }
-
-    pub fn alert_rules(&self) -> impl Iterator<Item = &AlertRule> {
-        self.alerts.iter().map(|(a, _)| a)
-    }
 }
 
 #[cfg(test)]
@@ -594,7 +568,8 @@ mod tests {
     use super::*;
     use crate::ams::setup::{AlertKind, Threshold};
 
-    fn exec(c: &str, s: &str, start: f64, end: f64) -> Execution {
+    /// A record whose function starts with its job.
+    pub(super) fn exec(c: &str, s: &str, start: f64, end: f64) -> Execution {
         Execution {
             component: c.into(),
             session: s.into(),
@@ -770,6 +745,7 @@ mod tests {
 
 #[cfg(test)]
 mod sim {
+    use super::tests::exec;
     use super::*;
 
     #[test]
@@ -781,19 +757,7 @@ mod sim {
             None,
         );
         e.tick(100.0);
-        e.observe_execution(
-            &Execution {
-                component: "c1".into(),
-                session: "s".into(),
-                cluster: String::new(),
-                resource: String::new(),
-                job_start: 100.2,
-                function_start: 100.3,
-                job_end: 100.7,
-                failed: false,
-            },
-            "",
-        );
+        e.observe_execution(&Execution { function_start: 100.3, ..exec("c1", "s", 100.2, 100.7) }, "");
         let mut n = 0;
         for i in 1..=6 {
             n += e.tick(100.0 + i as f64).0.len();
@@ -808,16 +772,7 @@ mod sim {
         let t0 = 1_795_855_747.920_060_2;
         e.tick(t0 - 1.0);
         e.tick(t0);
-        let x = Execution {
-            component: "c1".into(),
-            session: "s".into(),
-            cluster: String::new(),
-            resource: String::new(),
-            job_start: t0 - 0.6,
-            function_start: t0 - 0.5,
-            job_end: t0 - 0.01,
-            failed: false,
-        };
+        let x = Execution { function_start: t0 - 0.5, ..exec("c1", "s", t0 - 0.6, t0 - 0.01) };
         e.observe_execution(&x, "n");
         let mut n = 0;
         for i in 1..=6 {
@@ -835,16 +790,7 @@ mod sim {
             None,
         );
         e.tick(100.0);
-        let x = |s: &str, start: f64, end: f64| Execution {
-            component: "c".into(),
-            session: s.into(),
-            cluster: String::new(),
-            resource: String::new(),
-            job_start: start,
-            function_start: start,
-            job_end: end,
-            failed: false,
-        };
+        let x = |s: &str, start: f64, end: f64| exec("c", s, start, end);
         // Arrival order: a new one, then a backlog of older ones (one already out of the window).
         for r in [x("a", 104.0, 105.0), x("b", 95.0, 96.0), x("c", 101.0, 104.0), x("a", 103.0, 104.5)] {
             e.observe_execution(&r, "n");

@@ -11,6 +11,11 @@ pub mod setup;
 
 use crate::app::qos::{self as qosfile, QosConstraints};
 
+/// Whether `u` names an HTTP endpoint (`http://` or `https://`).
+pub fn is_http_url(u: &str) -> bool {
+    u.starts_with("http://") || u.starts_with("https://")
+}
+
 /// A URL fit for logs and messages: without user information (`user:password@`) and query
 /// (tokens), which may be secrets.
 pub fn redact(url: &str) -> String {

@@ -260,7 +260,7 @@ fn check_url<T>(doc: &YamlDoc<T>, key: &str, url: &str, out: &mut Diagnostics) -
     if u.is_empty() {
         return None;
     }
-    if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() < 10 {
+    if !super::is_http_url(u) || u.len() < 10 {
         out.push(doc.error(key, format!("`{u}`: expected an http:// or https:// URL")));
         return None;
     }
