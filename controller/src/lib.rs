@@ -3,9 +3,12 @@
 pub mod appdir;
 pub mod dashboards;
 pub mod design;
+pub mod im_client;
 pub mod mesh;
 pub mod new_app;
+pub mod oscar_client;
 pub mod output;
 pub mod pysource;
 pub mod space4aid_app;
 pub mod space4aid_cmd;
+pub mod toscarizer;

@@ -134,6 +134,16 @@ enum Command {
         #[command(subcommand)]
         command: MetricsCommand,
     },
+    /// From a deployment to infrastructure: TOSCA documents for the Infrastructure Manager,
+    /// the OSCAR FDL, deployment through IM, container images, SCONE policies.
+    ///
+    /// The same commands and flags as the original TOSCARIZER (also run as `toscarizer` when
+    /// the binary is called by that name). Typical order: `docker`, then `tosca`, `fdl`,
+    /// `deploy`, `outputs`, and `delete` when done. See docs/provisioning.md.
+    Toscarizer {
+        #[command(subcommand)]
+        command: ToscarizerCommand,
+    },
     /// OSCAR services: deploy an FDL's services to the agents named by its clusters.
     Oscar {
         #[command(subcommand)]
@@ -148,6 +158,156 @@ enum Command {
     Dashboards {
         #[command(subcommand)]
         command: DashboardsCommand,
+    },
+}
+
+/// `--base` or `--optimal`: which deployment.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct WhichArgs {
+    /// The base deployment (aisprint/deployments/base).
+    #[arg(long)]
+    base: bool,
+    /// The optimal deployment (aisprint/deployments/optimal_deployment: base after `design`,
+    /// SPACE4AI-D's choice after `space4aid`).
+    #[arg(long)]
+    optimal: bool,
+}
+
+impl WhichArgs {
+    fn which(&self) -> aisprint_controller::toscarizer::Which {
+        if self.base {
+            aisprint_controller::toscarizer::Which::Base
+        } else {
+            aisprint_controller::toscarizer::Which::Optimal
+        }
+    }
+}
+
+/// How to reach the Infrastructure Manager.
+#[derive(Debug, clap::Args)]
+struct ImArgs {
+    /// The IM's REST endpoint.
+    #[arg(long = "im_url", visible_alias = "im-url", value_name = "URL", default_value = "https://im.egi.eu/im")]
+    im_url: String,
+    /// The IM credentials (one per line: `id = im; type = InfrastructureManager; username =
+    /// ...; password = ...`, then the clouds'). Default: <application_dir>/im/auth.dat.
+    #[arg(long = "im_auth", visible_alias = "im-auth", value_name = "FILE")]
+    im_auth: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ToscarizerCommand {
+    /// One TOSCA document per component of the deployment, for IM:
+    /// <deployment>/im/<component>.yaml (mode 0600: it holds the cluster's generated
+    /// passwords, new ones at every run).
+    ///
+    /// By the type of the component's computational layer: Virtual (a new Kubernetes + OSCAR +
+    /// MinIO cluster: front node and totalNodes worker nodes sized from the resource),
+    /// PhysicalToBeProvisioned (the same cluster on the machines of
+    /// common_config/physical_nodes.yaml), PhysicalAlreadyProvisioned (the service alone, on
+    /// the OSCAR cluster physical_nodes.yaml names), NativeCloudFunction (a FaaS function and
+    /// its bucket). Components annotated with `security` also get a SCONE session policy in
+    /// <deployment>/scone/.
+    ///
+    /// Example: aisprint toscarizer tosca --application_dir mask_detection --optimal --domain example.org
+    Tosca {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        #[command(flatten)]
+        which: WhichArgs,
+        /// The DNS domain of the clusters' endpoints (IM registers the names in Route53 with
+        /// the EC2 credential of auth.dat).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+        /// Let each cluster grow to N worker nodes on demand and shrink when idle (needs
+        /// auth.dat: the cluster's power manager talks to IM).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        elastic: u32,
+        /// auth.dat for --elastic. Default: <application_dir>/im/auth.dat.
+        #[arg(long = "im_auth", visible_alias = "im-auth", value_name = "FILE")]
+        im_auth: Option<PathBuf>,
+        /// Where IM fetches the configuration recipes of the node types (a mirror for sites
+        /// without Internet access). Default: the original tools' artifacts on GitHub.
+        #[arg(long = "artifacts_url", visible_alias = "artifacts-url", value_name = "URL")]
+        artifacts_url: Option<String>,
+    },
+    /// The OSCAR FDL of the deployment, from its TOSCA documents:
+    /// <deployment>/oscar/fdl.yaml (mode 0600: it holds storage credentials).
+    ///
+    /// Example: aisprint toscarizer fdl --application_dir mask_detection --optimal
+    Fdl {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        #[command(flatten)]
+        which: WhichArgs,
+    },
+    /// Create the deployment's infrastructures with IM: the successors of a component first,
+    /// each once the ones it writes to are configured; wait until all are configured.
+    /// <deployment>/im/infras.yaml records each infrastructure as soon as IM accepts it.
+    ///
+    /// Exit status 0 when all are configured, 1 otherwise (with IM's reason). Running it
+    /// again keeps what is deployed and creates the rest.
+    ///
+    /// Example: aisprint toscarizer deploy --application_dir mask_detection --optimal
+    Deploy {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        #[command(flatten)]
+        which: WhichArgs,
+        #[command(flatten)]
+        im: ImArgs,
+        /// Seconds to wait for all infrastructures.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        timeout: u64,
+        /// Take `unconfigured` (the VMs exist, a configuration step failed) as deployed.
+        #[arg(long = "allow_unconfigured", visible_alias = "allow-unconfigured")]
+        allow_unconfigured: bool,
+    },
+    /// The outputs of the deployment's infrastructures (OSCAR and MinIO endpoints,
+    /// credentials) as YAML on standard output.
+    ///
+    /// Example: aisprint toscarizer outputs --application_dir mask_detection --optimal
+    Outputs {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        #[command(flatten)]
+        which: WhichArgs,
+        #[command(flatten)]
+        im: ImArgs,
+    },
+    /// Delete the deployment's infrastructures, the last created first.
+    ///
+    /// Example: aisprint toscarizer delete --application_dir mask_detection --optimal
+    Delete {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        #[command(flatten)]
+        which: WhichArgs,
+        #[command(flatten)]
+        im: ImArgs,
+    },
+    /// A build context and Dockerfile per design (aisprint/designs/<component>/<design>/),
+    /// one image per architecture its candidate resources need (amd64, arm64), and
+    /// aisprint/designs/containers.yaml with the images' names. Builds and pushes them when
+    /// a Docker engine is reachable; says so and exits 2 when none is.
+    ///
+    /// Example: aisprint toscarizer docker --application_dir mask_detection --registry docker.io --registry_folder me
+    Docker {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        /// The registry to push to.
+        #[arg(long, value_name = "HOST")]
+        registry: String,
+        /// The folder (user or project) in the registry.
+        #[arg(long = "registry_folder", visible_alias = "registry-folder", value_name = "PATH", default_value = "/")]
+        registry_folder: String,
+        /// The image the component images start from (Python 3 with pip).
+        #[arg(long = "base_image", visible_alias = "base-image", value_name = "IMAGE", default_value = aisprint_controller::toscarizer::DEFAULT_BASE_IMAGE)]
+        base_image: String,
+        /// Write the contexts and containers.yaml only.
+        #[arg(long = "dry_run", visible_alias = "dry-run")]
+        dry_run: bool,
     },
 }
 
@@ -436,7 +596,12 @@ fn report(d: &Diagnostics) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Called as `toscarizer` (a link to this binary), the original tool's command line.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.first().and_then(|a| std::path::Path::new(a).file_name()).is_some_and(|n| n == "toscarizer") {
+        args.insert(1, "toscarizer".into());
+    }
+    let cli = Cli::parse_from(args);
     init_tracing(cli.verbose);
     match cli.command {
         Command::Design { application_dir, max_deployments } => {
@@ -532,6 +697,7 @@ fn main() -> ExitCode {
         Command::Metrics { command: MetricsCommand::Tail { config, node, limit } } => {
             run_async(metrics_tail(config, node, limit))
         }
+        Command::Toscarizer { command } => toscarizer_cmd(command),
         Command::Oscar { command: OscarCommand::Apply { fdl, config } } => run_async(oscar_apply(fdl, config)),
         Command::Oscar { command: OscarCommand::Jobs { config, service, limit } } => {
             run_async(oscar_jobs(config, service.unwrap_or_default(), limit, None))
@@ -618,6 +784,72 @@ fn profile_cmd(dir: &std::path::Path, dry_run: bool) -> ExitCode {
         "error: running the campaign (services on the agents, uploads, timings) is not available yet; --dry_run checks the plan"
     );
     ExitCode::from(2)
+}
+
+fn toscarizer_cmd(cmd: ToscarizerCommand) -> ExitCode {
+    use aisprint_controller::toscarizer::{self as tz, ToscarizerError};
+    let im_opts = |im: ImArgs, timeout: u64, allow_unconfigured: bool| tz::ImOptions {
+        im_url: im.im_url,
+        im_auth: im.im_auth,
+        timeout: std::time::Duration::from_secs(timeout),
+        allow_unconfigured,
+        poll: std::time::Duration::from_secs(2),
+    };
+    let fail = |e: ToscarizerError| {
+        match e {
+            ToscarizerError::Invalid(d) => report(&d),
+            ToscarizerError::Failed(m) => eprintln!("error: {m}"),
+        }
+        ExitCode::FAILURE
+    };
+    let block = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<ExitCode, ToscarizerError>>>>| {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(f).unwrap_or_else(fail),
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    };
+    match cmd {
+        ToscarizerCommand::Tosca { application_dir, which, domain, elastic, im_auth, artifacts_url } => {
+            let o = tz::ToscaOptions { domain, elastic, artifacts_url, im_auth };
+            tz::tosca(&application_dir, which.which(), &o).map(|_| ExitCode::SUCCESS).unwrap_or_else(fail)
+        }
+        ToscarizerCommand::Fdl { application_dir, which } => {
+            tz::fdl(&application_dir, which.which()).map(|_| ExitCode::SUCCESS).unwrap_or_else(fail)
+        }
+        ToscarizerCommand::Deploy { application_dir, which, im, timeout, allow_unconfigured } => {
+            let o = im_opts(im, timeout, allow_unconfigured);
+            block(Box::pin(async move {
+                let ok = tz::deploy(&application_dir, which.which(), &o).await?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            }))
+        }
+        ToscarizerCommand::Outputs { application_dir, which, im } => {
+            let o = im_opts(im, 60, false);
+            block(Box::pin(async move {
+                let v = tz::outputs(&application_dir, which.which(), &o).await?;
+                print!("{}", serde_yaml::to_string(&v).unwrap_or_default());
+                Ok(ExitCode::SUCCESS)
+            }))
+        }
+        ToscarizerCommand::Delete { application_dir, which, im } => {
+            let o = im_opts(im, 60, false);
+            block(Box::pin(async move {
+                let ok = tz::delete(&application_dir, which.which(), &o).await?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            }))
+        }
+        ToscarizerCommand::Docker { application_dir, registry, registry_folder, base_image, dry_run } => {
+            let o = tz::DockerOptions { registry, registry_folder, base_image, dry_run };
+            match tz::docker(&application_dir, &o) {
+                Ok(tz::DockerOutcome::Built) | Ok(tz::DockerOutcome::DryRun) => ExitCode::SUCCESS,
+                Ok(tz::DockerOutcome::NoEngine) => ExitCode::from(2),
+                Err(e) => fail(e),
+            }
+        }
+    }
 }
 
 fn run_async(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {

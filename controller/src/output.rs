@@ -36,6 +36,8 @@ pub enum OutputError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entry {
     File(Vec<u8>),
+    /// A file only its owner may read (mode 0600): it holds secrets.
+    Private(Vec<u8>),
     /// A copy of an existing file (read only when written, so large models stay out of memory).
     Copy(PathBuf),
     /// A link; a folder already at its place is replaced when it holds only files named in
@@ -72,6 +74,11 @@ impl OutputSet {
 
     pub fn file(&mut self, path: impl Into<PathBuf>, content: impl Into<Vec<u8>>) {
         self.entries.insert(path.into(), Entry::File(content.into()));
+    }
+
+    /// A file holding secrets: created readable by its owner only (0600).
+    pub fn private_file(&mut self, path: impl Into<PathBuf>, content: impl Into<Vec<u8>>) {
+        self.entries.insert(path.into(), Entry::Private(content.into()));
     }
 
     /// A copy of the file at `source`.
@@ -116,7 +123,7 @@ impl OutputSet {
     /// Paths of the files (not links or folders), relative to the root.
     pub fn files(&self) -> impl Iterator<Item = (&Path, &[u8])> {
         self.entries.iter().filter_map(|(p, e)| match e {
-            Entry::File(c) => Some((p.as_path(), c.as_slice())),
+            Entry::File(c) | Entry::Private(c) => Some((p.as_path(), c.as_slice())),
             _ => None,
         })
     }
@@ -190,7 +197,13 @@ impl OutputSet {
                     if is_file && std::fs::read(&dest).is_ok_and(|old| &old == content) {
                         continue; // unchanged: leave it (and its time stamp) alone
                     }
-                    write_file(&tmp, content).map_err(|source| OutputError::Write { path: dest.clone(), source })?;
+                    write_file(&tmp, content, false)
+                        .map_err(|source| OutputError::Write { path: dest.clone(), source })?;
+                }
+                Entry::Private(content) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    write_file(&tmp, content, true)
+                        .map_err(|source| OutputError::Write { path: dest.clone(), source })?;
                 }
                 Entry::Copy(source_path) => {
                     let content = std::fs::read(source_path)
@@ -198,7 +211,8 @@ impl OutputSet {
                     if is_file && std::fs::read(&dest).is_ok_and(|old| old == content) {
                         continue;
                     }
-                    write_file(&tmp, &content).map_err(|source| OutputError::Write { path: dest.clone(), source })?;
+                    write_file(&tmp, &content, false)
+                        .map_err(|source| OutputError::Write { path: dest.clone(), source })?;
                     keep_executable(source_path, &tmp);
                 }
                 Entry::Symlink { target, replaces } => {
@@ -252,8 +266,15 @@ fn keep_executable(source: &Path, copy: &Path) {
 #[cfg(not(unix))]
 fn keep_executable(_source: &Path, _copy: &Path) {}
 
-fn write_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::File::create(path)?;
+fn write_file(path: &Path, content: &[u8], private: bool) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
     f.write_all(content)?;
     Ok(())
 }

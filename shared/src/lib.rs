@@ -8,6 +8,7 @@ pub mod app;
 pub mod dag;
 pub mod design;
 pub mod diag;
+pub mod im;
 pub mod json;
 pub mod mesh;
 pub mod oscar;
@@ -15,6 +16,7 @@ pub mod profile;
 pub mod pyliteral;
 pub mod space4aid;
 pub mod system;
+pub mod toscarizer;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Pos, Severity};

@@ -54,6 +54,15 @@ pub struct Service {
     pub max_parallelism: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// Run in an SGX enclave (OSCAR's SCONE support).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_sgx: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_gpu: Option<bool>,
+    /// The storages this service writes to besides its own cluster's
+    /// (`minio: {<cluster>: {endpoint, access_key, secret_key, region}}`, `s3: {...}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_providers: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -67,6 +76,10 @@ pub struct Storage {
     #[serde(default = "default_provider")]
     pub storage_provider: String,
     pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Vec<String>>,
 }
 
 fn default_provider() -> String {

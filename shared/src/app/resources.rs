@@ -72,6 +72,9 @@ pub struct Resource {
     pub total_nodes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The cloud's instance type (`t2.large`); the TOSCA documents ask for it.
+    #[serde(rename = "flavorName", default, skip_serializing_if = "Option::is_none")]
+    pub flavor_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
     /// MB.
