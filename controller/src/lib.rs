@@ -6,6 +6,7 @@ pub mod design;
 pub mod im_client;
 pub mod mesh;
 pub mod new_app;
+pub mod oscar_apply;
 pub mod oscar_client;
 pub mod output;
 pub mod pysource;

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 /// the tools. Start with `aisprint new-application --application_name my_app`, edit its
 /// files, then run `aisprint design --application_dir my_app`.
 #[derive(Debug, Parser)]
-#[command(name = "aisprint", version, about, long_about)]
+#[command(name = "aisprint", bin_name = "aisprint", version, about, long_about)]
 struct Cli {
     /// More log output on standard error (repeat for more); RUST_LOG also works.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -194,6 +194,10 @@ struct ImArgs {
     /// ...; password = ...`, then the clouds'). Default: <application_dir>/im/auth.dat.
     #[arg(long = "im_auth", visible_alias = "im-auth", value_name = "FILE")]
     im_auth: Option<PathBuf>,
+    /// Verify IM's TLS certificate. Always done; accepted for the original tool's command
+    /// lines.
+    #[arg(long)]
+    verify: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +231,13 @@ enum ToscarizerCommand {
         /// auth.dat for --elastic. Default: <application_dir>/im/auth.dat.
         #[arg(long = "im_auth", visible_alias = "im-auth", value_name = "FILE")]
         im_auth: Option<PathBuf>,
+        /// Accepted for the original tool's command lines and ignored: the clusters' monitoring
+        /// is the agent mesh's (docs/monitoring.md), not an InfluxDB per cluster.
+        #[arg(long = "influxdb_url", hide = true, value_name = "URL")]
+        influxdb_url: Option<String>,
+        /// See --influxdb_url.
+        #[arg(long = "influxdb_token", hide = true, value_name = "TOKEN")]
+        influxdb_token: Option<String>,
         /// Where IM fetches the configuration recipes of the node types (a mirror for sites
         /// without Internet access). Default: the original tools' artifacts on GitHub.
         #[arg(long = "artifacts_url", visible_alias = "artifacts-url", value_name = "URL")]
@@ -313,15 +324,23 @@ enum ToscarizerCommand {
 
 #[derive(Debug, Subcommand)]
 enum OscarCommand {
-    /// Send each cluster's services (and their scripts, read beside the FDL) to the agent whose
-    /// node id is the cluster's name; the agent keeps them and runs them (docs/services.md).
+    /// Deploy an FDL's services. A cluster that --oscar_auth names (an auth.dat line `id =
+    /// <cluster>; type = OSCAR; host = https://...; username = ...; password = ...`) gets
+    /// them through OSCAR's REST API (created, or updated when it has them); any other
+    /// cluster is an agent's node id: the agent gets the services and their scripts (read
+    /// beside the FDL) over the mesh, keeps them and runs them (docs/services.md).
     ///
     /// Example: aisprint oscar apply --fdl pipeline-fdl.yaml --config controller.yaml
+    /// Example: aisprint oscar apply --fdl app/aisprint/deployments/optimal_deployment/oscar/fdl.yaml --oscar_auth app/im/auth.dat
     Apply {
         #[arg(long, value_name = "FILE")]
         fdl: PathBuf,
+        /// The controller's config (for clusters that are agents).
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        /// Credentials of OSCAR clusters (auth.dat format, `type = OSCAR` lines).
+        #[arg(long = "oscar_auth", visible_alias = "oscar-auth", value_name = "FILE")]
+        oscar_auth: Option<PathBuf>,
     },
     /// The latest jobs of the agents' services: node, service, job, file, wait, duration, exit
     /// status. (Kept by the controller since it started: the last 10,000.)
@@ -698,7 +717,9 @@ fn main() -> ExitCode {
             run_async(metrics_tail(config, node, limit))
         }
         Command::Toscarizer { command } => toscarizer_cmd(command),
-        Command::Oscar { command: OscarCommand::Apply { fdl, config } } => run_async(oscar_apply(fdl, config)),
+        Command::Oscar { command: OscarCommand::Apply { fdl, config, oscar_auth } } => {
+            run_async(oscar_apply(fdl, config, oscar_auth))
+        }
         Command::Oscar { command: OscarCommand::Jobs { config, service, limit } } => {
             run_async(oscar_jobs(config, service.unwrap_or_default(), limit, None))
         }
@@ -812,7 +833,19 @@ fn toscarizer_cmd(cmd: ToscarizerCommand) -> ExitCode {
         }
     };
     match cmd {
-        ToscarizerCommand::Tosca { application_dir, which, domain, elastic, im_auth, artifacts_url } => {
+        ToscarizerCommand::Tosca {
+            application_dir,
+            which,
+            domain,
+            elastic,
+            im_auth,
+            artifacts_url,
+            influxdb_url,
+            influxdb_token,
+        } => {
+            if influxdb_url.is_some() || influxdb_token.is_some() {
+                eprintln!("warning: --influxdb_url/--influxdb_token are ignored: monitoring is the agent mesh's (docs/monitoring.md)");
+            }
             let o = tz::ToscaOptions { domain, elastic, artifacts_url, im_auth };
             tz::tosca(&application_dir, which.which(), &o).map(|_| ExitCode::SUCCESS).unwrap_or_else(fail)
         }
@@ -993,7 +1026,7 @@ async fn agents_list(config: PathBuf) -> Result<(), String> {
     Ok(())
 }
 
-async fn oscar_apply(fdl: PathBuf, config: PathBuf) -> Result<(), String> {
+async fn oscar_apply(fdl: PathBuf, config: Option<PathBuf>, oscar_auth: Option<PathBuf>) -> Result<(), String> {
     use aisprint_shared::oscar::{self, Fdl, Functions};
     let file = fdl.display().to_string();
     let text = std::fs::read_to_string(&fdl).map_err(|e| format!("error: cannot read {file}: {e}"))?;
@@ -1004,9 +1037,36 @@ async fn oscar_apply(fdl: PathBuf, config: PathBuf) -> Result<(), String> {
         return Err(d.to_string());
     }
     let base = fdl.parent().unwrap_or(std::path::Path::new("."));
+    let rest_clusters = match &oscar_auth {
+        Some(p) => {
+            let auth = aisprint_controller::toscarizer::read_auth_file(p).map_err(|e| format!("error: {e}"))?;
+            aisprint_controller::oscar_apply::clusters(&auth).map_err(|e| format!("error: {}: {e}", p.display()))?
+        }
+        None => Vec::new(),
+    };
     // Everything is read before anything is sent.
+    let mut rest = Vec::new();
+    for c in &rest_clusters {
+        let mut services = Vec::new();
+        for svc in doc.value.services_of(&c.name) {
+            let script =
+                aisprint_controller::oscar_apply::script_of(svc, base).map_err(|e| format!("error: {file}: {e}"))?;
+            services.push((svc.clone(), script));
+        }
+        if !services.is_empty() {
+            rest.push((c, services));
+        }
+    }
+    let agent_clusters: Vec<&str> =
+        doc.value.clusters().into_iter().filter(|c| !rest_clusters.iter().any(|r| r.name == *c)).collect();
+    if !agent_clusters.is_empty() && config.is_none() {
+        return Err(format!(
+            "error: clusters {} are not in --oscar_auth: they are agents' node ids, and sending to agents needs --config (the controller's)",
+            agent_clusters.join(", ")
+        ));
+    }
     let mut payloads = Vec::new();
-    for cluster in doc.value.clusters() {
+    for cluster in agent_clusters {
         let entries: Vec<_> = doc.value.functions.oscar.iter().filter(|m| m.contains_key(cluster)).cloned().collect();
         let mut scripts = std::collections::BTreeMap::new();
         for svc in doc.value.services_of(cluster) {
@@ -1028,6 +1088,17 @@ async fn oscar_apply(fdl: PathBuf, config: PathBuf) -> Result<(), String> {
         let payload = serde_json::json!({ "cluster": cluster, "fdl": fdl_text, "scripts": scripts });
         payloads.push((cluster.to_string(), n, payload.to_string()));
     }
+    for (c, services) in rest {
+        for line in aisprint_controller::oscar_apply::apply(c, &services).await.map_err(|e| format!("error: {e}"))? {
+            println!("{line}");
+        }
+    }
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    let Some(config) = config else {
+        return Ok(()); // checked above: no agent cluster without a config
+    };
     let c = mesh::load_config(&config).map_err(mesh_err)?;
     let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
     let mut missing = Vec::new();

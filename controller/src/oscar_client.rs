@@ -338,7 +338,8 @@ impl ServiceDefinition {
     /// The definition OSCAR takes for a service of our FDL. `script` is the script's
     /// content, read by the caller from the path the FDL names. The FDL's
     /// `max_parallelism` is this project's (jobs at a time on an agent) and is not sent;
-    /// storage providers are the FDL's, not a service's, and are left to the caller.
+    /// the service's own `storage_providers` (those `toscarizer fdl` writes) are, and the
+    /// FDL-wide ones are left to the caller.
     pub fn from_fdl(service: &aisprint_shared::oscar::Service, script: impl Into<String>) -> Result<Self, OscarError> {
         let refuse = |reason: String| OscarError::Definition { service: service.name.clone(), reason };
         let image = match service.image.as_deref().map(str::trim) {
@@ -358,10 +359,26 @@ impl ServiceDefinition {
                 .map(|s| StorageIo {
                     storage_provider: s.storage_provider.clone(),
                     path: s.path.clone(),
+                    suffix: s.suffix.clone().unwrap_or_default(),
+                    prefix: s.prefix.clone().unwrap_or_default(),
                     ..Default::default()
                 })
                 .collect()
         };
+        let storage_providers = match &service.storage_providers {
+            None => None,
+            Some(v) => Some(
+                serde_json::to_value(v)
+                    .and_then(serde_json::from_value::<StorageProviders>)
+                    .map_err(|e| refuse(format!("`storage_providers`: {e}")))?,
+            ),
+        };
+        let mut extra = serde_json::Map::new();
+        for (k, v) in [("enable_sgx", service.enable_sgx), ("enable_gpu", service.enable_gpu)] {
+            if v == Some(true) {
+                extra.insert(k.into(), serde_json::Value::Bool(true));
+            }
+        }
         Ok(Self {
             name: service.name.clone(),
             image,
@@ -375,6 +392,8 @@ impl ServiceDefinition {
                 .map(|e| Environment { variables: e.variables.clone(), ..Default::default() }),
             input: storage(&service.input),
             output: storage(&service.output),
+            storage_providers,
+            extra,
             ..Default::default()
         })
     }

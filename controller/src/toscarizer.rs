@@ -295,8 +295,16 @@ pub fn random_chars(n: usize) -> String {
     out
 }
 
-/// Reads auth.dat, warning when others may read it. Errors never show its content.
+/// Reads auth.dat for IM (it must have an InfrastructureManager line), warning when others
+/// may read it. Errors never show its content.
 pub fn read_auth(path: &Path) -> Result<AuthFile, ToscarizerError> {
+    let auth = read_auth_file(path)?;
+    auth.im().map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    Ok(auth)
+}
+
+/// Reads a file in auth.dat's format, warning when others may read it.
+pub fn read_auth_file(path: &Path) -> Result<AuthFile, ToscarizerError> {
     let shown = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| failed(format!("{shown}: cannot read the IM credentials: {e}")))?;
@@ -312,9 +320,7 @@ pub fn read_auth(path: &Path) -> Result<AuthFile, ToscarizerError> {
             }
         }
     }
-    let auth = parse_auth(&text).map_err(|e| failed(format!("{shown}: {e}")))?;
-    auth.im().map_err(|e| failed(format!("{shown}: {e}")))?;
-    Ok(auth)
+    parse_auth(&text).map_err(|e| failed(format!("{shown}: {e}")))
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +380,14 @@ pub fn tosca(app: &Path, which: Which, o: &ToscaOptions) -> Result<Vec<PathBuf>,
         written.push(PathBuf::from(rel));
     }
     out.commit(app).map_err(|e| failed(e.to_string()))?;
+    #[cfg(unix)]
+    if !scone_cmds.is_empty() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(
+            app.join(format!("{}/scone/sconify.sh", target.rel)),
+            std::fs::Permissions::from_mode(0o755),
+        );
+    }
     for d in &docs {
         println!(
             "DONE. TOSCA file {}/{}/im/{}.yaml has been generated for Component: {} ({:?}, cluster {}).",
@@ -748,11 +762,10 @@ fn dockerfile(base_image: &str, component: &str) -> String {
          # The AI-SPRINT annotations package the component imports.\n\
          COPY .aisprint-python /tmp/aisprint-python\n\
          RUN pip install --no-cache-dir /tmp/aisprint-python && rm -rf /tmp/aisprint-python\n\
+         COPY . /opt/{component}/\n\
          # System packages (requirements.sys, one per line) and Python ones (requirements.txt), if any.\n\
-         COPY requirements.* ./\n\
          RUN if [ -s requirements.sys ]; then apt-get update && xargs -a requirements.sys apt-get install -y --no-install-recommends && rm -rf /var/lib/apt/lists/*; fi\n\
          RUN if [ -s requirements.txt ]; then pip install --no-cache-dir -r requirements.txt; fi\n\
-         COPY . /opt/{component}/\n\
          RUN chmod +x /opt/{component}/script.sh\n"
     )
 }

@@ -789,3 +789,77 @@ async fn answers_of_other_oscar_versions_decode() {
         "{e}"
     );
 }
+
+/// `aisprint oscar apply --oscar_auth`: the real binary deploys an FDL as `toscarizer fdl`
+/// writes it (a script path inside the image, the service's own storage providers, SGX) to
+/// the stand-in, then updates it on a second run; a cluster missing from auth.dat without
+/// `--config` is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oscar_apply_deploys_an_fdl_to_a_cluster_named_in_auth_dat() {
+    let (endpoint, state) = stand_in(Flavor::V4_1).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let fdl = dir.path().join("fdl.yaml");
+    std::fs::write(
+        &fdl,
+        "functions:\n  oscar:\n  - oscar-edge:\n      name: capture\n      image: registry.example.org/capture:latest\n      script: /opt/capture/script.sh\n      cpu: '0.5'\n      memory: 512Mi\n      enable_sgx: true\n      environment:\n        Variables:\n          COMPONENT_NAME: capture\n      input:\n      - storage_provider: minio\n        path: capture/input\n      output:\n      - storage_provider: minio.oscar-cluster-abcd1234\n        path: capture/output\n      storage_providers:\n        minio:\n          oscar-cluster-abcd1234:\n            endpoint: https://minio.oscar-cluster-abcd1234.example.org\n            access_key: minio\n            secret_key: peer-minio-secret\n            region: us-east-1\n",
+    )
+    .expect("fdl");
+    let auth = dir.path().join("auth.dat");
+    std::fs::write(
+        &auth,
+        format!("id = oscar-edge; type = OSCAR; host = {endpoint}; username = {USER}; password = {PASSWORD}\n"),
+    )
+    .expect("auth");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_aisprint")).args(args).output().expect("run")
+        })
+    };
+    let args = vec![
+        "oscar".into(),
+        "apply".into(),
+        "--fdl".into(),
+        fdl.display().to_string(),
+        "--oscar_auth".into(),
+        auth.display().to_string(),
+    ];
+    let out = run(args.clone()).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("oscar-edge: service capture created"), "{stdout}");
+    {
+        let s = lock(&state);
+        let svc = s.services.get("capture").expect("created");
+        assert_eq!(svc["script"], "#!/bin/sh\nexec sh /opt/capture/script.sh\n");
+        assert_eq!(svc["enable_sgx"], true);
+        assert_eq!(svc["cpu"], "0.5");
+        assert_eq!(svc["output"][0]["storage_provider"], "minio.oscar-cluster-abcd1234");
+        assert_eq!(svc["storage_providers"]["minio"]["oscar-cluster-abcd1234"]["secret_key"], "peer-minio-secret");
+        assert_eq!(svc["environment"]["variables"]["COMPONENT_NAME"], "capture");
+    }
+    let out = run(args).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && stdout.contains("oscar-edge: service capture updated"), "{stdout}");
+    // Another cluster, neither in auth.dat nor reachable without the controller's config.
+    std::fs::write(
+        &auth,
+        format!("id = other; type = OSCAR; host = {endpoint}; username = {USER}; password = {PASSWORD}\n"),
+    )
+    .expect("auth");
+    let out = run(vec![
+        "oscar".into(),
+        "apply".into(),
+        "--fdl".into(),
+        fdl.display().to_string(),
+        "--oscar_auth".into(),
+        auth.display().to_string(),
+    ])
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("oscar-edge") && stderr.contains("--config"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+}

@@ -47,13 +47,24 @@ pub struct AuthFile {
 }
 
 /// A problem in `auth.dat`: the line and what is wrong, without values.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
-    /// 1-based; 0 for the whole file.
+    /// 1-based; 0 for the whole file (then not shown).
     pub line: usize,
     pub message: String,
 }
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
 
 pub fn parse_auth(text: &str) -> Result<AuthFile, AuthError> {
     let mut credentials = Vec::new();
@@ -225,6 +236,7 @@ mod tests {
         let a = parse_auth("id = one; type = OpenStack; host = h:5000; username = u; password = p\n").expect("parse");
         let e = a.im().expect_err("no im");
         assert!(e.message.contains("InfrastructureManager"), "{e}");
+        assert!(!e.to_string().contains("line 0"), "{e}");
         let a = parse_auth("id = im; type = InfrastructureManager; username = u\n").expect("parse");
         assert!(a.im().expect_err("no password").message.contains("password"));
         assert!(parse_auth("\n# only a comment\n").is_err());

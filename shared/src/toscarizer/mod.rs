@@ -701,7 +701,9 @@ fn cluster_doc(
     ));
     let mut fe_host =
         vec![("num_cpus", input("fe_cpus")), ("mem_size", input("fe_mem")), ("disk_size", input("fe_disk"))];
-    if let Some(t) = instance_type(r).filter(|_| !physical) {
+    // The front node runs the control plane: the workers' instance type, unless that is a
+    // GPU type (then IM picks one by cores and memory).
+    if let Some(t) = instance_type(r).filter(|_| !physical && gpus(r).is_none()) {
         fe_host.push(("instance_type", s(&t)));
     }
     let mut fe_os = vec![("type", s("linux"))];
@@ -909,4 +911,140 @@ fn service_doc(p: &Placement<'_>, site: &Site, service: (String, Value), oscar: 
         Vec::new()
     };
     render(doc, inputs, vec![(name, svc)], outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::physical::{Minio, Oscar, PhysicalLayer, Secret};
+
+    fn res(name: &str) -> Resource {
+        Resource { name: name.into(), total_nodes: Some(2), memory_size: Some(4096.0), ..Default::default() }
+    }
+
+    fn place<'a>(c: &str, r: &'a Resource, kind: LayerType, layer: u32) -> Placement<'a> {
+        Placement {
+            component: c.into(),
+            image: format!("img/{c}"),
+            memory: 512.0,
+            cpu: 1.0,
+            trusted_execution: false,
+            gpu: false,
+            resource: r,
+            resource_key: "resource1".into(),
+            layer_type: kind,
+            layer_number: layer,
+        }
+    }
+
+    fn counter() -> impl FnMut(usize) -> String {
+        let mut n = 0;
+        move |len| {
+            n += 1;
+            format!("{n:0>len$}")
+        }
+    }
+
+    fn service(doc: &Document) -> Value {
+        let v: Value = serde_yaml::from_str(&doc.text).expect("yaml");
+        let nodes = v["topology_template"]["node_templates"].as_mapping().expect("nodes").clone();
+        nodes
+            .into_iter()
+            .find(|(_, n)| n["type"].as_str() == Some("tosca.nodes.aisprint.FaaS.Function"))
+            .expect("service")
+            .1
+    }
+
+    #[test]
+    fn two_components_on_one_existing_cluster_use_its_local_storage() {
+        let r = res("Edge");
+        let mut layer = PhysicalLayer { number: 1, resources: Default::default() };
+        layer.resources.insert(
+            "resource1".into(),
+            PhysicalResource {
+                name: "Edge".into(),
+                fe_node: None,
+                wns: None,
+                minio: Some(Minio {
+                    endpoint: "https://m".into(),
+                    access_key: Secret("a".into()),
+                    secret_key: Secret("s".into()),
+                }),
+                oscar: Some(Oscar { name: "edge".into(), endpoint: None, access_key: None, secret_key: None }),
+                aws: None,
+                influx: None,
+            },
+        );
+        let mut phys = PhysicalNodes { computational_layers: Default::default() };
+        phys.computational_layers.insert("l1".into(), layer);
+        let ps = [
+            place("a", &r, LayerType::PhysicalAlreadyProvisioned, 1),
+            place("b", &r, LayerType::PhysicalAlreadyProvisioned, 1),
+        ];
+        let edges = [("a".to_string(), "b".to_string(), 0.5)];
+        let docs = generate(&ps, &edges, Some(&phys), &Options::default(), &mut counter()).expect("docs");
+        let a = service(&docs[0]);
+        let outs = a["properties"]["output"].as_sequence().expect("out");
+        // Same cluster: plain `minio`; probability 0.5: the output is also kept at home (the
+        // same bucket here, so listed once).
+        assert_eq!(outs.len(), 1, "{outs:?}");
+        assert_eq!(outs[0]["storage_provider"].as_str(), Some("minio"));
+        assert_eq!(outs[0]["path"].as_str(), Some("a/output"));
+        assert!(a["properties"].get("storage_providers").is_none());
+        let b = service(&docs[1]);
+        assert_eq!(b["properties"]["input"][0]["path"].as_str(), Some("a/output"));
+        assert_eq!(docs[0].cluster, "edge");
+    }
+
+    #[test]
+    fn virtual_to_lambda_and_partial_successors() {
+        let (rv, rl) = (res("VM"), res("Fn"));
+        let mut layer = PhysicalLayer { number: 2, resources: Default::default() };
+        layer.resources.insert(
+            "resource1".into(),
+            PhysicalResource {
+                name: "Fn".into(),
+                fe_node: None,
+                wns: None,
+                minio: None,
+                oscar: None,
+                aws: Some(crate::app::physical::Aws {
+                    bucket: "bkt".into(),
+                    region: None,
+                    access_key: Some(Secret("AK".into())),
+                    secret_key: Some(Secret("SK".into())),
+                }),
+                influx: None,
+            },
+        );
+        let mut phys = PhysicalNodes { computational_layers: Default::default() };
+        phys.computational_layers.insert("l2".into(), layer);
+        let ps = [place("v", &rv, LayerType::Virtual, 1), place("f", &rl, LayerType::NativeCloudFunction, 2)];
+        let edges = [("v".to_string(), "f".to_string(), 0.4)];
+        let docs = generate(&ps, &edges, Some(&phys), &Options::default(), &mut counter()).expect("docs");
+        let v = service(&docs[0]);
+        let outs = v["properties"]["output"].as_sequence().expect("out");
+        assert_eq!(outs[0]["storage_provider"].as_str(), Some(format!("s3.{}", docs[1].cluster).as_str()));
+        assert_eq!(outs[0]["path"].as_str(), Some("bkt/v/output"));
+        assert_eq!(outs[1]["storage_provider"].as_str(), Some("minio"), "0.4 < 1: kept at home too");
+        assert_eq!(
+            v["properties"]["storage_providers"]["s3"][docs[1].cluster.as_str()]["secret_key"].as_str(),
+            Some("SK")
+        );
+        let f = service(&docs[1]);
+        assert_eq!(f["properties"]["input"][0]["storage_provider"].as_str(), Some("s3"));
+        assert_eq!(f["properties"]["input"][0]["path"].as_str(), Some("bkt/v/output"));
+        assert!(f.get("requirements").is_none(), "a function has no host");
+        // cpu is written as a float, as the node type declares it.
+        assert!(docs[1].text.contains("cpu: 1.0"), "{}", docs[1].text);
+    }
+
+    #[test]
+    fn a_resource_missing_from_physical_nodes_is_named() {
+        let r = res("Rpi");
+        let ps = [place("a", &r, LayerType::PhysicalAlreadyProvisioned, 3)];
+        let d = generate(&ps, &[], None, &Options::default(), &mut counter()).expect_err("missing");
+        let msg = d.to_string();
+        assert!(msg.contains("physical_nodes.yaml") && msg.contains("`Rpi`") && msg.contains("number: 3"), "{msg}");
+    }
 }
