@@ -327,6 +327,9 @@ struct Manager {
     shared: Arc<Shared>,
 }
 
+/// How often the input buckets are checked for existence.
+const BUCKET_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What every service's runner uses.
 struct Shared {
     jobs: Arc<Jobs>,
@@ -418,10 +421,42 @@ impl Manager {
         Ok(n)
     }
 
+    /// An input bucket removed while its service runs (by hand, by a cleanup job): the
+    /// watch on it is gone with it. It is made again and watched again, and what it holds is
+    /// picked up; said loudly, since files dropped meanwhile into a missing folder were lost
+    /// to the sender, not to the agent.
+    fn check_buckets(&mut self) {
+        let mut gone = Vec::new();
+        for (d, name, tx) in &self.routes {
+            if !d.is_dir() {
+                gone.push((d.clone(), name.clone(), tx.clone()));
+            }
+        }
+        for (d, name, tx) in gone {
+            tracing::warn!(service = %name, bucket = %d.display(), "input bucket disappeared: made again and watched again");
+            if let Err(e) = std::fs::create_dir_all(&d) {
+                tracing::error!(service = %name, bucket = %d.display(), error = %e, "cannot make the input bucket again; its service gets no new jobs");
+                continue;
+            }
+            let _ = self.watcher.unwatch(&d);
+            if let Err(e) = self.watcher.watch(&d, notify::RecursiveMode::NonRecursive) {
+                tracing::error!(service = %name, bucket = %d.display(), error = %e, "cannot watch the input bucket again");
+                continue;
+            }
+            let existing = files_in(&d);
+            if !existing.is_empty() {
+                let _ = tx.send(existing);
+            }
+        }
+    }
+
     async fn run(mut self, mut files: mpsc::UnboundedReceiver<PathBuf>, mut applies: mpsc::Receiver<Apply>) {
+        let mut check = tokio::time::interval(BUCKET_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
+                _ = check.tick() => self.check_buckets(),
                 p = files.recv() => {
                     let Some(p) = p else { break };
                     let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else { continue };

@@ -174,3 +174,28 @@ fn a_missing_script_is_refused_before_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("fdl.yaml") && err.contains("fail.sh: no such file"), "{err}");
 }
+
+#[test]
+fn an_input_bucket_that_disappears_is_made_again_and_its_files_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let buckets = setup(dir);
+    let mut agent = start(dir);
+    let input = buckets.join("work/in");
+    wait("the input bucket", Duration::from_secs(20), || input.is_dir());
+    std::fs::write(input.join("before.txt"), "1").expect("write");
+    let out = buckets.join("work/out");
+    wait("the first job", Duration::from_secs(20), || out.join("before.txt.out").is_file());
+    // Someone removes the bucket (and its watch with it).
+    std::fs::remove_dir_all(&input).expect("rm");
+    wait("the bucket made again", Duration::from_secs(10), || input.is_dir());
+    std::fs::write(input.join("after.txt"), "2").expect("write");
+    wait("a job for the file dropped after", Duration::from_secs(20), || out.join("after.txt.out").is_file());
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let log = std::fs::read_to_string(dir.join("agent.log")).expect("log");
+    assert!(log.contains("input bucket disappeared"), "{log}");
+    let jobs = Jobs::open(&dir.join("state/services/jobs.redb")).expect("jobs");
+    let files: Vec<String> = jobs.list("work").expect("list").into_iter().map(|j| j.file).collect();
+    assert_eq!(files.iter().filter(|f| f.as_str() == "after.txt").count(), 1, "{files:?}");
+}
