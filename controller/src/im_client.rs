@@ -89,6 +89,13 @@ impl ImClient {
         })
     }
 
+    /// Adds values to hide from messages (the generated passwords and the keys the documents
+    /// carry: IM's errors and logs may echo a document).
+    pub fn with_secrets(mut self, more: Vec<String>) -> Self {
+        self.secrets.extend(more.into_iter().filter(|s| s.len() >= 3));
+        self
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -129,7 +136,7 @@ impl ImClient {
             return Err(ImError::Status {
                 op: op.to_string(),
                 status: status.as_u16(),
-                message: self.clean(&error_text(&body)),
+                message: error_text(&self.clean(&body)),
             });
         }
         Ok(body)
@@ -208,10 +215,37 @@ impl ImClient {
             .unwrap_or_default())
     }
 
-    /// Deletes an infrastructure and everything IM created for it.
+    /// Deletes an infrastructure and everything IM created for it, without waiting (IM's
+    /// `async`): IM answers at once and goes on deleting.
     pub async fn destroy(&self, infra: &str) -> Result<(), ImError> {
         let op = format!("delete {infra}");
-        self.send(&op, self.http.delete(self.infra_url(infra))).await.map(|_| ())
+        self.send(&op, self.http.delete(format!("{}?async=1", self.infra_url(infra)))).await.map(|_| ())
+    }
+
+    /// Deletes an infrastructure and waits until IM no longer knows it (deleting cloud
+    /// resources can take minutes); `Ok` also when it was already gone.
+    pub async fn destroy_and_wait(&self, infra: &str, timeout: Duration) -> Result<(), ImError> {
+        match self.destroy(infra).await {
+            Err(e) if e.status() == Some(404) => return Ok(()),
+            r => r?,
+        }
+        let start = std::time::Instant::now();
+        let mut wait = Duration::from_millis(500);
+        loop {
+            match self.state(infra).await {
+                Err(e) if e.status() == Some(404) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(s) if start.elapsed() > timeout => {
+                    return Err(ImError::Transport {
+                        op: format!("delete {infra}"),
+                        message: format!("still `{}` after {}s; IM goes on deleting it", s.state, timeout.as_secs()),
+                    })
+                }
+                Ok(_) => {}
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(15));
+        }
     }
 }
 

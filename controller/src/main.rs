@@ -258,7 +258,8 @@ enum ToscarizerCommand {
     /// <deployment>/im/infras.yaml records each infrastructure as soon as IM accepts it.
     ///
     /// Exit status 0 when all are configured, 1 otherwise (with IM's reason). Running it
-    /// again keeps what is deployed and creates the rest.
+    /// again keeps what is configured, follows what is still being built, recreates what
+    /// failed and creates the rest.
     ///
     /// Example: aisprint toscarizer deploy --application_dir mask_detection --optimal
     Deploy {
@@ -287,7 +288,8 @@ enum ToscarizerCommand {
         #[command(flatten)]
         im: ImArgs,
     },
-    /// Delete the deployment's infrastructures, the last created first.
+    /// Delete the deployment's infrastructures, the last created first, each once IM says it
+    /// is gone.
     ///
     /// Example: aisprint toscarizer delete --application_dir mask_detection --optimal
     Delete {
@@ -297,6 +299,9 @@ enum ToscarizerCommand {
         which: WhichArgs,
         #[command(flatten)]
         im: ImArgs,
+        /// Seconds to wait for each infrastructure to be deleted.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+        timeout: u64,
     },
     /// A build context and Dockerfile per design (aisprint/designs/<component>/<design>/),
     /// one image per architecture its candidate resources need (amd64, arm64), and
@@ -862,13 +867,13 @@ fn toscarizer_cmd(cmd: ToscarizerCommand) -> ExitCode {
         ToscarizerCommand::Outputs { application_dir, which, im } => {
             let o = im_opts(im, 60, false);
             block(Box::pin(async move {
-                let v = tz::outputs(&application_dir, which.which(), &o).await?;
+                let (v, ok) = tz::outputs(&application_dir, which.which(), &o).await?;
                 print!("{}", serde_yaml::to_string(&v).unwrap_or_default());
-                Ok(ExitCode::SUCCESS)
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
             }))
         }
-        ToscarizerCommand::Delete { application_dir, which, im } => {
-            let o = im_opts(im, 60, false);
+        ToscarizerCommand::Delete { application_dir, which, im, timeout } => {
+            let o = im_opts(im, timeout, false);
             block(Box::pin(async move {
                 let ok = tz::delete(&application_dir, which.which(), &o).await?;
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

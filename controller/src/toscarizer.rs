@@ -67,6 +67,21 @@ fn parse_file<T: serde::de::DeserializeOwned + serde::Serialize>(rel: &str, text
     aisprint_shared::yaml::parse::<T>(rel, text).map(|(doc, _)| doc.value)
 }
 
+/// The diagnostics with the quoted parts of their messages (serde quotes the values it
+/// refuses between backticks) left out.
+fn unquoted(d: Diagnostics) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for mut x in d.0 {
+        let mut msg = String::new();
+        for (i, part) in x.message.split('`').enumerate() {
+            msg.push_str(if i % 2 == 1 { "…" } else { part });
+        }
+        x.message = msg;
+        out.push(x);
+    }
+    out
+}
+
 /// Everything a deployment's documents are made from.
 #[derive(Debug)]
 pub struct Target {
@@ -132,7 +147,9 @@ pub fn load_target(app: &Path, which: Which) -> Result<Target, Diagnostics> {
     };
     let physical = match read_text(app, paths::PHYSICAL_NODES).map_err(one)? {
         Some(t) => {
-            let (doc, _) = aisprint_shared::yaml::parse::<PhysicalNodes>(paths::PHYSICAL_NODES, &t)?;
+            // The file holds keys and passwords: a parse error must not quote a value.
+            let (doc, _) =
+                aisprint_shared::yaml::parse::<PhysicalNodes>(paths::PHYSICAL_NODES, &t).map_err(unquoted)?;
             let d = aisprint_shared::app::physical::validate(&doc);
             if d.has_errors() {
                 return Err(d);
@@ -149,6 +166,16 @@ pub fn load_target(app: &Path, which: Which) -> Result<Target, Diagnostics> {
 }
 
 impl Target {
+    /// The security a component asks for: its annotations, and its container's flags.
+    fn shields(&self, component: &str, cont: &aisprint_shared::app::production::SelectedContainer) -> scone::Shields {
+        let mut s = self.security(component);
+        let set = |f: &Option<Flag>| f.as_ref().is_some_and(Flag::is_true);
+        s.trusted_execution |= set(&cont.trusted_execution);
+        s.network_shield |= set(&cont.network_protection);
+        s.filesystem_shield |= set(&cont.file_system_protection);
+        s
+    }
+
     /// The security the annotations ask for, per component name.
     fn security(&self, component: &str) -> scone::Shields {
         let base = component.split("_partition").next().unwrap_or(component);
@@ -207,18 +234,19 @@ impl Target {
                 ));
                 continue;
             };
-            let shields = self.security(c);
-            let trusted = cont.trusted_execution.as_ref().is_some_and(Flag::is_true) || shields.trusted_execution;
-            if trusted && !resource.is_trusted() {
+            let shields = self.shields(c, cont);
+            if shields.any() && !resource.is_trusted() {
                 diags.push(Diagnostic::error(
                     file,
                     format!("{key}.Containers.{cont_key}.selectedExecutionResource"),
                     format!(
-                        "component `{c}` asks for trusted execution and resource `{res_name}` has neither SGX processors (SGXFlag) nor secureBoot/measuredBoot: place it on a resource that has"
+                        "component `{c}` asks for trusted execution or SCONE shields and resource `{res_name}` has neither SGX processors (SGXFlag) nor secureBoot/measuredBoot: place it on a resource that has"
                     ),
                 ));
                 continue;
             }
+            // A component under SCONE runs its confidential image (what sconify.sh builds).
+            let image = if shields.any() { scone::confidential_image(&image) } else { image };
             let resource_key = layer
                 .layer
                 .resources
@@ -231,7 +259,9 @@ impl Target {
                 image,
                 memory: cont.memory_size,
                 cpu: cont.computing_units,
-                trusted_execution: trusted,
+                // SGX where the resource has it; on secure/measured boot alone, SCONE runs
+                // without an enclave.
+                trusted_execution: shields.trusted_execution && resource.has_sgx(),
                 gpu: cont.gpu_requirement.as_ref().is_some_and(Flag::is_true),
                 resource,
                 resource_key,
@@ -244,6 +274,11 @@ impl Target {
         } else {
             Ok(out)
         }
+    }
+
+    /// The (first) container of a component in the production deployment.
+    fn container_of(&self, component: &str) -> Option<&aisprint_shared::app::production::SelectedContainer> {
+        self.production.system.components.values().find(|x| x.name == component)?.containers.values().next()
     }
 
     pub fn edges(&self) -> Vec<(String, String, f64)> {
@@ -360,14 +395,16 @@ pub fn tosca(app: &Path, which: Which, o: &ToscaOptions) -> Result<Vec<PathBuf>,
     }
     let mut scone_cmds = Vec::new();
     for p in &placements {
-        let shields = target.security(&p.component);
+        let Some(cont) = target.container_of(&p.component) else { continue };
+        let shields = target.shields(&p.component, cont);
         if !shields.any() {
             continue;
         }
+        let native = cont.image.clone().unwrap_or_default();
         let rel = format!("{}/scone/{}-session.yaml", target.rel, p.component);
-        out.file(&rel, scone::session_policy(&p.component, &p.image, &shields, &random_chars(4)));
+        out.file(&rel, scone::session_policy(&p.component, &native, &shields, p.resource.has_sgx(), &random_chars(4)));
         written.push(PathBuf::from(rel));
-        scone_cmds.push(scone::sconify_command(&p.image, &app.display().to_string()));
+        scone_cmds.push(scone::sconify_command(&native, &app.display().to_string()));
     }
     if !scone_cmds.is_empty() {
         let rel = format!("{}/scone/sconify.sh", target.rel);
@@ -487,6 +524,18 @@ fn now_rfc3339() -> String {
     )
 }
 
+/// After this many failed state reads in a row, a component's deployment is given up.
+const MAX_POLL_ERRORS: u32 = 5;
+
+/// Records that a component's infrastructure could not be followed.
+fn rec_failed(infras: &mut Infras, c: &str, why: &str) {
+    if let Some(mut r) = infras.get(c).cloned() {
+        r.state = "failed".into();
+        r.message = Some(why.to_string());
+        infras.upsert(r);
+    }
+}
+
 fn client(app: &Path, o: &ImOptions) -> Result<ImClient, ToscarizerError> {
     let path = o.im_auth.clone().unwrap_or_else(|| app.join("im/auth.dat"));
     let auth = read_auth(&path)?;
@@ -506,17 +555,39 @@ fn tail(text: &str, lines: usize) -> String {
 pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, ToscarizerError> {
     let target = load_target(app, which)?;
     let docs = read_documents(app, &target)?;
-    let im = client(app, o)?;
+    let im = client(app, o)?.with_secrets(docs.iter().flat_map(|d| model::secrets_in(&d.2)).collect());
     let mut infras = load_infras(app, which)?;
     let order = target.successors_first();
     let edges = target.edges();
     let ok_state = |s: &str| s == "configured" || (o.allow_unconfigured && s == "unconfigured");
-    // Components already deployed by an earlier run are kept; failed ones are deleted and
-    // created again.
+    // An infrastructure recorded for other documents (`tosca` ran again since: new cluster
+    // names and passwords) cannot be kept or resumed: its peers would write to clusters that
+    // do not exist.
+    for c in &order {
+        let (Some(r), Some(d)) = (infras.get(c), docs.iter().find(|d| &d.0 == c)) else { continue };
+        let now = model::cluster_of(&d.2);
+        if r.cluster.is_some() && r.cluster != now {
+            return Err(failed(format!(
+                "component {c}: infrastructure {} was created from an earlier `toscarizer tosca` run (cluster {}; the documents now say {}): run `aisprint toscarizer delete` first, or generate the documents again only after deleting",
+                r.url,
+                r.cluster.as_deref().unwrap_or("?"),
+                now.as_deref().unwrap_or("?")
+            )));
+        }
+    }
+    // Components already deployed by an earlier run are kept, those still being built are
+    // followed again; failed ones are deleted and created again.
     for c in &order {
         if let Some(r) = infras.get(c).cloned() {
             if ok_state(&r.state) {
                 println!("Component {c}: already deployed ({}), kept", r.url);
+            } else if r.state == "unconfigured" {
+                return Err(failed(format!(
+                    "component {c}: infrastructure {} is unconfigured (from an earlier run): `--allow_unconfigured` keeps it, `aisprint toscarizer delete` removes it",
+                    r.url
+                )));
+            } else if r.state != "failed" {
+                println!("Component {c}: infrastructure {} was {} when last seen: following it again", r.url, r.state);
             } else {
                 println!("Component {c}: the earlier infrastructure ended {}; deleting it to create it again", r.state);
                 if let Err(e) = im.destroy(&r.url).await {
@@ -534,6 +605,8 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
     let mut failures: Vec<String> = Vec::new();
     let mut last_shown: BTreeMap<String, String> = BTreeMap::new();
     let mut last_line = Instant::now();
+    // Consecutive failed state reads per component: IM or the network may blink.
+    let mut poll_errors: BTreeMap<String, u32> = BTreeMap::new();
     loop {
         // Launch what can be launched: components whose successors are all deployed.
         let launched_before = infras.infrastructures.len();
@@ -560,6 +633,7 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
                             state: "pending".into(),
                             created: now_rfc3339(),
                             message: None,
+                            cluster: model::cluster_of(text),
                         });
                         save_infras(app, which, &infras)?;
                     }
@@ -578,17 +652,31 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
                 continue;
             }
             let st = match im.state(&r.url).await {
-                Ok(s) => s,
+                Ok(s) => {
+                    poll_errors.remove(c);
+                    s
+                }
                 Err(e) => {
-                    failures.push(format!("component {c}: {e}"));
+                    let n = poll_errors.entry(c.clone()).or_insert(0);
+                    *n += 1;
+                    if *n >= MAX_POLL_ERRORS || e.status() == Some(404) {
+                        failures.push(format!("component {c}: {e}"));
+                        rec_failed(&mut infras, c, &e.to_string());
+                        save_infras(app, which, &infras)?;
+                    } else {
+                        eprintln!("  {c}: cannot read the state ({e}); trying again");
+                        in_progress.push(format!("{c} {}", r.state));
+                    }
                     continue;
                 }
             };
             let mut rec = r.clone();
             rec.state = st.state.clone();
-            if st.state == "failed" || (st.state == "unconfigured" && !o.allow_unconfigured) || st.state == "unknown" {
-                let log = im.contmsg(&r.url).await.unwrap_or_default();
-                let why = tail(&log, 6);
+            if st.state == "failed" || (st.state == "unconfigured" && !o.allow_unconfigured) {
+                let why = match im.contmsg(&r.url).await {
+                    Ok(log) => tail(&log, 6),
+                    Err(e) => format!("(IM's log could not be read: {e})"),
+                };
                 rec.message = Some(why.clone());
                 let hint = if st.state == "unconfigured" {
                     " (its VMs exist but a configuration step failed; `--allow_unconfigured` takes that as deployed)"
@@ -629,7 +717,7 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
         }
         if start.elapsed() > o.timeout {
             failures.push(format!(
-                "gave up after {}s waiting for: {} (raise --timeout, or look at IM's log with `aisprint toscarizer outputs`)",
+                "gave up after {}s waiting for: {} (the infrastructures go on; run `deploy` again to follow them, raise --timeout, or read IM's log at <infrastructure URL>/contmsg)",
                 o.timeout.as_secs(),
                 if in_progress.is_empty() { "components not launched".to_string() } else { in_progress.join(", ") }
             ));
@@ -663,7 +751,7 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
 
 /// `toscarizer outputs`: the TOSCA outputs of each infrastructure (endpoints, credentials),
 /// as YAML `{component: outputs}`.
-pub async fn outputs(app: &Path, which: Which, o: &ImOptions) -> Result<serde_yaml::Value, ToscarizerError> {
+pub async fn outputs(app: &Path, which: Which, o: &ImOptions) -> Result<(serde_yaml::Value, bool), ToscarizerError> {
     let infras = load_infras(app, which)?;
     if infras.infrastructures.is_empty() {
         return Err(failed(format!(
@@ -673,14 +761,19 @@ pub async fn outputs(app: &Path, which: Which, o: &ImOptions) -> Result<serde_ya
     }
     let im = client(app, o)?;
     let mut out = serde_yaml::Mapping::new();
+    let mut ok = true;
     for r in &infras.infrastructures {
         let v = match im.outputs(&r.url).await {
             Ok(v) => serde_yaml::to_value(v).unwrap_or(serde_yaml::Value::Null),
-            Err(e) => serde_yaml::Value::String(format!("Error: {e}")),
+            Err(e) => {
+                ok = false;
+                eprintln!("error: component {}: {e}", r.component);
+                serde_yaml::Value::String(format!("Error: {e}"))
+            }
         };
         out.insert(serde_yaml::Value::String(r.component.clone()), v);
     }
-    Ok(serde_yaml::Value::Mapping(out))
+    Ok((serde_yaml::Value::Mapping(out), ok))
 }
 
 /// `toscarizer delete`: deletes the infrastructures, the last created first, and forgets each
@@ -695,7 +788,7 @@ pub async fn delete(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
     let mut ok = true;
     for r in infras.infrastructures.clone().iter().rev() {
         println!("Deleting infrastructure for component {}", r.component);
-        match im.destroy(&r.url).await {
+        match im.destroy_and_wait(&r.url, o.timeout).await {
             Ok(()) => {
                 println!("Infrastructure successfully deleted.");
                 infras.remove(&r.component);
@@ -754,7 +847,9 @@ fn platform(arch: &str) -> Option<&'static str> {
     }
 }
 
-fn dockerfile(base_image: &str, component: &str) -> String {
+fn dockerfile(base_image: &str, component: &str, unit: &str) -> String {
+    // The documents run /opt/<unit>/script.sh: a partition's folder is the component's.
+    let link = if unit == component { String::new() } else { format!("RUN ln -s /opt/{component} /opt/{unit}\n") };
     format!(
         "# Written by `aisprint toscarizer docker`: the image of one design of component {component}.\n\
          FROM {base_image}\n\
@@ -766,7 +861,8 @@ fn dockerfile(base_image: &str, component: &str) -> String {
          # System packages (requirements.sys, one per line) and Python ones (requirements.txt), if any.\n\
          RUN if [ -s requirements.sys ]; then apt-get update && xargs -a requirements.sys apt-get install -y --no-install-recommends && rm -rf /var/lib/apt/lists/*; fi\n\
          RUN if [ -s requirements.txt ]; then pip install --no-cache-dir -r requirements.txt; fi\n\
-         RUN chmod +x /opt/{component}/script.sh\n"
+         RUN chmod +x /opt/{component}/script.sh\n\
+         {link}"
     )
 }
 
@@ -858,7 +954,7 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
             }
             let main = std::fs::read_to_string(app.join(&ctx).join("main.py")).unwrap_or_default();
             let dash_flags = main.contains("'-i'") || main.contains("\"-i\"");
-            out.file(format!("{ctx}/Dockerfile"), dockerfile(&o.base_image, comp));
+            out.file(format!("{ctx}/Dockerfile"), dockerfile(&o.base_image, comp, &unit));
             out.file(format!("{ctx}/script.sh"), user_script(comp, dash_flags));
             for (f, body) in PY_PACKAGE {
                 out.file(format!("{ctx}/.aisprint-python/{f}"), *body);

@@ -713,6 +713,9 @@ fn docker_dry_run_writes_the_build_contexts_and_containers_yaml() {
         let dockerfile = std::fs::read_to_string(ctx.join("Dockerfile")).expect("Dockerfile");
         assert!(dockerfile.lines().any(|l| l == "FROM python:3.11-slim"), "{dockerfile}");
         assert!(dockerfile.contains(&format!("WORKDIR /opt/{comp}\n")), "{dockerfile}");
+        // The documents run /opt/<unit>/script.sh: a partition's name leads to the component.
+        let link = format!("RUN ln -s /opt/{comp} /opt/{comp}_{design}\n");
+        assert_eq!(dockerfile.contains(&link), design != "base", "{dockerfile}");
         let script = ctx.join("script.sh");
         assert!(std::fs::read_to_string(&script).expect("script").starts_with("#!/bin/sh\n"));
         assert_eq!(mode(&script) & 0o111, 0o111, "{comp}/{design}/script.sh is executable");

@@ -81,11 +81,9 @@ pub fn parse_auth(text: &str) -> Result<AuthFile, AuthError> {
                 continue;
             }
             let Some((k, v)) = part.split_once('=') else {
-                let shown =
-                    if part.len() <= 24 && !part.contains(' ') { format!(" (`{part}`)") } else { String::new() };
                 return Err(AuthError {
                     line,
-                    message: format!("expected `key = value` pairs separated by `;`, found a part without `=`{shown}"),
+                    message: "expected `key = value` pairs separated by `;`, found a part without `=`".into(),
                 });
             };
             let k = k.trim();
@@ -159,6 +157,9 @@ impl AuthFile {
 /// Replaces every occurrence of the given secrets in `text` by `***`.
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
+    // Longest first: a secret that contains another is replaced whole.
+    let mut secrets: Vec<&str> = secrets.to_vec();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for s in secrets {
         if !s.is_empty() && out.contains(s) {
             out = out.replace(s, "***");
@@ -186,6 +187,10 @@ pub struct InfraRecord {
     /// Why it failed (the end of IM's contextualisation log), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The cluster name of the document it was created from (a new `tosca` run draws new
+    /// ones: the record then belongs to documents that no longer exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 impl Infras {
@@ -247,6 +252,8 @@ mod tests {
         let a = parse_auth(AUTH).expect("parse");
         let s = scrub("IM said: user s3cret is not allowed (SKEY)", &a.secrets());
         assert!(!s.contains("s3cret") && !s.contains("SKEY"), "{s}");
+        // A secret containing another is hidden whole.
+        assert_eq!(scrub("admin / admin123", &["admin", "admin123"]), "*** / ***");
     }
 
     #[test]
@@ -258,6 +265,7 @@ mod tests {
             state: s.into(),
             created: "t".into(),
             message: None,
+            cluster: None,
         };
         i.upsert(rec("a", "pending"));
         i.upsert(rec("b", "configured"));

@@ -104,6 +104,45 @@ enum SiteKind {
     Lambda { bucket: String, region: String, access_key: String, secret_key: String },
 }
 
+/// The cluster a generated document builds or deploys to (its `cluster_name` input).
+pub fn cluster_of(text: &str) -> Option<String> {
+    let v: Value = serde_yaml::from_str(text).ok()?;
+    v["topology_template"]["inputs"]["cluster_name"]["default"].as_str().map(str::to_string)
+}
+
+/// The secret values a generated document carries (passwords, tokens, keys), to keep out of
+/// messages that might echo the document.
+pub fn secrets_in(text: &str) -> Vec<String> {
+    const KEYS: &[&str] =
+        &["secret_key", "access_key", "token", "password", "im_auth", "minio_secretkey", "kube_token"];
+    const INPUTS: &[&str] = &["admin_token", "oscar_password", "minio_password"];
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Mapping(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        (Some(k), Value::String(t)) if KEYS.contains(&k) => out.push(t.clone()),
+                        _ => walk(x, out),
+                    }
+                }
+            }
+            Value::Sequence(l) => l.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let Ok(v) = serde_yaml::from_str::<Value>(text) else { return Vec::new() };
+    let mut out = Vec::new();
+    for i in INPUTS {
+        if let Some(t) = v["topology_template"]["inputs"][*i]["default"].as_str() {
+            out.push(t.to_string());
+        }
+    }
+    walk(&v, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The name of a service: OSCAR names are DNS labels.
 pub fn service_name(component: &str) -> String {
     component.replace('_', "-")
@@ -209,6 +248,13 @@ pub fn generate(
                 ),
             )
         };
+        if p.layer_type == LayerType::Virtual && p.resource.os_image_id.as_deref().is_none_or(|i| i.trim().is_empty()) {
+            diags.push(Diagnostic::error(
+                crate::app::paths::RESOURCES,
+                format!("resource {r}.operatingSystemImageId"),
+                format!("missing: the virtual machines of component `{}` need an image (`aws://<region>/<ami>`, `ost://<site>/<id>`, ...)", p.component),
+            ));
+        }
         let kind = match p.layer_type {
             LayerType::Virtual | LayerType::PhysicalToBeProvisioned => {
                 if needs_phys && ph.and_then(|x| x.fe_node.as_ref()).is_none() {
@@ -1019,6 +1065,8 @@ mod tests {
         );
         let mut phys = PhysicalNodes { computational_layers: Default::default() };
         phys.computational_layers.insert("l2".into(), layer);
+        let mut rv = rv;
+        rv.os_image_id = Some("aws://r/ami".into());
         let ps = [place("v", &rv, LayerType::Virtual, 1), place("f", &rl, LayerType::NativeCloudFunction, 2)];
         let edges = [("v".to_string(), "f".to_string(), 0.4)];
         let docs = generate(&ps, &edges, Some(&phys), &Options::default(), &mut counter()).expect("docs");
@@ -1037,6 +1085,26 @@ mod tests {
         assert!(f.get("requirements").is_none(), "a function has no host");
         // cpu is written as a float, as the node type declares it.
         assert!(docs[1].text.contains("cpu: 1.0"), "{}", docs[1].text);
+    }
+
+    #[test]
+    fn types_parse_and_secrets_are_found() {
+        let t: Value = serde_yaml::from_str(TYPES).expect("types.yaml");
+        assert!(t["node_types"]["tosca.nodes.aisprint.FaaS.Function"].is_mapping());
+        let mut r = res("VM");
+        r.os_image_id = Some("aws://us-east-1/ami-1".into());
+        let ps = [place("v", &r, LayerType::Virtual, 1)];
+        let docs = generate(&ps, &[], None, &Options::default(), &mut counter()).expect("docs");
+        let secrets = secrets_in(&docs[0].text);
+        // admin token, OSCAR and MinIO passwords (16 characters each from the counter).
+        assert_eq!(secrets.len(), 3, "{secrets:?}");
+        assert!(secrets.iter().all(|s| s.len() == SECRET_LEN), "{secrets:?}");
+        assert_eq!(cluster_of(&docs[0].text), Some(docs[0].cluster.clone()));
+        // Without an image, a virtual machine cannot be made.
+        let r = res("VM");
+        let ps = [place("v", &r, LayerType::Virtual, 1)];
+        let d = generate(&ps, &[], None, &Options::default(), &mut counter()).expect_err("no image");
+        assert!(d.to_string().contains("operatingSystemImageId"), "{d}");
     }
 
     #[test]

@@ -17,12 +17,17 @@ impl Shields {
     }
 }
 
-/// The confidential image of a native one: its name with `-sgx` (a tag stays a tag).
-pub fn confidential_image(image: &str) -> String {
-    let (repo, tag) = match image.rfind(':') {
+/// An image reference split into repository and tag (a registry's port is not a tag).
+fn split_tag(image: &str) -> (&str, Option<&str>) {
+    match image.rfind(':') {
         Some(i) if !image[i..].contains('/') => (&image[..i], Some(&image[i + 1..])),
         _ => (image, None),
-    };
+    }
+}
+
+/// The confidential image of a native one: its name with `-sgx` (a tag stays a tag).
+pub fn confidential_image(image: &str) -> String {
+    let (repo, tag) = split_tag(image);
     match tag {
         Some(t) => format!("{repo}-sgx:{t}"),
         None => format!("{repo}-sgx"),
@@ -31,14 +36,16 @@ pub fn confidential_image(image: &str) -> String {
 
 /// The session name: `<component>-<random>/<image path with dashes>-sgx`, as in the guide.
 pub fn session_name(component: &str, image: &str, random: &str) -> String {
-    let repo = image.split(':').next().unwrap_or(image);
-    format!("{component}-{random}/{}-sgx", repo.replace('/', "-"))
+    let (repo, _) = split_tag(image);
+    format!("{component}-{random}/{}-sgx", repo.replace([':', '/'], "-"))
 }
 
 /// The session policy (YAML). The enclave measurement (`mrenclaves`) and the file-system
 /// protection key and tag exist only once `sconify_image` has built the confidential image;
-/// it writes them into this policy when it uploads it to the CAS.
-pub fn session_policy(component: &str, image: &str, shields: &Shields, random: &str) -> String {
+/// it writes them into this policy when it uploads it to the CAS. `sgx`: the resource has
+/// SGX (SCONE's hardware mode; otherwise its simulation mode, with the shields but without
+/// an enclave, on a resource trusted for its secure or measured boot).
+pub fn session_policy(component: &str, image: &str, shields: &Shields, sgx: bool, random: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "# SCONE session policy of component {component} (image {image}).\n\
@@ -57,7 +64,10 @@ pub fn session_policy(component: &str, image: &str, shields: &Shields, random: &
          access_policy:\n  read:\n  - CREATOR\n  update:\n  - CREATOR\n",
     );
     out.push_str("services:\n- name: service\n  image_name: service_image\n  mrenclaves: []\n");
-    out.push_str("  command: \"python3\"\n  environment:\n    SCONE_MODE: hw\n");
+    out.push_str(&format!(
+        "  command: \"python3\"\n  environment:\n    SCONE_MODE: {}\n",
+        if sgx { "hw" } else { "sim" }
+    ));
     out.push_str("    LD_LIBRARY_PATH: \"/lib:/usr/local/lib:\"\n");
     out.push_str("    PATH: \"/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\n");
     out.push_str("    SCONE_HOST_PATH: \"/etc/resolv.conf:/etc/hosts\"\n");
@@ -93,10 +103,12 @@ mod tests {
             session_name("mask-detector", "registry.gitlab.polimi.it/ai-sprint/md:latest", "8574"),
             "mask-detector-8574/registry.gitlab.polimi.it-ai-sprint-md-sgx"
         );
+        assert_eq!(session_name("c", "localhost:5000/me/c:1", "1"), "c-1/localhost-5000-me-c-sgx");
         let p = session_policy(
             "c",
             "r/c",
             &Shields { trusted_execution: true, network_shield: false, filesystem_shield: true },
+            true,
             "1",
         );
         let v: serde_yaml::Value = serde_yaml::from_str(&p).expect("yaml");
@@ -105,7 +117,8 @@ mod tests {
         assert_eq!(v["services"][0]["environment"]["SCONE_MODE"].as_str(), Some("hw"));
         assert_eq!(v["services"][0]["fspf_path"].as_str(), Some("/fspf/fs.fspf"));
         assert_eq!(v["security"]["attestation"]["ignore_advisories"].as_str(), Some("*"));
-        let p = session_policy("c", "r/c", &Shields { trusted_execution: true, ..Default::default() }, "1");
+        let p = session_policy("c", "r/c", &Shields { trusted_execution: true, ..Default::default() }, false, "1");
         assert!(!p.contains("fspf_path"));
+        assert!(p.contains("SCONE_MODE: sim"), "{p}");
     }
 }
