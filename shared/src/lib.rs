@@ -12,6 +12,7 @@ pub mod im;
 pub mod json;
 pub mod mesh;
 pub mod oscar;
+pub mod perfmodel;
 pub mod profile;
 pub mod pyliteral;
 pub mod space4aid;
