@@ -180,8 +180,32 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
     if let Some(doc) = &space4aid {
         d.extend(space4aid_config::validate(doc));
     }
-    if let Some(doc) = &performance_models {
+    let mut performance_models = performance_models;
+    if let Some(doc) = &mut performance_models {
         let mut pd = oscarp::validate_performance_models(&doc.file, &doc.value);
+        // The trained models the entries name, read and checked here (the optimizer does no IO).
+        for (c, units) in doc.value.iter_mut() {
+            for (u, rs) in units.iter_mut() {
+                for (res, m) in rs.iter_mut() {
+                    let Some(rel) = m.regressor_file.clone() else { continue };
+                    let key = format!("{c}.{u}.{res}.regressor_file");
+                    let loaded = std::fs::read_to_string(dir.join(&rel))
+                        .map_err(|e| format!("`{rel}`: cannot read: {e}"))
+                        .and_then(|t| {
+                            serde_json::from_str::<aisprint_shared::perfmodel::Regressor>(&t)
+                                .map_err(|e| format!("`{rel}`: {e}"))
+                        })
+                        .and_then(|r| r.check().map(|()| r).map_err(|e| format!("`{rel}`: {e}")));
+                    match loaded {
+                        Ok(r) => m.regressor = Some(r),
+                        Err(e) if matches!(m.model.as_str(), "CoreBasedPredictor" | "LambdaBasedPredictor") => {
+                            pd.push(Diagnostic::error(&doc.file, key, e));
+                        }
+                        Err(e) => pd.push(Diagnostic::warning(&doc.file, key, e)),
+                    }
+                }
+            }
+        }
         doc.locate(&mut pd);
         d.extend(pd);
     }

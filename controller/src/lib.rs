@@ -5,6 +5,7 @@ pub mod dashboards;
 pub mod design;
 pub mod im_client;
 pub mod mesh;
+pub mod models;
 pub mod new_app;
 pub mod oscar_apply;
 pub mod oscar_client;

@@ -144,6 +144,11 @@ enum Command {
         #[command(subcommand)]
         command: ToscarizerCommand,
     },
+    /// Performance models from profiling results, for SPACE4AI-D.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
     /// OSCAR services: deploy an FDL's services to the agents named by its clusters.
     Oscar {
         #[command(subcommand)]
@@ -324,6 +329,29 @@ enum ToscarizerCommand {
         /// Write the contexts and containers.yaml only.
         #[arg(long = "dry_run", visible_alias = "dry-run")]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Train, for each unit the campaign tested alone (C1@VM1, C1P1.2@VM1), a model of its
+    /// response time from the cores it had (CoreBasedPredictor) and one from the cores and
+    /// the rate it served (LambdaBasedPredictor): ridge regression, a regression tree and a
+    /// random forest over the cores, their inverse, log and products, with forward feature
+    /// selection, the best by 5-fold cross-validated MAPE. Writes oscarp/models/<unit>.*.json
+    /// and the units' entries of oscarp/performance_models.json (the better model, meanTime,
+    /// a queueing demand estimate), which `aisprint space4aid` then uses.
+    ///
+    /// Reads <campaign>/deployment_<i>/<unit>/results/Dataframes/<service>_response_time_dataframe.csv
+    /// (columns run_name, observed_throughput, avg_response_time, requested_parallelism, cores).
+    ///
+    /// Example: aisprint models train --application_dir my_app
+    Train {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        /// The campaign folder. Default: oscarp/<run.campaign_dir of run_parameters.yaml>.
+        #[arg(long, value_name = "DIR")]
+        campaign: Option<PathBuf>,
     },
 }
 
@@ -722,6 +750,9 @@ fn main() -> ExitCode {
             run_async(metrics_tail(config, node, limit))
         }
         Command::Toscarizer { command } => toscarizer_cmd(command),
+        Command::Models { command: ModelsCommand::Train { application_dir, campaign } } => {
+            models_train(&application_dir, campaign)
+        }
         Command::Oscar { command: OscarCommand::Apply { fdl, config, oscar_auth } } => {
             run_async(oscar_apply(fdl, config, oscar_auth))
         }
@@ -810,6 +841,57 @@ fn profile_cmd(dir: &std::path::Path, dry_run: bool) -> ExitCode {
         "error: running the campaign (services on the agents, uploads, timings) is not available yet; --dry_run checks the plan"
     );
     ExitCode::from(2)
+}
+
+fn models_train(dir: &std::path::Path, campaign: Option<PathBuf>) -> ExitCode {
+    use aisprint_controller::models;
+    let loaded = match appdir::load(dir) {
+        Ok(l) => l,
+        Err(d) => {
+            report(&d);
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = &loaded.app;
+    let campaign = campaign.unwrap_or_else(|| {
+        let name = app
+            .run_parameters
+            .as_ref()
+            .and_then(|r| r.value.run.as_ref())
+            .and_then(|r| r.campaign_dir.clone())
+            .unwrap_or_else(|| "campaign".into());
+        dir.join("oscarp").join(name)
+    });
+    let trained = match models::train(app, &campaign, &aisprint_shared::perfmodel::TrainOptions::default()) {
+        Ok(t) => t,
+        Err(d) => {
+            report(&d);
+            return ExitCode::FAILURE;
+        }
+    };
+    for t in &trained {
+        let (kind, m) = t.chosen();
+        println!(
+            "{}: {} runs; {kind} ({}, features {}): cross-validated error {:.1}% (cores only {:.1}%, with throughput {:.1}%)",
+            t.unit,
+            t.rows,
+            m.technique.name(),
+            m.features.join(", "),
+            m.validation.mape * 100.0,
+            t.core_based.validation.mape * 100.0,
+            t.lambda_based.validation.mape * 100.0
+        );
+    }
+    match models::write(dir, app, &trained) {
+        Ok(files) => {
+            println!("written {}", files.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn toscarizer_cmd(cmd: ToscarizerCommand) -> ExitCode {

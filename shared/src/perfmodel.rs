@@ -373,11 +373,12 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(c, piv);
-        for r in 0..p {
+        let pivot_row = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / a[c][c];
-                for k in c..=p {
-                    a[r][k] -= f * a[c][k];
+                let f = row[c] / pivot_row[c];
+                for (x, pv) in row.iter_mut().zip(&pivot_row).skip(c) {
+                    *x -= f * pv;
                 }
             }
         }
@@ -405,6 +406,7 @@ fn grow(x: &[Vec<f64>], y: &[f64], idx: &[usize], depth: usize, min_leaf: usize,
     let parent = sse(idx);
     let p = x.first().map_or(0, Vec::len);
     let mut best: Option<(f64, usize, f64)> = None;
+    #[allow(clippy::needless_range_loop)] // `f` indexes the columns of every row
     for f in 0..p {
         let mut order = idx.to_vec();
         order.sort_by(|&a, &b| x[a][f].total_cmp(&x[b][f]));

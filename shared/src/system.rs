@@ -154,6 +154,27 @@ pub enum PerformanceModel {
         #[serde(rename = "demandCold")]
         demand_cold: f64,
     },
+    /// A trained model of the response time from the cores given (instances x cores per
+    /// instance), on an edge or VM resource the partition has to itself.
+    #[serde(rename = "CoreBasedPredictor")]
+    CoreBased(Predictor),
+    /// A trained model of the response time from the cores and the partition's arrival rate.
+    #[serde(rename = "LambdaBasedPredictor")]
+    LambdaBased(Predictor),
+}
+
+/// A trained predictor: the model itself (`regressor`, as `aisprint models train` writes it)
+/// and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Predictor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regressor_file: Option<String>,
+    #[serde(rename = "meanTime", default, skip_serializing_if = "Option::is_none")]
+    pub mean_time: Option<f64>,
+    /// The model; a system file names it inline, an application's performance_models.json by
+    /// `regressor_file` (read when the application is loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regressor: Option<Box<crate::perfmodel::Regressor>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -402,7 +423,7 @@ impl System {
                     if !ok {
                         out.push(err(
                             format!("{key}.model"),
-                            "PACSLTK is the model of FaaS resources; QTedge/QTcloud of edge and VM resources".into(),
+                            "PACSLTK is the model of FaaS resources; QTedge/QTcloud and the trained predictors of edge and VM resources".into(),
                         ));
                     }
                     let demands: Vec<(&str, f64)> = match m {
@@ -412,6 +433,7 @@ impl System {
                         PerformanceModel::Pacsltk { demand_warm, demand_cold } => {
                             vec![("demandWarm", *demand_warm), ("demandCold", *demand_cold)]
                         }
+                        PerformanceModel::CoreBased(_) | PerformanceModel::LambdaBased(_) => Vec::new(),
                     };
                     for (name, d) in demands {
                         if d.is_nan() || d < 0.0 {

@@ -179,8 +179,18 @@ pub struct PerformanceModelSpec {
     pub demand_warm: Option<f64>,
     #[serde(rename = "demandCold", default, skip_serializing_if = "Option::is_none")]
     pub demand_cold: Option<f64>,
+    /// A trained model (`aisprint models train` writes them), relative to the application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regressor_file: Option<String>,
+    /// The mean response time over the profiling runs (s).
+    #[serde(rename = "meanTime", default, skip_serializing_if = "Option::is_none")]
+    pub mean_time: Option<f64>,
+    /// The model's cross-validated error (a fraction), as `aisprint models train` found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mape: Option<f64>,
+    /// The model of `regressor_file`, once read (by whoever reads files).
+    #[serde(skip)]
+    pub regressor: Option<crate::perfmodel::Regressor>,
     /// Parameters of models written by later tools (kept as they are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<serde_json::Value>,
@@ -203,6 +213,15 @@ pub fn validate_performance_models(file: &str, models: &PerformanceModels) -> Di
                 match m.model.as_str() {
                     "QTedge" | "QTcloud" if m.demand.is_none_or(|d| !(d >= 0.0)) => {
                         out.push(err("", format!("model `{}` needs a non-negative `demand` (seconds)", m.model)));
+                    }
+                    "CoreBasedPredictor" | "LambdaBasedPredictor" if m.regressor_file.is_none() => {
+                        out.push(err(
+                            "",
+                            format!(
+                                "model `{}` needs `regressor_file` (a model written by `aisprint models train`)",
+                                m.model
+                            ),
+                        ));
                     }
                     "PACSLTK" | "MLLIBfaas" => {
                         for (n, v) in [("demandWarm", m.demand_warm), ("demandCold", m.demand_cold)] {

@@ -53,6 +53,8 @@ pub enum Violation {
     BackToEdge { component: String, partition: String, resource: String },
     /// A queue that cannot keep up (`utilization >= 1`).
     Utilization { resource: String, utilization: f64 },
+    /// A partition with a trained predictor shares its resource (it must run alone there).
+    NotAlone { resource: String, partitions: u32 },
     /// A component slower than its local constraint (s).
     Local { component: String, response_time: f64, threshold: f64 },
     /// A path slower than its global constraint (s).
@@ -75,6 +77,7 @@ impl Violation {
             }
             Violation::Memory { needed, available, .. } => (needed - available) / available,
             Violation::Utilization { utilization, .. } => utilization - 1.0 + 1e-9,
+            Violation::NotAlone { partitions, .. } => f64::from(*partitions) - 1.0,
             Violation::Local { response_time, threshold, .. } | Violation::Global { response_time, threshold, .. } => {
                 if response_time.is_finite() {
                     (response_time - threshold) / threshold
@@ -94,6 +97,7 @@ impl Violation {
             Violation::Memory { .. } => "memory",
             Violation::BackToEdge { .. } => "no way back to the edge",
             Violation::Utilization { .. } => "utilization",
+            Violation::NotAlone { .. } => "a predicted partition runs alone",
             Violation::Local { .. } => "local constraint",
             Violation::Global { .. } => "global constraint",
         }
@@ -125,6 +129,10 @@ impl fmt::Display for Violation {
             Violation::Utilization { resource, utilization } => {
                 write!(f, "{resource}: utilization {utilization:.4} >= 1 (the queue grows without bound)")
             }
+            Violation::NotAlone { resource, partitions } => write!(
+                f,
+                "{resource}: {partitions} partitions, and one of them has a trained predictor (CoreBased/LambdaBasedPredictor): it must run alone there"
+            ),
             Violation::Local { component, response_time, threshold } => write!(
                 f,
                 "{component}: response time {response_time:.6} s > local threshold {threshold} s (by {:.6} s)",
@@ -174,6 +182,9 @@ pub struct Workspace {
     cloud_reached: Vec<bool>,
     /// Per resource: instances x cost x horizon (edge/VM) or the FaaS cost of its partitions.
     res_cost: Vec<f64>,
+    /// Per resource: partitions on it, and whether one has a predictor.
+    parts: Vec<u32>,
+    predicted: Vec<bool>,
 }
 
 /// How much detail an evaluation gathers.
@@ -205,6 +216,10 @@ pub fn evaluate_with(
     ws.used.resize(nr, false);
     ws.res_cost.clear();
     ws.res_cost.resize(nr, 0.0);
+    ws.parts.clear();
+    ws.parts.resize(nr, 0);
+    ws.predicted.clear();
+    ws.predicted.resize(nr, false);
     ws.layer_used.clear();
     ws.layer_used.resize(model.layers.len(), NONE);
     ws.layer_conflict.clear();
@@ -269,8 +284,11 @@ pub fn evaluate_with(
                 }
             } else {
                 ws.memory[r] += mem;
-                if let Perf::Queue { demand } = perf {
-                    ws.load[r] += demand * lam_h;
+                ws.parts[r] += 1;
+                match perf {
+                    Perf::Queue { demand } => ws.load[r] += demand * lam_h,
+                    Perf::Predictor { .. } => ws.predicted[r] = true,
+                    Perf::Faas { .. } => {}
                 }
                 let l = model.resources[r].layer;
                 if ws.layer_used[l] == NONE {
@@ -305,6 +323,9 @@ pub fn evaluate_with(
         }
         let n = sol.instances[r];
         ws.res_cost[r] = res.cost * n as f64 * model.time;
+        if ws.predicted[r] && ws.parts[r] > 1 {
+            fail!(Violation::NotAlone { resource: res.name.clone(), partitions: ws.parts[r] });
+        }
         if n == 0 || n > res.number {
             fail!(Violation::Instances { resource: res.name.clone(), instances: n, available: res.number });
         }
@@ -347,9 +368,23 @@ pub(crate) fn faas_cost(model: &Model, r: usize, warm: f64, rate: f64) -> f64 {
     model.resources[r].cost * warm * rate * model.time
 }
 
-/// Response time of one partition on `r` (its option `oi`) given the utilisation of `r`.
-fn partition_response(model: &Model, h: usize, oi: usize, perf: Perf, r: usize, util: f64) -> f64 {
+/// What a partition's response time depends on besides its option: the utilisation of its
+/// resource, the resource's instances and the partition's arrival rate.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    util: f64,
+    instances: u32,
+    rate: f64,
+}
+
+/// Response time of one partition on `r` (its option `oi`).
+fn partition_response(model: &Model, h: usize, oi: usize, perf: Perf, r: usize, at: Load) -> f64 {
+    let util = at.util;
     match perf {
+        Perf::Predictor { id } => match model.predictors.get(id as usize) {
+            Some(p) => p.response(model.resources[r].cores, at.instances, at.rate),
+            None => f64::INFINITY,
+        },
         Perf::Queue { demand } => {
             let u = if model.is_faas(r) { 0.0 } else { util };
             if u >= 1.0 {
@@ -368,6 +403,7 @@ fn partition_response(model: &Model, h: usize, oi: usize, perf: Perf, r: usize, 
 /// no compatible placement.
 pub(crate) fn component_response(model: &Model, sol: &Solution, c: usize, util: &[f64], part_rt: &mut [f64]) -> f64 {
     let dep = &model.components[c].deployments[sol.deployment[c]];
+    let rate = model.components[c].rate_factor * model.lambda;
     let mut total = 0.0;
     let mut prev: Option<(usize, f64)> = None;
     for (k, &h) in dep.partitions.iter().enumerate() {
@@ -378,7 +414,8 @@ pub(crate) fn component_response(model: &Model, sol: &Solution, c: usize, util: 
             part_rt[h] = f64::NAN;
             continue;
         };
-        let rt = partition_response(model, h, oi, perf, r, util[r]);
+        let at = Load { util: util[r], instances: sol.instances[r], rate: rate * dep.reach[k] };
+        let rt = partition_response(model, h, oi, perf, r, at);
         part_rt[h] = rt;
         match prev {
             None => total += rt,

@@ -476,7 +476,7 @@ impl<'a> Search<'a> {
                 }
                 match perf {
                     Perf::Faas { warm, .. } => faas_cost(m, r, warm, rate),
-                    Perf::Queue { .. } => 0.0,
+                    Perf::Queue { .. } | Perf::Predictor { .. } => 0.0,
                 }
             } else {
                 let l = res.layer;
@@ -563,6 +563,8 @@ impl<'a> Search<'a> {
                 }
                 Perf::Queue { demand } => demand,
                 Perf::Faas { .. } => m.partitions[p].faas_response[oi],
+                // (Never reached: the exact method is not run on models with predictors.)
+                Perf::Predictor { .. } => 0.0,
             };
             total += match prev {
                 None => rt,

@@ -339,8 +339,22 @@ fn performance(s: &PerformanceModelSpec) -> Result<PerformanceModel, String> {
             (Some(w), Some(c)) => Ok(PerformanceModel::Pacsltk { demand_warm: w, demand_cold: c }),
             _ => Err(format!("model `{}` needs `demandWarm` and `demandCold` (seconds)", s.model)),
         },
+        "CoreBasedPredictor" | "LambdaBasedPredictor" => {
+            let Some(r) = &s.regressor else {
+                return Err(format!(
+                    "model `{}` needs its trained model: `regressor_file` (written by `aisprint models train`) could not be read",
+                    s.model
+                ));
+            };
+            let p = crate::system::Predictor {
+                regressor_file: s.regressor_file.clone(),
+                mean_time: s.mean_time,
+                regressor: Some(Box::new(r.clone())),
+            };
+            Ok(if s.model == "CoreBasedPredictor" { PerformanceModel::CoreBased(p) } else { PerformanceModel::LambdaBased(p) })
+        }
         other => Err(format!(
-            "model `{other}` predicts from a trained regressor, which this version does not evaluate: give a QTedge/QTcloud `demand` or PACSLTK `demandWarm`/`demandCold` measured for this resource"
+            "model `{other}` (aMLLibrary's pickled FaaS surrogate) is not evaluated here: give PACSLTK `demandWarm`/`demandCold` for FaaS resources"
         )),
     }
 }

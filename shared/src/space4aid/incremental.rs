@@ -289,6 +289,7 @@ impl Incremental {
     fn refresh_resource(&mut self, model: &Model, r: usize) {
         let res = &model.resources[r];
         let (mut load, mut memory, mut cost, mut broken) = (0.0, 0.0, 0.0, false);
+        let mut predicted = false;
         for &p in &self.on[r] {
             let part = &model.partitions[p];
             let Some(&(_, mem, perf)) = part.option(r) else { continue };
@@ -301,8 +302,10 @@ impl Incremental {
                 broken |= mem > res.memory;
             } else {
                 memory += mem;
-                if let Perf::Queue { demand } = perf {
-                    load += demand * rate;
+                match perf {
+                    Perf::Queue { demand } => load += demand * rate,
+                    Perf::Predictor { .. } => predicted = true,
+                    Perf::Faas { .. } => {}
                 }
             }
         }
@@ -311,7 +314,8 @@ impl Incremental {
         if !model.is_faas(r) && !self.on[r].is_empty() {
             cost = res.cost * n as f64 * model.time;
             util = if n == 0 { f64::INFINITY } else { load / n as f64 };
-            broken = n == 0 || n > res.number || memory > res.memory || util >= 1.0;
+            broken =
+                n == 0 || n > res.number || memory > res.memory || util >= 1.0 || (predicted && self.on[r].len() > 1);
         }
         self.load[r] = load;
         self.memory[r] = memory;

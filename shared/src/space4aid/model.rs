@@ -18,6 +18,9 @@ pub struct Resource {
     pub cost: f64,
     pub memory: f64,
     pub idle_time: f64,
+    /// Cores of one instance (edge/VM; 1 when not given): a predictor's `cores` input is
+    /// instances x this.
+    pub cores: f64,
     pub description: String,
 }
 
@@ -36,6 +39,31 @@ pub enum Perf {
     Queue { demand: f64 },
     /// Serverless model: warm and cold service times (s).
     Faas { warm: f64, cold: f64 },
+    /// A trained predictor ([`Model::predictors`]): no queue, the partition alone on its
+    /// resource.
+    Predictor { id: u32 },
+}
+
+/// A trained response-time model of one partition on one resource.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    pub regressor: crate::perfmodel::Regressor,
+    /// It also reads the partition's arrival rate (LambdaBasedPredictor).
+    pub throughput: bool,
+}
+
+impl Predictor {
+    /// The response time with `instances` of resource `r` and the arrival rate `rate`; infinite
+    /// when the model gives no positive time there.
+    pub fn response(&self, cores_per_instance: f64, instances: u32, rate: f64) -> f64 {
+        let cores = cores_per_instance * f64::from(instances);
+        let t = self.regressor.predict_cores(cores, self.throughput.then_some(rate));
+        if t.is_finite() && t > 0.0 {
+            t
+        } else {
+            f64::INFINITY
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +145,8 @@ pub struct Model {
     links: Vec<Vec<Vec<(f64, f64)>>>,
     /// Resource name -> index.
     pub resource_index: HashMap<String, usize>,
+    /// The trained predictors the options name.
+    pub predictors: Vec<Predictor>,
 }
 
 impl Model {
@@ -147,6 +177,7 @@ impl Model {
                         cost: r.cost,
                         memory: r.memory,
                         idle_time: 0.0,
+                        cores: f64::from(r.n_cores.unwrap_or(1).max(1)),
                         description: r.description.clone().unwrap_or_else(|| "No description available".into()),
                     });
                 }
@@ -167,6 +198,7 @@ impl Model {
                     cost: r.cost,
                     memory: r.memory,
                     idle_time: r.idle_time_before_kill,
+                    cores: 1.0,
                     description: r.description.clone().unwrap_or_else(|| "No description available".into()),
                 });
             }
@@ -245,6 +277,7 @@ impl Model {
         }
 
         let mut partitions = Vec::new();
+        let mut predictors: Vec<Predictor> = Vec::new();
         for (ci, (cname, deps)) in system.components.iter().enumerate() {
             for (di, (dname, parts)) in deps.iter().enumerate() {
                 let mut ids = Vec::new();
@@ -267,6 +300,41 @@ impl Model {
                             }
                             Some(PerformanceModel::Pacsltk { demand_warm, demand_cold }) => {
                                 Perf::Faas { warm: *demand_warm, cold: *demand_cold }
+                            }
+                            Some(PerformanceModel::CoreBased(pr) | PerformanceModel::LambdaBased(pr)) => {
+                                let throughput = matches!(
+                                    system
+                                        .performance
+                                        .get(cname)
+                                        .and_then(|m| m.get(hname))
+                                        .and_then(|m| m.get(&cm.resource)),
+                                    Some(PerformanceModel::LambdaBased(_))
+                                );
+                                let key = format!("Performance.{cname}.{hname}.{}", cm.resource);
+                                if resources[ri].kind == ResourceKind::Faas {
+                                    diags.push(err(
+                                        key,
+                                        "a trained predictor models an edge node or a VM, not a FaaS resource".into(),
+                                    ));
+                                    continue;
+                                }
+                                let Some(regressor) = pr.regressor.as_deref() else {
+                                    diags.push(err(key, "the predictor's model is missing (`regressor`)".into()));
+                                    continue;
+                                };
+                                if let Err(e) = regressor.check() {
+                                    diags.push(err(key, e));
+                                    continue;
+                                }
+                                if throughput != regressor.inputs.iter().any(|i| i == crate::perfmodel::THROUGHPUT) {
+                                    diags.push(err(
+                                        key,
+                                        "LambdaBasedPredictor takes a model of the cores and the observed throughput, CoreBasedPredictor one of the cores alone".into(),
+                                    ));
+                                    continue;
+                                }
+                                predictors.push(Predictor { regressor: regressor.clone(), throughput });
+                                Perf::Predictor { id: (predictors.len() - 1) as u32 }
                             }
                             None => {
                                 diags.push(err(
@@ -348,6 +416,7 @@ impl Model {
             time: system.time,
             links,
             resource_index,
+            predictors,
         };
         // Every pair of resources that may have to talk needs a common network domain.
         for p in &model.partitions {
@@ -404,7 +473,7 @@ impl Model {
                         super::pacsltk::serverless(rate, warm, cold, self.resources[r].idle_time).avg_resp_time
                     }
                     Perf::Faas { warm, .. } => warm,
-                    Perf::Queue { .. } => f64::NAN,
+                    Perf::Queue { .. } | Perf::Predictor { .. } => f64::NAN,
                 })
                 .collect();
             self.partitions[p].faas_response = rts;
@@ -422,6 +491,12 @@ impl Model {
 
     pub fn is_edge(&self, r: usize) -> bool {
         self.resources[r].kind == ResourceKind::Edge
+    }
+
+    /// Whether some option is a trained predictor (their response time need not fall as
+    /// instances are added: the exact method and its bounds do not apply).
+    pub fn has_predictors(&self) -> bool {
+        !self.predictors.is_empty()
     }
 
     pub fn is_faas(&self, r: usize) -> bool {

@@ -389,6 +389,10 @@ fn cost_floor(model: &Model, sol: &Solution, ev: &mut Evaluator) -> f64 {
                     load[r] += demand * rate * dep.reach[k];
                     load[r] = load[r].max(1e-300);
                 }
+                Some(&(_, _, super::model::Perf::Predictor { .. })) => {
+                    // At least one instance; no queue.
+                    load[r] = load[r].max(1e-300);
+                }
                 Some(&(_, _, super::model::Perf::Faas { warm, .. })) => {
                     faas += model.resources[r].cost * warm * rate * dep.reach[k] * model.time;
                 }

@@ -186,15 +186,19 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
         }
         best
     };
+    // The exact method's bounds take response times to fall as instances are added, which a
+    // trained predictor does not promise: with predictors, the heuristics' answer stands.
+    let exact_applies = !model.has_predictors();
     let best = match (best, opts.polish) {
-        (Some(b), Some((width, nodes))) => Some(polish(model, b, width, nodes, 4)),
+        (Some(b), Some((width, nodes))) if exact_applies => Some(polish(model, b, width, nodes, 4)),
         (b, _) => b,
     };
     let local_search_time = t1.elapsed();
     // The bound every method reports: the cheapest way to run each component alone.
-    let mut lower_bound = super::exact::lower_bound(model, Duration::from_millis(100));
+    let mut lower_bound =
+        if exact_applies { super::exact::lower_bound(model, Duration::from_millis(100)) } else { 0.0 };
     let (mut best, mut proven_optimal, mut exact_time, mut exact_nodes) = (best, false, Duration::ZERO, 0);
-    if let Some(limit) = opts.exact {
+    if let Some(limit) = opts.exact.filter(|_| exact_applies) {
         let r =
             super::exact::exact(model, best.clone(), &super::exact::ExactOptions { time_limit: limit, node_limit: 0 });
         lower_bound = lower_bound.max(r.lower_bound);
