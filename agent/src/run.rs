@@ -279,7 +279,7 @@ async fn grpc_sink(
     cfg: AgentConfig,
     buffer: Arc<Buffer>,
     mut latest: watch::Receiver<u64>,
-    applier: Option<mpsc::Sender<crate::services::Apply>>,
+    applier: Option<mpsc::Sender<crate::services::Control>>,
     cancel: CancellationToken,
     boot: String,
 ) {
@@ -293,17 +293,26 @@ async fn grpc_sink(
 }
 
 /// A command from the controller.
-async fn on_command(c: aisprint_proto::v1::Command, applier: Option<&mpsc::Sender<crate::services::Apply>>) {
+async fn on_command(c: aisprint_proto::v1::Command, applier: Option<&mpsc::Sender<crate::services::Control>>) {
     match c.kind.as_str() {
         "services.apply" => match (serde_json::from_str::<crate::services::Apply>(&c.payload_json), applier) {
             (Ok(a), Some(tx)) => {
                 tracing::info!(id = %c.id, cluster = %a.cluster, "services received");
-                let _ = tx.send(a).await;
+                let _ = tx.send(crate::services::Control::Apply(a)).await;
             }
             (Ok(_), None) => {
                 tracing::error!(id = %c.id, "services received, but this agent has no `services` section (buckets): ignored")
             }
             (Err(e), _) => tracing::error!(id = %c.id, error = %e, "unreadable services command: ignored"),
+        },
+        "bucket.put" => match (serde_json::from_str::<crate::services::Put>(&c.payload_json), applier) {
+            (Ok(p), Some(tx)) => {
+                let _ = tx.send(crate::services::Control::Put(p)).await;
+            }
+            (Ok(_), None) => {
+                tracing::error!(id = %c.id, "a file for a bucket, but this agent has no `services` section: ignored")
+            }
+            (Err(e), _) => tracing::error!(id = %c.id, error = %e, "unreadable bucket.put command: ignored"),
         },
         other => tracing::warn!(id = %c.id, kind = %other, "unknown command: ignored"),
     }
@@ -332,7 +341,7 @@ async fn session(
     cfg: &AgentConfig,
     buffer: &Arc<Buffer>,
     latest: &mut watch::Receiver<u64>,
-    applier: Option<&mpsc::Sender<crate::services::Apply>>,
+    applier: Option<&mpsc::Sender<crate::services::Control>>,
     cancel: &CancellationToken,
     boot: &str,
     backoff: &mut Backoff,

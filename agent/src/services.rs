@@ -164,6 +164,24 @@ pub struct Apply {
     pub scripts: std::collections::BTreeMap<String, String>,
 }
 
+/// A file the controller puts into a bucket (`bucket.put`: the uploads of a profiling
+/// campaign): `<buckets>/<bucket>/<name>`, made visible whole (written aside, then renamed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Put {
+    /// `bucket/folder`.
+    pub bucket: String,
+    pub name: String,
+    /// The content, base64.
+    pub content: String,
+}
+
+/// What the controller asks of the services.
+#[derive(Debug)]
+pub enum Control {
+    Apply(Apply),
+    Put(Put),
+}
+
 /// The durable job store.
 #[derive(Debug)]
 pub struct Jobs {
@@ -264,7 +282,7 @@ pub async fn start(
     boot: String,
     cancel: CancellationToken,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> Result<Option<mpsc::Sender<Apply>>, AgentError> {
+) -> Result<Option<mpsc::Sender<Control>>, AgentError> {
     let Some(sc) = &cfg.services else { return Ok(None) };
     if services.is_empty() {
         tracing::info!(cluster = %sc.cluster, "no service yet: waiting for the controller's (aisprint oscar apply)");
@@ -308,7 +326,7 @@ pub async fn start(
     for s in services {
         m.add(s)?;
     }
-    let (atx, arx) = mpsc::channel::<Apply>(16);
+    let (atx, arx) = mpsc::channel::<Control>(64);
     tasks.spawn(async move { m.run(frx, arx).await });
     Ok(Some(atx))
 }
@@ -450,7 +468,28 @@ impl Manager {
         }
     }
 
-    async fn run(mut self, mut files: mpsc::UnboundedReceiver<PathBuf>, mut applies: mpsc::Receiver<Apply>) {
+    /// Writes a file the controller sent into a bucket.
+    fn put(&mut self, p: Put) -> Result<PathBuf, String> {
+        use base64::Engine;
+        if !oscar::valid_path(&p.bucket) {
+            return Err(format!("bucket `{}`: expected bucket/folder without `..`", p.bucket));
+        }
+        if p.name.is_empty() || p.name.starts_with('.') || p.name.contains('/') || p.name.contains('\\') {
+            return Err(format!("`{}` is not a file name (no `/`, not hidden)", p.name));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(p.content.as_bytes())
+            .map_err(|e| format!("content: {e}"))?;
+        let dir = self.buckets.join(&p.bucket);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let tmp = dir.join(format!(".{}.part", p.name));
+        let dest = dir.join(&p.name);
+        std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        Ok(dest)
+    }
+
+    async fn run(mut self, mut files: mpsc::UnboundedReceiver<PathBuf>, mut applies: mpsc::Receiver<Control>) {
         let mut check = tokio::time::interval(BUCKET_CHECK);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -470,11 +509,22 @@ impl Manager {
                     }
                 }
                 a = applies.recv() => {
-                    let Some(a) = a else { continue };
-                    let cluster = a.cluster.clone();
-                    match self.apply(a) {
-                        Ok(n) => tracing::info!(%cluster, services = n, "services applied"),
-                        Err(e) => tracing::error!(%cluster, error = %e, "services refused"),
+                    match a {
+                        None => continue,
+                        Some(Control::Apply(a)) => {
+                            let cluster = a.cluster.clone();
+                            match self.apply(a) {
+                                Ok(n) => tracing::info!(%cluster, services = n, "services applied"),
+                                Err(e) => tracing::error!(%cluster, error = %e, "services refused"),
+                            }
+                        }
+                        Some(Control::Put(p)) => {
+                            let (bucket, name) = (p.bucket.clone(), p.name.clone());
+                            match self.put(p) {
+                                Ok(path) => tracing::debug!(%bucket, %name, path = %path.display(), "file put"),
+                                Err(e) => tracing::error!(%bucket, %name, error = %e, "file refused"),
+                            }
+                        }
                     }
                 }
             }

@@ -1,6 +1,7 @@
 //! The AI-SPRINT controller: design tools and their command line.
 
 pub mod appdir;
+pub mod campaign;
 pub mod dashboards;
 pub mod design;
 pub mod im_client;

@@ -111,6 +111,16 @@ enum Command {
         /// Print the plan and stop (nothing is deployed).
         #[arg(long = "dry_run", visible_alias = "dry-run")]
         dry_run: bool,
+        /// The controller's config: the campaign runs on its agents.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The agent that stands for a resource: `--agent VM1=vm-node-1` (one per resource
+        /// the plan uses).
+        #[arg(long = "agent", value_name = "RESOURCE=NODE")]
+        agents: Vec<String>,
+        /// Seconds one run may wait for its jobs.
+        #[arg(long = "run_timeout", visible_alias = "run-timeout", value_name = "SECONDS", default_value_t = 3600)]
+        run_timeout: u64,
     },
     /// The controller's service for the agents of the mesh.
     Controller {
@@ -742,7 +752,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Profile { application_dir, dry_run } => profile_cmd(&application_dir, dry_run),
+        Command::Profile { application_dir, dry_run, config, agents, run_timeout } => {
+            profile_cmd(&application_dir, dry_run, config, agents, run_timeout)
+        }
         Command::Controller { command } => run_async(controller_cmd(command)),
         Command::Certs { command } => certs_cmd(command),
         Command::Agents { command: AgentsCommand::List { config } } => run_async(agents_list(config)),
@@ -805,7 +817,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn profile_cmd(dir: &std::path::Path, dry_run: bool) -> ExitCode {
+fn profile_cmd(
+    dir: &std::path::Path,
+    dry_run: bool,
+    config: Option<PathBuf>,
+    agents: Vec<String>,
+    run_timeout: u64,
+) -> ExitCode {
     let loaded = match appdir::load(dir) {
         Ok(l) => l,
         Err(d) => {
@@ -837,10 +855,57 @@ fn profile_cmd(dir: &std::path::Path, dry_run: bool) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "error: running the campaign (services on the agents, uploads, timings) is not available yet; --dry_run checks the plan"
-    );
-    ExitCode::from(2)
+    let Some(config) = config else {
+        eprintln!("error: running the campaign needs the controller's config (--config) and the agent of each resource (--agent RESOURCE=NODE); --dry_run only prints the plan");
+        return ExitCode::from(2);
+    };
+    let mut map = std::collections::BTreeMap::new();
+    for a in &agents {
+        match a.split_once('=') {
+            Some((r, n)) if !r.trim().is_empty() && !n.trim().is_empty() => {
+                map.insert(r.trim().to_string(), n.trim().to_string());
+            }
+            _ => {
+                eprintln!("error: --agent `{a}`: expected RESOURCE=NODE (the resource's name in candidate_resources.yaml, the agent's node id)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let opts = aisprint_controller::campaign::CampaignOptions {
+        agents: map,
+        run_timeout: std::time::Duration::from_secs(run_timeout),
+        seed: 1,
+    };
+    let app = &loaded.app;
+    let code = run_async(async {
+        let c = mesh::load_config(&config).map_err(mesh_err)?;
+        let mut admin = mesh::admin_client(&c).await.map_err(mesh_err)?;
+        let s = aisprint_controller::campaign::run(dir, app, &plan, &mut admin, &opts)
+            .await
+            .map_err(|e| format!("error: {e}"))?;
+        println!(
+            "Campaign done: {} run(s), {} job(s) in {:.1} s; results in {}",
+            s.runs,
+            s.jobs,
+            s.wall.as_secs_f64(),
+            s.dir.display()
+        );
+        Ok(())
+    });
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    let train = app
+        .run_parameters
+        .as_ref()
+        .and_then(|r| r.value.run.as_ref())
+        .and_then(|r| r.train_models.as_ref())
+        .is_some_and(aisprint_shared::app::Flag::is_true);
+    if train {
+        println!("Training the performance models (run.train_models)...");
+        return models_train(dir, None);
+    }
+    ExitCode::SUCCESS
 }
 
 fn models_train(dir: &std::path::Path, campaign: Option<PathBuf>) -> ExitCode {
@@ -872,13 +937,12 @@ fn models_train(dir: &std::path::Path, campaign: Option<PathBuf>) -> ExitCode {
     for t in &trained {
         let (kind, m) = t.chosen();
         println!(
-            "{}: {} runs; {kind} ({}, features {}): cross-validated error {:.1}% (cores only {:.1}%, with throughput {:.1}%)",
+            "{}: {} runs; {kind} ({}, features {}): cross-validated error {:.1}% (the throughput-based model beside it: {:.1}%)",
             t.unit,
             t.rows,
             m.technique.name(),
             m.features.join(", "),
             m.validation.mape * 100.0,
-            t.core_based.validation.mape * 100.0,
             t.lambda_based.validation.mape * 100.0
         );
     }

@@ -8,7 +8,7 @@
 //! observed throughput (LambdaBasedPredictor) with [`aisprint_shared::perfmodel`], and
 //! writes the models (`oscarp/models/<unit>.<kind>.json`) and `oscarp/performance_models.json`
 //! (component -> component or partition -> resource -> {model, regressor_file, meanTime,
-//! demand, mape}) with the better of the two for each unit.
+//! demand, mape}) with the core-based one (see [`Trained::chosen`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -93,13 +93,12 @@ pub struct Trained {
 }
 
 impl Trained {
-    /// The model the entry uses: the throughput-based one only when clearly better.
+    /// The model the entry uses: the core-based one, as OSCAR-P writes. A campaign's
+    /// throughput is the rate a burst of uploads was served at, not an arrival rate the
+    /// optimizer would give: the throughput-based model is written beside it, for a user who
+    /// profiled at steady rates to name instead.
     pub fn chosen(&self) -> (&'static str, &Regressor) {
-        if self.lambda_based.validation.mape < self.core_based.validation.mape * 0.9 {
-            ("LambdaBasedPredictor", &self.lambda_based)
-        } else {
-            ("CoreBasedPredictor", &self.core_based)
-        }
+        ("CoreBasedPredictor", &self.core_based)
     }
 }
 

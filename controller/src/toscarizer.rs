@@ -830,7 +830,7 @@ pub enum DockerOutcome {
 }
 
 /// The aisprint Python package, copied into every build context (the components import it).
-const PY_PACKAGE: &[(&str, &str)] = &[
+pub(crate) const PY_PACKAGE: &[(&str, &str)] = &[
     ("pyproject.toml", include_str!("../../python/aisprint/pyproject.toml")),
     ("aisprint/__init__.py", include_str!("../../python/aisprint/aisprint/__init__.py")),
     ("aisprint/annotations.py", include_str!("../../python/aisprint/aisprint/annotations.py")),

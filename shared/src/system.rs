@@ -171,6 +171,11 @@ pub struct Predictor {
     pub regressor_file: Option<String>,
     #[serde(rename = "meanTime", default, skip_serializing_if = "Option::is_none")]
     pub mean_time: Option<f64>,
+    /// The cores the service gets on one instance (default: the resource's `n_cores`); an
+    /// application gives the containers that fit on a node times the container's CPU, what
+    /// a profiling campaign's `cores` column measures.
+    #[serde(rename = "coresPerInstance", default, skip_serializing_if = "Option::is_none")]
+    pub cores_per_instance: Option<f64>,
     /// The model; a system file names it inline, an application's performance_models.json by
     /// `regressor_file` (read when the application is loaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]

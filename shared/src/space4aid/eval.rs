@@ -382,7 +382,7 @@ fn partition_response(model: &Model, h: usize, oi: usize, perf: Perf, r: usize, 
     let util = at.util;
     match perf {
         Perf::Predictor { id } => match model.predictors.get(id as usize) {
-            Some(p) => p.response(model.resources[r].cores, at.instances, at.rate),
+            Some(p) => p.response(at.instances, at.rate),
             None => f64::INFINITY,
         },
         Perf::Queue { demand } => {

@@ -258,7 +258,7 @@ pub fn build(
             let mut compatible = Vec::new();
             let mut perf = Map::new();
             for r in &container.candidate_execution_resources {
-                let Some((l, _)) = res.resource(r) else { continue };
+                let Some((l, resource)) = res.resource(r) else { continue };
                 if l.layer.number != u.layer {
                     continue;
                 }
@@ -266,7 +266,15 @@ pub fn build(
                 let Some(models) = models else { continue };
                 let spec = models.value.get(c.as_str()).and_then(|m| m.get(&u.name)).and_then(|m| m.get(r));
                 let key_path = format!("{c}.{}.{r}", u.name);
-                match spec.map(performance) {
+                // The cores a predictor's service gets per instance, as the campaign measured
+                // them: the containers that fit on a node (90% of its cores and memory, as
+                // the campaign plan counts them) times the container's CPU.
+                let per_node = resource.cores().map(|k| {
+                    let by_cpu = 0.9 * k / container.computing_units;
+                    let by_mem = resource.memory_size.map_or(f64::INFINITY, |m| 0.9 * m / container.memory_size);
+                    by_cpu.min(by_mem).floor().max(1.0) * container.computing_units
+                });
+                match spec.map(|s| performance(s, per_node)) {
                     Some(Ok(p)) => {
                         perf.insert(r.clone(), p);
                     }
@@ -329,7 +337,7 @@ pub fn build(
     Ok(system)
 }
 
-fn performance(s: &PerformanceModelSpec) -> Result<PerformanceModel, String> {
+fn performance(s: &PerformanceModelSpec, cores_per_instance: Option<f64>) -> Result<PerformanceModel, String> {
     match s.model.as_str() {
         "QTedge" | "QTcloud" => {
             let demand = s.demand.ok_or_else(|| format!("model `{}` needs `demand` (seconds)", s.model))?;
@@ -349,6 +357,7 @@ fn performance(s: &PerformanceModelSpec) -> Result<PerformanceModel, String> {
             let p = crate::system::Predictor {
                 regressor_file: s.regressor_file.clone(),
                 mean_time: s.mean_time,
+                cores_per_instance,
                 regressor: Some(Box::new(r.clone())),
             };
             Ok(if s.model == "CoreBasedPredictor" { PerformanceModel::CoreBased(p) } else { PerformanceModel::LambdaBased(p) })

@@ -50,13 +50,15 @@ pub struct Predictor {
     pub regressor: crate::perfmodel::Regressor,
     /// It also reads the partition's arrival rate (LambdaBasedPredictor).
     pub throughput: bool,
+    /// The cores one instance of the resource gives the service.
+    pub cores_per_instance: f64,
 }
 
 impl Predictor {
-    /// The response time with `instances` of resource `r` and the arrival rate `rate`; infinite
-    /// when the model gives no positive time there.
-    pub fn response(&self, cores_per_instance: f64, instances: u32, rate: f64) -> f64 {
-        let cores = cores_per_instance * f64::from(instances);
+    /// The response time with `instances` of its resource and the arrival rate `rate`;
+    /// infinite when the model gives no positive time there.
+    pub fn response(&self, instances: u32, rate: f64) -> f64 {
+        let cores = self.cores_per_instance * f64::from(instances);
         let t = self.regressor.predict_cores(cores, self.throughput.then_some(rate));
         if t.is_finite() && t > 0.0 {
             t
@@ -333,7 +335,12 @@ impl Model {
                                     ));
                                     continue;
                                 }
-                                predictors.push(Predictor { regressor: regressor.clone(), throughput });
+                                let cores_per_instance = pr.cores_per_instance.unwrap_or(resources[ri].cores);
+                                predictors.push(Predictor {
+                                    regressor: regressor.clone(),
+                                    throughput,
+                                    cores_per_instance,
+                                });
                                 Perf::Predictor { id: (predictors.len() - 1) as u32 }
                             }
                             None => {
