@@ -6,6 +6,7 @@ pub mod ams;
 pub mod buffer;
 pub mod collect;
 pub mod delivery;
+pub mod limits;
 pub mod mqtt;
 pub mod notify;
 pub mod prometheus;

@@ -306,6 +306,14 @@ pub async fn start(
         }
     })
     .map_err(|e| io(&state, std::io::Error::other(e.to_string())))?;
+    let limiter = crate::limits::Limiter::detect(&cfg.node_id);
+    match &limiter {
+        crate::limits::Limiter::Off(why) => {
+            tracing::warn!(reason = %why, "jobs run without cpu and memory limits (no usable control groups)")
+        }
+        l => tracing::info!(limits = %l.describe(), "job limits from the services' cpu and memory"),
+    }
+    let runtime = crate::limits::container_runtime();
     let mut m = Manager {
         watcher,
         routes: Vec::new(),
@@ -321,6 +329,8 @@ pub async fn start(
             buffer,
             latest,
             boot,
+            limiter,
+            runtime,
         }),
     };
     for s in services {
@@ -358,6 +368,10 @@ struct Shared {
     buffer: Arc<Buffer>,
     latest: Arc<watch::Sender<u64>>,
     boot: String,
+    /// Job limits (control groups) on this node.
+    limiter: crate::limits::Limiter,
+    /// The container runtime that answers here, for services that name an image.
+    runtime: Option<String>,
 }
 
 impl Manager {
@@ -390,6 +404,16 @@ impl Manager {
             let existing = files_in(i);
             if !existing.is_empty() {
                 let _ = tx.send(existing);
+            }
+        }
+        if let Some(image) = &s.service.image {
+            match &self.shared.runtime {
+                Some(rt) => tracing::info!(service = %name, %image, runtime = %rt, "jobs run in containers"),
+                None => tracing::warn!(
+                    service = %name,
+                    %image,
+                    "the service names an image, and no container runtime (docker or podman) answers on this node: its script runs as a native process"
+                ),
             }
         }
         tracing::info!(service = %name, parallelism = s.parallelism, inputs = ?s.inputs, "service ready");
@@ -626,9 +650,75 @@ impl Runner {
         let status = match std::fs::File::create(&log_path) {
             Ok(log) => {
                 let err = log.try_clone();
-                let mut cmd = tokio::process::Command::new("sh");
-                cmd.arg(&self.p.script)
-                    .current_dir(self.p.script.parent().unwrap_or(Path::new(".")))
+                let dir = self.p.script.parent().unwrap_or(Path::new(".")).to_path_buf();
+                let cpu = svc.cpu.as_ref().and_then(crate::limits::parse_cpu);
+                let memory = svc.memory.as_deref().and_then(crate::limits::parse_memory);
+                let containerized = svc.image.is_some() && self.s.runtime.is_some();
+                let group_name = format!("{}-{}", svc.name, job.seq);
+                let group = if containerized {
+                    None // the runtime applies the limits
+                } else {
+                    match self.s.limiter.job(&group_name, cpu, memory) {
+                        Ok(g) => g,
+                        Err(e) => {
+                            tracing::warn!(service = %svc.name, error = %e, "job limits not applied");
+                            None
+                        }
+                    }
+                };
+                let mut cmd = match (&svc.image, &self.s.runtime) {
+                    (Some(image), Some(rt)) => {
+                        // In a container: the job's folders at the same paths, the limits.
+                        let mut c = tokio::process::Command::new(rt);
+                        c.args(["run", "--rm", "--network", "host"]);
+                        for d in [dir.as_path(), self.p.inputs[0].as_path(), tmp.as_path()] {
+                            c.arg("-v").arg(format!("{0}:{0}", d.display()));
+                        }
+                        c.arg("-w").arg(&dir);
+                        if let Some(cores) = svc.cpu.as_ref().and_then(crate::limits::parse_cpu) {
+                            c.arg("--cpus").arg(format!("{cores}"));
+                        }
+                        if let Some(bytes) = svc.memory.as_deref().and_then(crate::limits::parse_memory) {
+                            c.arg("--memory").arg(bytes.to_string());
+                        }
+                        let mut env: Vec<(String, String)> = vec![
+                            ("INPUT_FILE_PATH".into(), input.display().to_string()),
+                            ("TMP_OUTPUT_DIR".into(), tmp.display().to_string()),
+                            ("STORAGE_OBJECT_KEY".into(), job.file.clone()),
+                            ("COMPONENT_NAME".into(), svc.name.clone()),
+                            ("AISPRINT_JOB_ID".into(), format!("{}-{}", svc.name, job.seq)),
+                            ("AISPRINT_JOB_START".into(), format!("{:.6}", job.created)),
+                            ("AISPRINT_RESOURCE".into(), self.s.resource.clone()),
+                        ];
+                        if let Some(u) = &self.s.agent_url {
+                            env.push(("AISPRINT_AGENT_URL".into(), u.clone()));
+                        }
+                        if let Some(e) = &svc.environment {
+                            env.extend(e.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                        for (k, v) in env {
+                            c.arg("-e").arg(format!("{k}={v}"));
+                        }
+                        c.arg(image).arg("sh").arg(&self.p.script);
+                        c
+                    }
+                    _ if group.is_some() => {
+                        // The shell waits until the agent has put it in the job's group (a
+                        // process can only be moved once it exists), then becomes the script.
+                        let mut c = tokio::process::Command::new("sh");
+                        c.arg("-c")
+                            .arg(crate::limits::WAIT_FOR_GROUP)
+                            .arg(&self.p.script)
+                            .env("AISPRINT_CGROUP", &group_name);
+                        c
+                    }
+                    _ => {
+                        let mut c = tokio::process::Command::new("sh");
+                        c.arg(&self.p.script);
+                        c
+                    }
+                };
+                cmd.current_dir(&dir)
                     .env("INPUT_FILE_PATH", &input)
                     .env("TMP_OUTPUT_DIR", &tmp)
                     .env("STORAGE_OBJECT_KEY", &job.file)
@@ -648,8 +738,21 @@ impl Runner {
                 if let Some(env) = &svc.environment {
                     cmd.envs(env.variables.iter());
                 }
-                match cmd.status().await {
-                    Ok(s) => s.code().unwrap_or(-1),
+                match cmd.spawn() {
+                    Ok(mut child) => {
+                        if let (Some(g), Some(pid)) = (&group, child.id()) {
+                            if let Err(e) = g.add(pid) {
+                                tracing::warn!(service = %svc.name, error = %e, "job limits not applied");
+                            }
+                        }
+                        match child.wait().await {
+                            Ok(s) => s.code().unwrap_or(-1),
+                            Err(e) => {
+                                tracing::error!(service = %svc.name, error = %e, "lost the script's process");
+                                -1
+                            }
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(service = %svc.name, error = %e, "cannot start the script");
                         -1

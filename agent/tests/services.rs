@@ -199,3 +199,144 @@ fn an_input_bucket_that_disappears_is_made_again_and_its_files_run() {
     let files: Vec<String> = jobs.list("work").expect("list").into_iter().map(|j| j.file).collect();
     assert_eq!(files.iter().filter(|f| f.as_str() == "after.txt").count(), 1, "{files:?}");
 }
+
+/// A fake container CLI standing in for docker (no Docker engine runs on the test machines):
+/// `version` answers as `ANSWER` says, `run` records its arguments and runs the command after
+/// the image natively, with the `-e` variables and the `-w` folder.
+const FAKE_DOCKER: &str = r#"#!/bin/sh
+echo "$@" >> "$FAKE_DOCKER_LOG"
+if [ "$1" = version ]; then exit "$FAKE_DOCKER_VERSION_EXIT"; fi
+shift
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rm) shift ;;
+    --network|--cpus|--memory|-v) shift 2 ;;
+    -w) cd "$2"; shift 2 ;;
+    -e) export "$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
+shift
+exec "$@"
+"#;
+
+const LIMITED: &str = r#"set -e
+echo "cgroups: $(tr '\n' ' ' < /proc/self/cgroup)"
+cpu=$(grep -E '^[0-9]+:([^:]*,)?cpu(,[^:]*)?:' /proc/self/cgroup | head -1 | cut -d: -f3)
+if [ -n "$cpu" ] && [ -f "/sys/fs/cgroup/cpu$cpu/cpu.cfs_quota_us" ]; then echo "quota $(cat /sys/fs/cgroup/cpu$cpu/cpu.cfs_quota_us)"; fi
+v2=$(grep '^0::' /proc/self/cgroup | cut -d: -f3)
+if [ -f "/sys/fs/cgroup$v2/cpu.max" ]; then echo "cpu.max $(cat /sys/fs/cgroup$v2/cpu.max)"; fi
+echo "in container: ${IN_CONTAINER:-no}"
+cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"
+"#;
+
+fn start_with_path(dir: &Path, bin: &Path, version_exit: u8) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("agent.log")).expect("log");
+    Command::new(env!("CARGO_BIN_EXE_aisprint-agent"))
+        .args(["run", "--insecure", "--config", "agent.yaml"])
+        .current_dir(dir)
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()))
+        .env("FAKE_DOCKER_LOG", dir.join("docker.log"))
+        .env("FAKE_DOCKER_VERSION_EXIT", version_exit.to_string())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("agent")
+}
+
+fn limits_setup(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    for name in ["docker", "podman"] {
+        let p = bin.join(name);
+        std::fs::write(&p, FAKE_DOCKER).expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::write(dir.join("limited.sh"), LIMITED).expect("write");
+    std::fs::write(
+        dir.join("fdl.yaml"),
+        "functions:\n  oscar:\n  - edge:\n      name: native\n      script: limited.sh\n      cpu: '0.5'\n      memory: 256Mi\n      input:\n      - path: native/in\n      output:\n      - path: native/out\n  - edge:\n      name: boxed\n      image: registry.example.org/boxed:1\n      script: limited.sh\n      cpu: '0.5'\n      memory: 256Mi\n      environment:\n        Variables:\n          IN_CONTAINER: 'yes'\n      input:\n      - path: boxed/in\n      output:\n      - path: boxed/out\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("agent.yaml"),
+        format!(
+            "node_id: edge-lim\ncontroller:\n  address: http://127.0.0.1:{}\n  insecure: true\ncollection:\n  period_s: 60\n  families: [mem]\nbuffer:\n  path: state/buffer.redb\nservices:\n  fdl: [fdl.yaml]\n  cluster: edge\n  buckets: buckets\n",
+            free_port()
+        ),
+    )
+    .expect("write");
+    bin
+}
+
+fn job_log(dir: &Path, service: &str) -> String {
+    let d = dir.join("state/services/logs").join(service);
+    std::fs::read_dir(&d)
+        .map(|r| r.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn jobs_get_their_limits_and_images_run_in_a_container_when_a_runtime_answers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let bin = limits_setup(dir);
+    let mut agent = start_with_path(dir, &bin, 0);
+    for s in ["native", "boxed"] {
+        let input = dir.join(format!("buckets/{s}/in"));
+        wait("the input bucket", Duration::from_secs(20), || input.is_dir());
+        std::fs::write(input.join("a.txt"), "1").expect("write");
+    }
+    for s in ["native", "boxed"] {
+        let out = dir.join(format!("buckets/{s}/out/a.txt"));
+        wait("the job's output", Duration::from_secs(20), || out.is_file());
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let log = std::fs::read_to_string(dir.join("agent.log")).expect("log");
+    let native = job_log(dir, "native");
+    // Limits where the OS offers them (control groups), said plainly where it does not.
+    if log.contains("job limits from the services' cpu and memory") {
+        assert!(native.contains("quota 50000") || native.contains("cpu.max 50000 100000"), "{native}\n{log}");
+        assert!(native.contains("aisprint-edge-lim"), "{native}");
+    } else {
+        assert!(log.contains("jobs run without cpu and memory limits"), "{log}");
+    }
+    assert!(native.contains("in container: no"), "{native}");
+    // The image's service ran through the runtime, with the limits and the job's variables.
+    let docker = std::fs::read_to_string(dir.join("docker.log")).expect("docker log");
+    let run = docker.lines().find(|l| l.starts_with("run ")).expect("a docker run");
+    for want in [
+        "--rm",
+        "--cpus 0.5",
+        &format!("--memory {}", 256 * 1024 * 1024),
+        "registry.example.org/boxed:1 sh",
+        "-e STORAGE_OBJECT_KEY=a.txt",
+        "-e IN_CONTAINER=yes",
+    ] {
+        assert!(run.contains(want), "`{want}` missing from: {run}");
+    }
+    assert!(job_log(dir, "boxed").contains("in container: yes"));
+    assert!(log.contains("jobs run in containers"), "{log}");
+}
+
+#[test]
+fn an_image_without_a_runtime_runs_natively_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let bin = limits_setup(dir);
+    // docker and podman are there but no engine answers.
+    let mut agent = start_with_path(dir, &bin, 1);
+    let input = dir.join("buckets/boxed/in");
+    wait("the input bucket", Duration::from_secs(20), || input.is_dir());
+    std::fs::write(input.join("a.txt"), "1").expect("write");
+    let out = dir.join("buckets/boxed/out/a.txt");
+    wait("the job's output", Duration::from_secs(20), || out.is_file());
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let log = std::fs::read_to_string(dir.join("agent.log")).expect("log");
+    assert!(log.contains("no container runtime (docker or podman) answers on this node"), "{log}");
+    let docker = std::fs::read_to_string(dir.join("docker.log")).unwrap_or_default();
+    assert!(!docker.contains("run "), "{docker}");
+}

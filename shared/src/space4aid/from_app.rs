@@ -350,8 +350,9 @@ fn performance(s: &PerformanceModelSpec, cores_per_instance: Option<f64>) -> Res
         "CoreBasedPredictor" | "LambdaBasedPredictor" => {
             let Some(r) = &s.regressor else {
                 return Err(format!(
-                    "model `{}` needs its trained model: `regressor_file` (written by `aisprint models train`) could not be read",
-                    s.model
+                    "model `{}` needs its trained model: `regressor_file` {} could not be read (see the warning above; `aisprint models train` writes them)",
+                    s.model,
+                    s.regressor_file.as_deref().map_or("(none)".to_string(), |f| format!("`{f}`"))
                 ));
             };
             let p = crate::system::Predictor {
