@@ -15,14 +15,14 @@
 
 use std::path::{Path, PathBuf};
 
-/// A shell prologue: wait (boundedly) until this shell is in the group named by
-/// `$AISPRINT_CGROUP`, then run the script `$0`. Reads /proc/self/cgroup with builtins only,
-/// so no process is forked before the move.
+/// A shell prologue: wait (boundedly) until this shell is in the `$AISPRINT_CGROUPS` groups
+/// named by `$AISPRINT_CGROUP` (cpu and memory on cgroup v1, one on v2), then run the script
+/// `$0`. Reads /proc/self/cgroup with builtins only, so no process is forked before the move.
 pub const WAIT_FOR_GROUP: &str = r#"n=0
 while [ "$n" -lt 20000 ]; do
-  found=
-  while IFS= read -r l; do case "$l" in *"/$AISPRINT_CGROUP") found=1 ;; esac; done < /proc/self/cgroup
-  [ -n "$found" ] && break
+  found=0
+  while IFS= read -r l; do case "$l" in *"/$AISPRINT_CGROUP") found=$((found + 1)) ;; esac; done < /proc/self/cgroup
+  [ "$found" -ge "${AISPRINT_CGROUPS:-1}" ] && break
   n=$((n + 1))
 done
 exec sh "$0""#;

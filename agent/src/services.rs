@@ -709,7 +709,8 @@ impl Runner {
                         c.arg("-c")
                             .arg(crate::limits::WAIT_FOR_GROUP)
                             .arg(&self.p.script)
-                            .env("AISPRINT_CGROUP", &group_name);
+                            .env("AISPRINT_CGROUP", &group_name)
+                            .env("AISPRINT_CGROUPS", group.as_ref().map_or(1, |g| g.dirs().len()).to_string());
                         c
                     }
                     _ => {

@@ -224,7 +224,10 @@ const LIMITED: &str = r#"set -e
 echo "cgroups: $(tr '\n' ' ' < /proc/self/cgroup)"
 cpu=$(grep -E '^[0-9]+:([^:]*,)?cpu(,[^:]*)?:' /proc/self/cgroup | head -1 | cut -d: -f3)
 if [ -n "$cpu" ] && [ -f "/sys/fs/cgroup/cpu$cpu/cpu.cfs_quota_us" ]; then echo "quota $(cat /sys/fs/cgroup/cpu$cpu/cpu.cfs_quota_us)"; fi
+mem=$(grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' /proc/self/cgroup | head -1 | cut -d: -f3)
+if [ -n "$mem" ] && [ -f "/sys/fs/cgroup/memory$mem/memory.limit_in_bytes" ]; then echo "mem $(cat /sys/fs/cgroup/memory$mem/memory.limit_in_bytes)"; fi
 v2=$(grep '^0::' /proc/self/cgroup | cut -d: -f3)
+if [ -f "/sys/fs/cgroup$v2/memory.max" ]; then echo "mem $(cat /sys/fs/cgroup$v2/memory.max)"; fi
 if [ -f "/sys/fs/cgroup$v2/cpu.max" ]; then echo "cpu.max $(cat /sys/fs/cgroup$v2/cpu.max)"; fi
 echo "in container: ${IN_CONTAINER:-no}"
 cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"
@@ -299,6 +302,7 @@ fn jobs_get_their_limits_and_images_run_in_a_container_when_a_runtime_answers() 
     // Limits where the OS offers them (control groups), said plainly where it does not.
     if log.contains("job limits from the services' cpu and memory") {
         assert!(native.contains("quota 50000") || native.contains("cpu.max 50000 100000"), "{native}\n{log}");
+        assert!(native.contains(&format!("mem {}", 256 * 1024 * 1024)), "{native}");
         assert!(native.contains("aisprint-edge-lim"), "{native}");
     } else {
         assert!(log.contains("jobs run without cpu and memory limits"), "{log}");

@@ -4,7 +4,8 @@
 //! Each unit of the plan (a component or a partition half on a resource) is tested alone, as
 //! OSCAR-P's `test_single_services` does: for every parallelism level and repetition (a
 //! run), its service is applied on the resource's agent with that parallelism
-//! (`services.apply` over the mesh, the design's files beside the script), the input batches
+//! (`services.apply` over the mesh, the design's files beside the script; one warm-up job,
+//! not measured, before its first run), the input batches
 //! are uploaded into its input bucket on schedule (`bucket.put`: `batch_size` files per
 //! batch, `number_of_batches` batches, `inter_upload_time` seconds apart, deterministic or
 //! exponential), and the run waits, with a progress line, until the agent has recorded every
@@ -57,6 +58,10 @@ struct RunPlan {
     name: String,
     parallelism: u32,
 }
+
+/// The cluster name the campaign's services are applied under on each agent (the node's own
+/// services, applied under its node id, are left alone).
+pub const PROFILING: &str = "aisprint-profiling";
 
 /// The name of the service that tests a unit (`C1P1.2@VM1` -> `prof-C1P1.2-VM1`).
 pub fn service_of(unit: &str) -> String {
@@ -190,10 +195,32 @@ pub async fn run(
         cooldown_time: None,
     });
     let reps = run_cfg.repetitions.unwrap_or(1).max(1);
-    let cooldown = Duration::from_secs_f64(run_cfg.cooldown_time.unwrap_or(0.0).max(0.0));
+    let cooldown_s = run_cfg.cooldown_time.unwrap_or(0.0);
+    if !(cooldown_s.is_finite() && (0.0..=86_400.0).contains(&cooldown_s)) {
+        return Err(format!("run.cooldown_time: {cooldown_s}: expected seconds between 0 and 86400"));
+    }
+    let cooldown = Duration::from_secs_f64(cooldown_s);
     let exponential_uploads = asy.distribution.as_deref() == Some("exponential");
-    let gap = asy.inter_upload_time.unwrap_or(0.0).max(0.0);
-    let files_per_run = (asy.batch_size * asy.number_of_batches) as usize;
+    let gap = asy.inter_upload_time.unwrap_or(0.0);
+    if !(gap.is_finite() && (0.0..=86_400.0).contains(&gap)) {
+        return Err(format!("asynchronous.inter_upload_time: {gap}: expected seconds between 0 and 86400"));
+    }
+    let files_per_run = u64::from(asy.batch_size) * u64::from(asy.number_of_batches);
+    if files_per_run > 100_000 {
+        return Err(format!(
+            "asynchronous: batch_size x number_of_batches = {files_per_run} files per run: at most 100000"
+        ));
+    }
+    let files_per_run = files_per_run as usize;
+    if run_cfg.test_single_services.as_ref().is_some_and(|f| !f.is_true()) {
+        eprintln!("note: run.test_single_services is false, and only single-service runs are made here (whole-pipeline runs are not available yet)");
+    }
+    if run_cfg.test_synchronously.as_ref().is_some_and(aisprint_shared::app::Flag::is_true) {
+        return Err("run.test_synchronously: synchronous campaigns are not available yet; set it to false".into());
+    }
+    // Upload names unique to this campaign: the agent runs a file name once per service.
+    let stamp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() % 100_000_000);
     if files_per_run == 0 {
         return Err("asynchronous: batch_size x number_of_batches is 0: a run would upload nothing".into());
     }
@@ -216,6 +243,7 @@ pub async fn run(
         units.iter().map(|(_, u)| u.resource.as_str()).filter(|r| !o.agents.contains_key(*r)).collect();
     if !missing.is_empty() {
         let mut m = missing.clone();
+        m.sort_unstable();
         m.dedup();
         return Err(format!(
             "no agent stands for resource(s) {}: give --agent <resource>=<node id> for each",
@@ -279,16 +307,41 @@ pub async fn run(
                     }
                 }
                 let fdl = format!(
-                    "functions:\n  oscar:\n  - {node}:\n      name: {service}\n      script: script.sh\n      max_parallelism: {p}\n      environment:\n        Variables:\n          COMPONENT_NAME: {name}\n          RESOURCE_ID: {res}\n      input:\n      - path: {bucket}/in\n      output:\n      - path: {bucket}/out\n",
+                    "functions:\n  oscar:\n  - {PROFILING}:\n      name: {service}\n      script: script.sh\n      max_parallelism: {p}\n      cpu: '{cpu}'\n      memory: '{mem}'\n      environment:\n        Variables:\n          COMPONENT_NAME: {name}\n          RESOURCE_ID: {res}\n      input:\n      - path: {bucket}/in\n      output:\n      - path: {bucket}/out\n",
                     p = r.parallelism,
+                    cpu = unit.cpu,
+                    mem = unit.memory,
                     name = unit.name,
                     res = unit.resource,
                 );
-                let payload = serde_json::json!({"cluster": node, "fdl": fdl, "scripts": scripts});
+                // Under their own cluster name: the node's other services stay as they are.
+                let payload = serde_json::json!({"cluster": PROFILING, "fdl": fdl, "scripts": scripts});
                 send(admin, node, "services.apply", payload.to_string()).await?;
+                if applied_parallelism == 0 {
+                    // A warm-up job, not measured: the first process of a component on a node
+                    // pays for cold caches (interpreter, libraries, the input's page).
+                    let name = format!("aisprint-{stamp}-warmup{ext}");
+                    let put = serde_json::json!({"bucket": format!("{bucket}/in"), "name": name, "content": encoded});
+                    send(admin, node, "bucket.put", put.to_string()).await?;
+                    let t = Instant::now();
+                    loop {
+                        let jobs = jobs_of(admin, &service, &format!("aisprint-{stamp}-warmup")).await?;
+                        if jobs.iter().any(|j| j.finished > 0.0) {
+                            break;
+                        }
+                        if t.elapsed() > o.run_timeout {
+                            return Err(format!(
+                                "{}: the warm-up job did not finish in {}s (is agent `{node}` running its services?)",
+                                unit.id,
+                                o.run_timeout.as_secs()
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
                 applied_parallelism = r.parallelism;
             }
-            let prefix = format!("aisprint-r{:04}-", k + 1);
+            let prefix = format!("aisprint-{stamp}-r{:04}-", k + 1);
             let run_start = Instant::now();
             for b in 0..asy.number_of_batches {
                 if b > 0 {
@@ -328,6 +381,21 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_millis(200)).await;
             };
             let done: Vec<&JobInfo> = jobs.iter().filter(|j| j.finished > 0.0).collect();
+            // A failed job measures nothing: the run's figures would be wrong.
+            let failed: Vec<&&JobInfo> = done.iter().filter(|j| j.exit_status != 0).collect();
+            if let Some(f) = failed.first() {
+                return Err(format!(
+                    "{} {}: {} of {} jobs failed (the first: job {} on {}, exit status {}); see `aisprint oscar logs {service} {}`",
+                    unit.id,
+                    r.name,
+                    failed.len(),
+                    done.len(),
+                    f.job,
+                    f.file,
+                    f.exit_status,
+                    f.job
+                ));
+            }
             let first = done.iter().map(|j| j.created).fold(f64::INFINITY, f64::min);
             let end = done.iter().map(|j| j.finished).fold(f64::NEG_INFINITY, f64::max);
             let span = (end - first).max(1e-6);
@@ -355,13 +423,6 @@ pub async fn run(
                     j.finished - j.created,
                     j.exit_status
                 ));
-            }
-            let failed = done.iter().filter(|j| j.exit_status != 0).count();
-            if failed > 0 {
-                eprintln!(
-                    "  warning: {} {}: {failed} job(s) failed (see `aisprint oscar logs {service}`)",
-                    unit.id, r.name
-                );
             }
             total_runs += 1;
             total_jobs += done.len();

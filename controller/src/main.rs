@@ -349,8 +349,9 @@ enum ModelsCommand {
     /// the rate it served (LambdaBasedPredictor): ridge regression, a regression tree and a
     /// random forest over the cores, their inverse, log and products, with forward feature
     /// selection, the best by 5-fold cross-validated MAPE. Writes oscarp/models/<unit>.*.json
-    /// and the units' entries of oscarp/performance_models.json (the better model, meanTime,
-    /// a queueing demand estimate), which `aisprint space4aid` then uses.
+    /// and the units' entries of oscarp/performance_models.json (the core-based model, as
+    /// OSCAR-P writes, with meanTime and a queueing demand estimate; PACSLTK warm and cold
+    /// times for units on FaaS resources), which `aisprint space4aid` then uses.
     ///
     /// Reads <campaign>/deployment_<i>/<unit>/results/Dataframes/<service>_response_time_dataframe.csv
     /// (columns run_name, observed_throughput, avg_response_time, requested_parallelism, cores).

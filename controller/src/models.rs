@@ -90,6 +90,29 @@ pub struct Trained {
     pub lambda_based: Regressor,
     pub mean_time: f64,
     pub demand: Option<f64>,
+    /// For a unit on a FaaS resource: the warm and cold service times (s) the serverless
+    /// model (PACSLTK) takes, from the jobs' run times (median and 95th percentile).
+    pub faas: Option<(f64, f64)>,
+}
+
+/// The warm and cold service times of a FaaS unit: the median and the 95th percentile of its
+/// jobs' run times (`<service>_jobs.csv` beside the table), else the smallest and largest
+/// response time of its runs.
+fn faas_times(table: &Path, service: &str, rows: &[Row]) -> (f64, f64) {
+    let jobs = table.with_file_name(format!("{service}_jobs.csv"));
+    let mut times: Vec<f64> = std::fs::read_to_string(jobs)
+        .map(|t| {
+            t.lines().skip(1).filter_map(|l| l.split(',').nth(7)?.parse::<f64>().ok()).filter(|v| *v > 0.0).collect()
+        })
+        .unwrap_or_default();
+    if times.is_empty() {
+        let lo = rows.iter().map(|r| r.response).fold(f64::INFINITY, f64::min);
+        let hi = rows.iter().map(|r| r.response).fold(0.0, f64::max);
+        return (lo, hi.max(lo));
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95).max(at(0.5)))
 }
 
 impl Trained {
@@ -223,6 +246,7 @@ pub fn train(app: &Application, campaign: &Path, opts: &TrainOptions) -> Result<
             &rows.iter().map(|r| (r.response, r.throughput, r.parallelism)).collect::<Vec<_>>(),
         );
         let component = u.name.split("_partition").next().unwrap_or(&u.name).to_string();
+        let faas = u.faas.then(|| faas_times(&file, &u.name, &rows));
         out.push(Trained {
             unit: unit.clone(),
             component,
@@ -233,6 +257,7 @@ pub fn train(app: &Application, campaign: &Path, opts: &TrainOptions) -> Result<
             lambda_based,
             mean_time,
             demand,
+            faas,
         });
     }
     if diags.has_errors() {
@@ -271,6 +296,10 @@ pub fn write(app_dir: &Path, app: &Application, trained: &[Trained]) -> Result<V
         });
         if let Some(d) = t.demand {
             entry["demand"] = serde_json::json!(d);
+        }
+        if let Some((warm, cold)) = t.faas {
+            // A FaaS resource takes the serverless model (a trained predictor models nodes).
+            entry = serde_json::json!({"model": "PACSLTK", "demandWarm": warm, "demandCold": cold, "meanTime": t.mean_time});
         }
         let comp = doc.entry(t.component.clone()).or_insert_with(|| serde_json::json!({}));
         for p in &t.partitions {

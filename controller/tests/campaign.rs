@@ -50,7 +50,7 @@ fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
         &["profile", "--application_dir", "three_tier", "--config", "controller.yaml", "--agent", "EdgeNode=edge-1"],
     );
     assert_eq!(r.status.code(), Some(1), "{}", text(&r.stderr));
-    assert!(text(&r.stderr).contains("VM, Lambda") || text(&r.stderr).contains("VM"), "{}", text(&r.stderr));
+    assert!(text(&r.stderr).contains("no agent stands for resource(s) Lambda, VM"), "{}", text(&r.stderr));
 
     let t = Instant::now();
     let r = aisprint(
@@ -107,17 +107,45 @@ fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
     let pm: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(app.join("oscarp/performance_models.json")).expect("pm"))
             .expect("json");
-    for (comp, res) in [("ingest", "EdgeNode"), ("analyse", "VM"), ("report", "Lambda")] {
+    for (comp, res) in [("ingest", "EdgeNode"), ("analyse", "VM")] {
         let e = &pm[comp][comp][res];
-        assert!(e["mape"].as_f64().expect("mape") < 0.15, "{comp}: {e}");
+        // The cross-validated error the choice was made on, recorded with the entry.
+        let mape = e["mape"].as_f64().expect("mape");
+        assert!(mape.is_finite() && mape >= 0.0, "{comp}: {e}");
+        assert_eq!(e["model"], "CoreBasedPredictor", "{comp}: {e}");
     }
+    // Held out for real: models trained on the first repetition of every level predict the
+    // second repetitions, which they never saw, within 15% on average (over the three units'
+    // held-out runs; one run alone is at the mercy of the machine's other work).
+    let mut errors = Vec::new();
+    for (unit, service) in [("C1@EdgeNode", "ingest"), ("C2@VM", "analyse"), ("C3@Lambda", "report")] {
+        let table = campaign
+            .join("deployment_0")
+            .join(unit)
+            .join(format!("results/Dataframes/{service}_response_time_dataframe.csv"));
+        let rows =
+            aisprint_controller::models::parse_csv(&std::fs::read_to_string(table).expect("table")).expect("rows");
+        let sample = |r: &aisprint_controller::models::Row| aisprint_shared::perfmodel::Sample {
+            raw: [("cores".to_string(), r.cores)].into_iter().collect(),
+            y: r.response,
+        };
+        let train: Vec<_> = rows.iter().step_by(2).map(sample).collect();
+        let m = aisprint_shared::perfmodel::train(&train, &["cores"], "avg_response_time", &Default::default())
+            .expect("train");
+        for r in rows.iter().skip(1).step_by(2) {
+            errors.push((unit, (m.predict_cores(r.cores, None) - r.response).abs() / r.response));
+        }
+    }
+    let mean = errors.iter().map(|e| e.1).sum::<f64>() / errors.len() as f64;
+    eprintln!("held-out error: {:.1}% on average over {} runs", mean * 100.0, errors.len());
+    assert!(mean < 0.15, "{:.1}% on average: {errors:?}", mean * 100.0);
 
-    // SPACE4AI-D on the profiled application: the FaaS entry needs PACSLTK (a trained
-    // predictor models nodes and VMs), which the campaign cannot measure: given here.
-    let mut pm = pm;
-    pm["report"]["report"]["Lambda"] = serde_json::json!({"model": "PACSLTK", "demandWarm": 0.2, "demandCold": 0.8});
-    std::fs::write(app.join("oscarp/performance_models.json"), serde_json::to_string_pretty(&pm).expect("json"))
-        .expect("write");
+    // The FaaS unit gets the serverless model, its warm and cold times from the jobs' run
+    // times; SPACE4AI-D then runs on the profiled application as it is.
+    let lambda = &pm["report"]["report"]["Lambda"];
+    let (warm, cold) = (lambda["demandWarm"].as_f64().expect("warm"), lambda["demandCold"].as_f64().expect("cold"));
+    assert_eq!(lambda["model"], "PACSLTK", "{lambda}");
+    assert!(warm > 0.05 && cold >= warm, "{lambda}");
     let r = aisprint(dir, &["space4aid", "--application_dir", "three_tier", "--lambda", "0.5"]);
     assert_eq!(r.status.code(), Some(0), "{}\n{}", text(&r.stdout), text(&r.stderr));
     let chosen: serde_json::Value =

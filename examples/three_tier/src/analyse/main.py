@@ -1,6 +1,7 @@
-"""analyse: a stand-in component with a controlled cost per file: a 0.25 s sleep (waiting on
-I/O or a remote model) and a fixed amount of CPU work (60000 rounds of hashing), so that its
-response time grows when jobs run at once on the same cores."""
+"""analyse: a stand-in component with a controlled cost per file: a 0.3 s sleep (waiting on
+I/O or a remote model) and a fixed amount of CPU work (6000 rounds of hashing), so that its
+response time depends on how many jobs wait for a free slot (the parallelism) and, a
+little, on how many run at once on the same cores."""
 import argparse
 import hashlib
 import os
@@ -8,8 +9,8 @@ import time
 
 from aisprint.annotations import component_name, exec_time
 
-SLEEP = 0.25
-ROUNDS = 60000
+SLEEP = 0.3
+ROUNDS = 6000
 
 
 @component_name(name='analyse')

@@ -1,6 +1,7 @@
-"""ingest: a stand-in component with a controlled cost per file: a 0.15 s sleep (waiting on
-I/O or a remote model) and a fixed amount of CPU work (20000 rounds of hashing), so that its
-response time grows when jobs run at once on the same cores."""
+"""ingest: a stand-in component with a controlled cost per file: a 0.2 s sleep (waiting on
+I/O or a remote model) and a fixed amount of CPU work (3000 rounds of hashing), so that its
+response time depends on how many jobs wait for a free slot (the parallelism) and, a
+little, on how many run at once on the same cores."""
 import argparse
 import hashlib
 import os
@@ -8,8 +9,8 @@ import time
 
 from aisprint.annotations import component_name, exec_time
 
-SLEEP = 0.15
-ROUNDS = 20000
+SLEEP = 0.2
+ROUNDS = 3000
 
 
 @component_name(name='ingest')

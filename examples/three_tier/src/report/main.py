@@ -1,6 +1,7 @@
-"""report: a stand-in component with a controlled cost per file: a 0.1 s sleep (waiting on
-I/O or a remote model) and a fixed amount of CPU work (10000 rounds of hashing), so that its
-response time grows when jobs run at once on the same cores."""
+"""report: a stand-in component with a controlled cost per file: a 0.15 s sleep (waiting on
+I/O or a remote model) and a fixed amount of CPU work (2000 rounds of hashing), so that its
+response time depends on how many jobs wait for a free slot (the parallelism) and, a
+little, on how many run at once on the same cores."""
 import argparse
 import hashlib
 import os
@@ -8,8 +9,8 @@ import time
 
 from aisprint.annotations import component_name, exec_time
 
-SLEEP = 0.1
-ROUNDS = 10000
+SLEEP = 0.15
+ROUNDS = 2000
 
 
 @component_name(name='report')
