@@ -59,6 +59,10 @@ struct RunPlan {
     parallelism: u32,
 }
 
+/// The most a file sent over the mesh may hold: commands are gRPC messages of at most 4 MiB,
+/// and files travel in base64 (4/3 of their size).
+const MAX_SENT: usize = 2 << 20;
+
 /// The cluster name the campaign's services are applied under on each agent (the node's own
 /// services, applied under its node id, are left alone).
 pub const PROFILING: &str = "aisprint-profiling";
@@ -90,8 +94,13 @@ fn design_files(dir: &Path) -> Result<Vec<(String, String)>, String> {
             }
             let rel = p.strip_prefix(root).map_err(|e| e.to_string())?.to_string_lossy().to_string();
             let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            if bytes.len() > 4 << 20 {
-                return Err(format!("{}: {} bytes; files over 4 MiB are not sent over the mesh: install the component on the agent's node", p.display(), bytes.len()));
+            if bytes.len() > MAX_SENT {
+                return Err(format!(
+                    "{}: {} bytes; a command over the mesh carries at most {} MiB: install the component on the agent's node",
+                    p.display(),
+                    bytes.len(),
+                    MAX_SENT >> 20
+                ));
             }
             match String::from_utf8(bytes) {
                 Ok(t) => out.push((rel, t)),
@@ -107,6 +116,14 @@ fn design_files(dir: &Path) -> Result<Vec<(String, String)>, String> {
     }
     let mut out = Vec::new();
     walk(dir, dir, &mut out)?;
+    let total: usize = out.iter().map(|(_, t)| t.len()).sum();
+    if total > MAX_SENT {
+        return Err(format!(
+            "{}: {total} bytes of files; a command over the mesh carries at most {} MiB: install the component on the agent's node",
+            dir.display(),
+            MAX_SENT >> 20
+        ));
+    }
     Ok(out)
 }
 
@@ -181,8 +198,12 @@ pub async fn run(
         )
     })?;
     let content = std::fs::read(input_path).map_err(|e| format!("{}: {e}", input_path.display()))?;
-    if content.len() > 8 << 20 {
-        return Err(format!("{}: over 8 MiB; uploads go over the mesh's command channel", input_path.display()));
+    if content.len() > MAX_SENT {
+        return Err(format!(
+            "{}: over {} MiB; uploads go over the mesh's command channel (gRPC messages of 4 MiB, base64 inside)",
+            input_path.display(),
+            MAX_SENT >> 20
+        ));
     }
     let ext = input_path.extension().and_then(|e| e.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
     let encoded = base64::engine::general_purpose::STANDARD.encode(&content);
