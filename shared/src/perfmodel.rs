@@ -35,6 +35,11 @@ pub struct Regressor {
     pub features: Vec<String>,
     pub technique: Technique,
     pub validation: Validation,
+    /// The range of each input in the training data. A prediction takes inputs clamped into
+    /// it: beyond what was profiled the model answers with its edge (more cores than were
+    /// tried are not predicted faster than the most that were), not a free extrapolation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub domain: BTreeMap<String, (f64, f64)>,
 }
 
 /// How the model was chosen.
@@ -160,6 +165,16 @@ impl Regressor {
     /// Predicts from the raw inputs (`cores`, `observed_throughput`); NaN when one is
     /// missing or out of the model's domain (a log or inverse of zero).
     pub fn predict(&self, raw: &BTreeMap<String, f64>) -> f64 {
+        let clamped;
+        let raw = if self.domain.is_empty() {
+            raw
+        } else {
+            clamped = raw
+                .iter()
+                .map(|(k, v)| (k.clone(), self.domain.get(k).map_or(*v, |(lo, hi)| v.clamp(*lo, *hi))))
+                .collect::<BTreeMap<_, _>>();
+            &clamped
+        };
         let mut x = Vec::with_capacity(self.features.len());
         for f in &self.features {
             match feature_value(f, raw) {
@@ -537,6 +552,14 @@ pub fn train(samples: &[Sample], inputs: &[&str], target: &str, o: &TrainOptions
     let Some((err, cfg, chosen)) = best else { return Err(TrainError::TooFew(samples.len())) };
     let x: Vec<Vec<f64>> = (0..y.len()).map(|i| chosen.iter().map(|&f| cols[f][i]).collect()).collect();
     let technique = cfg.fit(&x, &y, &mut Rng(o.seed ^ 0xF17));
+    let domain = inputs
+        .iter()
+        .map(|i| {
+            let vals = samples.iter().filter_map(|s| s.raw.get(*i).copied());
+            let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            (i.to_string(), (lo, hi))
+        })
+        .collect();
     Ok(Regressor {
         format: FORMAT.into(),
         target: target.into(),
@@ -544,6 +567,7 @@ pub fn train(samples: &[Sample], inputs: &[&str], target: &str, o: &TrainOptions
         features: chosen.iter().map(|&f| names[f].clone()).collect(),
         technique,
         validation: Validation { folds: k, rows: samples.len(), mape: err, per_technique },
+        domain,
     })
 }
 
@@ -645,6 +669,16 @@ mod tests {
         let mut m = train(&samples(|c, _| 1.0 / c, 0.0), &[CORES], "t", &TrainOptions::default()).expect("train");
         m.features.push("log_memory".into());
         assert!(m.check().is_err());
+    }
+
+    #[test]
+    fn predictions_stay_within_the_profiled_range() {
+        let data = samples(|c, _| 0.2 + 2.4 / c, 0.0);
+        let m = train(&data, &[CORES], "avg_response_time", &TrainOptions::default()).expect("train");
+        assert_eq!(m.domain.get(CORES), Some(&(1.0, 12.0)));
+        // 48 cores were never tried: the answer is the one at 12.
+        assert_eq!(m.predict_cores(48.0, None), m.predict_cores(12.0, None));
+        assert!(m.predict_cores(0.5, None) == m.predict_cores(1.0, None));
     }
 
     #[test]
