@@ -298,7 +298,7 @@ async fn on_command(c: aisprint_proto::v1::Command, applier: Option<&mpsc::Sende
         "services.apply" => match (serde_json::from_str::<crate::services::Apply>(&c.payload_json), applier) {
             (Ok(a), Some(tx)) => {
                 tracing::info!(id = %c.id, cluster = %a.cluster, "services received");
-                let _ = tx.send(crate::services::Control::Apply(a)).await;
+                let _ = tx.send(crate::services::Control::Apply(a, c.id.clone())).await;
             }
             (Ok(_), None) => {
                 tracing::error!(id = %c.id, "services received, but this agent has no `services` section (buckets): ignored")

@@ -178,7 +178,9 @@ pub struct Put {
 /// What the controller asks of the services.
 #[derive(Debug)]
 pub enum Control {
-    Apply(Apply),
+    /// Services to run, and the id of the command that brought them (answered with a
+    /// `command_result` point).
+    Apply(Apply, String),
     Put(Put),
 }
 
@@ -492,6 +494,31 @@ impl Manager {
         }
     }
 
+    /// Answers a command: a `command_result` point, replicated to the controller like every
+    /// point (`aisprint oscar apply` and the campaign wait for it).
+    async fn answer(&self, command: &str, ok: bool, message: String) {
+        if command.is_empty() {
+            return;
+        }
+        let s = &self.shared;
+        let p = Point {
+            measurement: "command_result".into(),
+            tags: [("command".to_string(), command.to_string()), ("message".to_string(), message)]
+                .into_iter()
+                .collect(),
+            fields: [("ok".to_string(), if ok { 1.0 } else { 0.0 })].into_iter().collect(),
+            time_unix_ns: (now_s() * 1e9) as i64,
+        };
+        match crate::run::store_batch(&s.buffer, &s.node, &s.boot, vec![p]).await {
+            Ok(Ok(Appended::Stored { seq, .. })) => {
+                s.latest.send_replace(seq);
+            }
+            Ok(Ok(Appended::Skipped)) => tracing::warn!("command result not stored: the buffer is full"),
+            Ok(Err(e)) => tracing::error!(error = %e, "command result not stored"),
+            Err(e) => tracing::error!(error = %e, "command result task failed"),
+        }
+    }
+
     /// Writes a file the controller sent into a bucket.
     fn put(&mut self, p: Put) -> Result<PathBuf, String> {
         use base64::Engine;
@@ -535,12 +562,19 @@ impl Manager {
                 a = applies.recv() => {
                     match a {
                         None => continue,
-                        Some(Control::Apply(a)) => {
+                        Some(Control::Apply(a, command)) => {
                             let cluster = a.cluster.clone();
-                            match self.apply(a) {
-                                Ok(n) => tracing::info!(%cluster, services = n, "services applied"),
-                                Err(e) => tracing::error!(%cluster, error = %e, "services refused"),
-                            }
+                            let (ok, message) = match self.apply(a) {
+                                Ok(n) => {
+                                    tracing::info!(%cluster, services = n, "services applied");
+                                    (true, format!("{n} service(s) of cluster {cluster} applied"))
+                                }
+                                Err(e) => {
+                                    tracing::error!(%cluster, error = %e, "services refused");
+                                    (false, e)
+                                }
+                            };
+                            self.answer(&command, ok, message).await;
                         }
                         Some(Control::Put(p)) => {
                             let (bucket, name) = (p.bucket.clone(), p.name.clone());

@@ -146,16 +146,45 @@ fn design_dir(app_dir: &Path, unit: &Unit, partitions: &[String]) -> PathBuf {
     app_dir.join("aisprint/designs").join(base).join(design)
 }
 
-async fn send(admin: &mut AdminServiceClient<Channel>, node: &str, kind: &str, payload: String) -> Result<(), String> {
+/// Sends a command to an agent; returns its id.
+async fn send(
+    admin: &mut AdminServiceClient<Channel>,
+    node: &str,
+    kind: &str,
+    payload: String,
+) -> Result<String, String> {
     let r = admin
         .send_command(SendCommandRequest { node_id: node.to_string(), kind: kind.to_string(), payload_json: payload })
         .await
         .map_err(|e| format!("{kind} to {node}: {}", e.message()))?
         .into_inner();
     if r.sent {
-        Ok(())
+        Ok(r.command_id)
     } else {
         Err(format!("{kind}: the agent `{node}` is not connected to the controller"))
+    }
+}
+
+/// The agent's answer to a command, waited for at most `limit`; `None` when none came.
+pub async fn command_result(
+    admin: &mut AdminServiceClient<Channel>,
+    id: &str,
+    limit: Duration,
+) -> Result<Option<aisprint_proto::v1::CommandResultReply>, String> {
+    let start = Instant::now();
+    loop {
+        let r = admin
+            .command_result(aisprint_proto::v1::CommandResultRequest { command_id: id.to_string() })
+            .await
+            .map_err(|e| format!("the answer to command {id}: {}", e.message()))?
+            .into_inner();
+        if r.known {
+            return Ok(Some(r));
+        }
+        if start.elapsed() > limit {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -337,7 +366,19 @@ pub async fn run(
                 );
                 // Under their own cluster name: the node's other services stay as they are.
                 let payload = serde_json::json!({"cluster": PROFILING, "fdl": fdl, "scripts": scripts});
-                send(admin, node, "services.apply", payload.to_string()).await?;
+                let id = send(admin, node, "services.apply", payload.to_string()).await?;
+                match command_result(admin, &id, Duration::from_secs(60)).await? {
+                    Some(r) if !r.ok => {
+                        return Err(format!("{}: agent `{node}` refused the service: {}", unit.id, r.message))
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(format!(
+                            "{}: agent `{node}` did not answer the service's apply within 60 s",
+                            unit.id
+                        ))
+                    }
+                }
                 if applied_parallelism == 0 {
                     // A warm-up job, not measured: the first process of a component on a node
                     // pays for cold caches (interpreter, libraries, the input's page).

@@ -1254,6 +1254,7 @@ async fn oscar_apply(fdl: PathBuf, config: Option<PathBuf>, oscar_auth: Option<P
     let c = mesh::load_config(&config).map_err(mesh_err)?;
     let mut client = mesh::admin_client(&c).await.map_err(mesh_err)?;
     let mut missing = Vec::new();
+    let mut sent = Vec::new();
     for (cluster, n, payload_json) in payloads {
         let r = client
             .send_command(aisprint_proto::v1::SendCommandRequest {
@@ -1266,10 +1267,28 @@ async fn oscar_apply(fdl: PathBuf, config: Option<PathBuf>, oscar_auth: Option<P
             .into_inner();
         if r.sent {
             println!("{cluster}: {n} service(s) sent ({})", r.command_id);
+            sent.push((cluster, r.command_id));
         } else {
             println!("{cluster}: no agent of that node id is connected: not sent");
             missing.push(cluster);
         }
+    }
+    // The agents' answers: applied, or refused with the reason.
+    let mut refused = Vec::new();
+    for (cluster, id) in sent {
+        match aisprint_controller::campaign::command_result(&mut client, &id, std::time::Duration::from_secs(15))
+            .await?
+        {
+            Some(r) if r.ok => println!("{cluster}: {}", r.message),
+            Some(r) => {
+                println!("{cluster}: refused: {}", r.message);
+                refused.push(cluster);
+            }
+            None => println!("{cluster}: no answer from the agent within 15 s (its log says what it did)"),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(format!("error: refused by {}", refused.join(", ")));
     }
     if missing.is_empty() {
         Ok(())

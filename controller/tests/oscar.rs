@@ -45,6 +45,8 @@ fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart()
     let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
     let out = text(&r.stdout);
     assert!(out.contains("n1: 1 service(s) sent"), "{out}");
+    // The agent's answer comes back through the mesh.
+    assert!(out.contains("n1: 1 service(s) of cluster n1 applied"), "{out}");
     assert!(out.contains("n9: no agent of that node id is connected"), "{out}");
     assert_eq!(r.status.code(), Some(1), "n9 was not reached");
 

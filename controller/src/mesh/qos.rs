@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aisprint_agent::notify::{Outbox, Outgoing};
-use aisprint_proto::v1::{ConstraintState, JobInfo, Point, QosEvent, QosStatusReply, ThroughputState};
+use aisprint_proto::v1::{
+    CommandResultReply, ConstraintState, JobInfo, Point, QosEvent, QosStatusReply, ThroughputState,
+};
 use aisprint_shared::ams::engine::{Engine, Kind, Scope, State as CheckState};
 use aisprint_shared::ams::prometheus::{Exposition, Type};
 use aisprint_shared::ams::record::Execution;
@@ -74,7 +76,12 @@ pub enum QosInput {
     Metrics(oneshot::Sender<String>),
     /// The latest service jobs (service filter, limit).
     Jobs(String, usize, oneshot::Sender<Vec<JobInfo>>),
+    /// An agent's answer to a command (its id).
+    CommandResult(String, oneshot::Sender<CommandResultReply>),
 }
+
+/// Agents' answers to commands kept.
+const RESULTS_KEPT: usize = 1_000;
 
 /// Service jobs kept for `aisprint oscar jobs|logs`.
 const JOBS_KEPT: usize = 10_000;
@@ -91,6 +98,8 @@ struct Task {
     gauges: BTreeMap<(String, Vec<(String, String)>), f64>,
     /// The latest jobs of the agents' services.
     jobs: VecDeque<JobInfo>,
+    /// Command id -> the agent's answer, the latest last.
+    results: VecDeque<(String, CommandResultReply)>,
 }
 
 fn now_s() -> f64 {
@@ -131,6 +140,7 @@ pub fn start(
         events: VecDeque::new(),
         gauges: BTreeMap::new(),
         jobs: VecDeque::new(),
+        results: VecDeque::new(),
     };
     if let Some(s) = setup {
         let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
@@ -188,6 +198,10 @@ impl Task {
                     .cloned()
                     .collect();
                 let _ = tx.send(v);
+            }
+            QosInput::CommandResult(id, tx) => {
+                let r = self.results.iter().rev().find(|(k, _)| *k == id).map(|(_, r)| r.clone()).unwrap_or_default();
+                let _ = tx.send(r);
             }
         }
     }
@@ -263,6 +277,19 @@ impl Task {
                     attempts: f("attempts") as u32,
                     log_tail: t("log"),
                 });
+            }
+            "command_result" => {
+                if self.results.len() == RESULTS_KEPT {
+                    self.results.pop_front();
+                }
+                let id = p.tags.get("command").cloned().unwrap_or_default();
+                let reply = CommandResultReply {
+                    known: true,
+                    ok: p.fields.get("ok").copied().unwrap_or_default() > 0.5,
+                    message: p.tags.get("message").cloned().unwrap_or_default(),
+                    node: node.to_string(),
+                };
+                self.results.push_back((id, reply));
             }
             "ams_notification" => {
                 let body = p.tags.get("body").cloned().unwrap_or_default();

@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 use aisprint_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
 use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer};
 use aisprint_proto::v1::{
-    AgentInfo, BatchAck, Command, CommandsRequest, HeartbeatReply, HeartbeatRequest, ListAgentsReply,
-    ListAgentsRequest, ListJobsReply, ListJobsRequest, MetricBatch, QosStatusReply, QosStatusRequest, RegisterReply,
-    RegisterRequest, SendCommandReply, SendCommandRequest, TailMetricsReply, TailMetricsRequest,
+    AgentInfo, BatchAck, Command, CommandResultReply, CommandResultRequest, CommandsRequest, HeartbeatReply,
+    HeartbeatRequest, ListAgentsReply, ListAgentsRequest, ListJobsReply, ListJobsRequest, MetricBatch, QosStatusReply,
+    QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply, SendCommandRequest, TailMetricsReply,
+    TailMetricsRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -268,6 +269,13 @@ impl AdminService for Mesh {
         let limit = if r.limit == 0 { 50 } else { r.limit as usize };
         let jobs = self.ask_qos(|tx| QosInput::Jobs(r.service, limit, tx)).await?;
         Ok(Response::new(ListJobsReply { jobs }))
+    }
+
+    async fn command_result(&self, req: Request<CommandResultRequest>) -> Result<Response<CommandResultReply>, Status> {
+        self.check_admin(&req)?;
+        let id = req.into_inner().command_id;
+        let r = self.ask_qos(|tx| QosInput::CommandResult(id, tx)).await?;
+        Ok(Response::new(r))
     }
 
     async fn send_command(&self, req: Request<SendCommandRequest>) -> Result<Response<SendCommandReply>, Status> {
