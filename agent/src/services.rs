@@ -357,6 +357,21 @@ struct Manager {
     shared: Arc<Shared>,
 }
 
+impl Shared {
+    /// Stores a point in the buffer (to the controller like every point); `what` names it in
+    /// the log when it cannot be stored.
+    async fn store(&self, p: Point, what: &str) {
+        match crate::run::store_batch(&self.buffer, &self.node, &self.boot, vec![p]).await {
+            Ok(Ok(Appended::Stored { seq, .. })) => {
+                self.latest.send_replace(seq);
+            }
+            Ok(Ok(Appended::Skipped)) => tracing::warn!("{what} not stored: the buffer is full"),
+            Ok(Err(e)) => tracing::error!(error = %e, "{what} not stored"),
+            Err(e) => tracing::error!(error = %e, "{what}: the store task failed"),
+        }
+    }
+}
+
 /// How often the input buckets are checked for existence.
 const BUCKET_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -509,14 +524,7 @@ impl Manager {
             fields: [("ok".to_string(), if ok { 1.0 } else { 0.0 })].into_iter().collect(),
             time_unix_ns: (now_s() * 1e9) as i64,
         };
-        match crate::run::store_batch(&s.buffer, &s.node, &s.boot, vec![p]).await {
-            Ok(Ok(Appended::Stored { seq, .. })) => {
-                s.latest.send_replace(seq);
-            }
-            Ok(Ok(Appended::Skipped)) => tracing::warn!("command result not stored: the buffer is full"),
-            Ok(Err(e)) => tracing::error!(error = %e, "command result not stored"),
-            Err(e) => tracing::error!(error = %e, "command result task failed"),
-        }
+        s.store(p, "command result").await;
     }
 
     /// Writes a file the controller sent into a bucket.
@@ -700,6 +708,22 @@ impl Runner {
                         }
                     }
                 };
+                // The job's variables (as OSCAR sets them, then the service's own).
+                let mut env: Vec<(String, String)> = vec![
+                    ("INPUT_FILE_PATH".into(), input.display().to_string()),
+                    ("TMP_OUTPUT_DIR".into(), tmp.display().to_string()),
+                    ("STORAGE_OBJECT_KEY".into(), job.file.clone()),
+                    ("COMPONENT_NAME".into(), svc.name.clone()),
+                    ("AISPRINT_JOB_ID".into(), format!("{}-{}", svc.name, job.seq)),
+                    ("AISPRINT_JOB_START".into(), format!("{:.6}", job.created)),
+                    ("AISPRINT_RESOURCE".into(), self.s.resource.clone()),
+                ];
+                if let Some(u) = &self.s.agent_url {
+                    env.push(("AISPRINT_AGENT_URL".into(), u.clone()));
+                }
+                if let Some(e) = &svc.environment {
+                    env.extend(e.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
                 let mut cmd = match (&svc.image, &self.s.runtime) {
                     (Some(image), Some(rt)) => {
                         // In a container: the job's folders at the same paths, the limits.
@@ -715,22 +739,7 @@ impl Runner {
                         if let Some(bytes) = svc.memory.as_deref().and_then(crate::limits::parse_memory) {
                             c.arg("--memory").arg(bytes.to_string());
                         }
-                        let mut env: Vec<(String, String)> = vec![
-                            ("INPUT_FILE_PATH".into(), input.display().to_string()),
-                            ("TMP_OUTPUT_DIR".into(), tmp.display().to_string()),
-                            ("STORAGE_OBJECT_KEY".into(), job.file.clone()),
-                            ("COMPONENT_NAME".into(), svc.name.clone()),
-                            ("AISPRINT_JOB_ID".into(), format!("{}-{}", svc.name, job.seq)),
-                            ("AISPRINT_JOB_START".into(), format!("{:.6}", job.created)),
-                            ("AISPRINT_RESOURCE".into(), self.s.resource.clone()),
-                        ];
-                        if let Some(u) = &self.s.agent_url {
-                            env.push(("AISPRINT_AGENT_URL".into(), u.clone()));
-                        }
-                        if let Some(e) = &svc.environment {
-                            env.extend(e.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
-                        }
-                        for (k, v) in env {
+                        for (k, v) in &env {
                             c.arg("-e").arg(format!("{k}={v}"));
                         }
                         c.arg(image).arg("sh").arg(&self.p.script);
@@ -753,25 +762,9 @@ impl Runner {
                         c
                     }
                 };
-                cmd.current_dir(&dir)
-                    .env("INPUT_FILE_PATH", &input)
-                    .env("TMP_OUTPUT_DIR", &tmp)
-                    .env("STORAGE_OBJECT_KEY", &job.file)
-                    .env("COMPONENT_NAME", &svc.name)
-                    .env("AISPRINT_JOB_ID", format!("{}-{}", svc.name, job.seq))
-                    .env("AISPRINT_JOB_START", format!("{:.6}", job.created))
-                    .env("AISPRINT_RESOURCE", &self.s.resource)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(log)
-                    .kill_on_drop(true);
+                cmd.current_dir(&dir).envs(env).stdin(std::process::Stdio::null()).stdout(log).kill_on_drop(true);
                 if let Ok(e) = err {
                     cmd.stderr(e);
-                }
-                if let Some(u) = &self.s.agent_url {
-                    cmd.env("AISPRINT_AGENT_URL", u);
-                }
-                if let Some(env) = &svc.environment {
-                    cmd.envs(env.variables.iter());
                 }
                 match cmd.spawn() {
                     Ok(mut child) => {
@@ -861,13 +854,6 @@ impl Runner {
             .collect(),
             time_unix_ns: (finished * 1e9) as i64,
         };
-        match crate::run::store_batch(&self.s.buffer, &self.s.node, &self.s.boot, vec![p]).await {
-            Ok(Ok(Appended::Stored { seq, .. })) => {
-                self.s.latest.send_replace(seq);
-            }
-            Ok(Ok(Appended::Skipped)) => tracing::warn!("job record not stored: the buffer is full"),
-            Ok(Err(e)) => tracing::error!(error = %e, "job record not stored"),
-            Err(e) => tracing::error!(error = %e, "job record task failed"),
-        }
+        self.s.store(p, "job record").await;
     }
 }

@@ -188,6 +188,43 @@ pub async fn command_result(
     }
 }
 
+/// Puts a copy of the input (base64) into a bucket of an agent.
+async fn put(
+    admin: &mut AdminServiceClient<Channel>,
+    node: &str,
+    bucket: &str,
+    name: &str,
+    content: &str,
+) -> Result<(), String> {
+    let put = serde_json::json!({"bucket": bucket, "name": name, "content": content});
+    send(admin, node, "bucket.put", put.to_string()).await.map(|_| ())
+}
+
+/// Waits until `want` jobs of `service` whose files start with `prefix` are done, telling
+/// `progress` each count; the jobs, or `None` after `limit`.
+async fn wait_done(
+    admin: &mut AdminServiceClient<Channel>,
+    service: &str,
+    prefix: &str,
+    want: usize,
+    limit: Duration,
+    mut progress: impl FnMut(usize),
+) -> Result<Option<Vec<JobInfo>>, String> {
+    let start = Instant::now();
+    loop {
+        let jobs = jobs_of(admin, service, prefix).await?;
+        let done = jobs.iter().filter(|j| j.finished > 0.0).count();
+        progress(done);
+        if done >= want {
+            return Ok(Some(jobs));
+        }
+        if start.elapsed() > limit {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The jobs of a service whose files start with `prefix`.
 async fn jobs_of(admin: &mut AdminServiceClient<Channel>, service: &str, prefix: &str) -> Result<Vec<JobInfo>, String> {
     let r = admin
@@ -382,23 +419,14 @@ pub async fn run(
                 if applied_parallelism == 0 {
                     // A warm-up job, not measured: the first process of a component on a node
                     // pays for cold caches (interpreter, libraries, the input's page).
-                    let name = format!("aisprint-{stamp}-warmup{ext}");
-                    let put = serde_json::json!({"bucket": format!("{bucket}/in"), "name": name, "content": encoded});
-                    send(admin, node, "bucket.put", put.to_string()).await?;
-                    let t = Instant::now();
-                    loop {
-                        let jobs = jobs_of(admin, &service, &format!("aisprint-{stamp}-warmup")).await?;
-                        if jobs.iter().any(|j| j.finished > 0.0) {
-                            break;
-                        }
-                        if t.elapsed() > o.run_timeout {
-                            return Err(format!(
-                                "{}: the warm-up job did not finish in {}s (is agent `{node}` running its services?)",
-                                unit.id,
-                                o.run_timeout.as_secs()
-                            ));
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    let warmup = format!("aisprint-{stamp}-warmup");
+                    put(admin, node, &format!("{bucket}/in"), &format!("{warmup}{ext}"), &encoded).await?;
+                    if wait_done(admin, &service, &warmup, 1, o.run_timeout, |_| {}).await?.is_none() {
+                        return Err(format!(
+                            "{}: the warm-up job did not finish in {}s (is agent `{node}` running its services?)",
+                            unit.id,
+                            o.run_timeout.as_secs()
+                        ));
                     }
                 }
                 applied_parallelism = r.parallelism;
@@ -412,35 +440,29 @@ pub async fn run(
                 }
                 for f in 0..asy.batch_size {
                     let name = format!("{prefix}{:03}{ext}", b * asy.batch_size + f);
-                    let put = serde_json::json!({"bucket": format!("{bucket}/in"), "name": name, "content": encoded});
-                    send(admin, node, "bucket.put", put.to_string()).await?;
+                    put(admin, node, &format!("{bucket}/in"), &name, &encoded).await?;
                 }
             }
-            // Wait for every job of the run.
-            let mut last = String::new();
-            let jobs = loop {
-                let jobs = jobs_of(admin, &service, &prefix).await?;
-                let done = jobs.iter().filter(|j| j.finished > 0.0).count();
-                let line = format!(
-                    "  {} {} (parallelism {}): {done}/{files_per_run} jobs done",
-                    unit.id, r.name, r.parallelism
-                );
-                if line != last {
-                    eprintln!("{line}");
-                    last = line;
+            // Wait for every job of the run (the run's time limit counts the uploads too).
+            let mut shown = None;
+            let progress = |done: usize| {
+                if shown != Some(done) {
+                    eprintln!(
+                        "  {} {} (parallelism {}): {done}/{files_per_run} jobs done",
+                        unit.id, r.name, r.parallelism
+                    );
+                    shown = Some(done);
                 }
-                if done >= files_per_run {
-                    break jobs;
-                }
-                if run_start.elapsed() > o.run_timeout {
-                    return Err(format!(
-                        "{} {}: {done} of {files_per_run} jobs done after {}s (is agent `{node}` running its services? raise --run_timeout)",
-                        unit.id,
-                        r.name,
-                        o.run_timeout.as_secs()
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            let left = o.run_timeout.saturating_sub(run_start.elapsed());
+            let Some(jobs) = wait_done(admin, &service, &prefix, files_per_run, left, progress).await? else {
+                return Err(format!(
+                    "{} {}: {} of {files_per_run} jobs done after {}s (is agent `{node}` running its services? raise --run_timeout)",
+                    unit.id,
+                    r.name,
+                    shown.unwrap_or(0),
+                    o.run_timeout.as_secs()
+                ));
             };
             let done: Vec<&JobInfo> = jobs.iter().filter(|j| j.finished > 0.0).collect();
             // A failed job measures nothing: the run's figures would be wrong.

@@ -904,21 +904,28 @@ fn profile_cmd(
         .is_some_and(aisprint_shared::app::Flag::is_true);
     if train {
         println!("Training the performance models (run.train_models)...");
-        return models_train(dir, None);
+        return models_train_app(dir, app, None);
     }
     ExitCode::SUCCESS
 }
 
 fn models_train(dir: &std::path::Path, campaign: Option<PathBuf>) -> ExitCode {
-    use aisprint_controller::models;
-    let loaded = match appdir::load(dir) {
-        Ok(l) => l,
+    match appdir::load(dir) {
+        Ok(loaded) => models_train_app(dir, &loaded.app, campaign),
         Err(d) => {
             report(&d);
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    let app = &loaded.app;
+    }
+}
+
+/// `models train` on an application already loaded (the campaign's, after its runs).
+fn models_train_app(
+    dir: &std::path::Path,
+    app: &aisprint_shared::app::check::Application,
+    campaign: Option<PathBuf>,
+) -> ExitCode {
+    use aisprint_controller::models;
     let campaign = campaign.unwrap_or_else(|| {
         let name = app
             .run_parameters

@@ -524,6 +524,22 @@ fn now_rfc3339() -> String {
     )
 }
 
+/// Whether component `c` can be launched: not launched yet, and every component it writes to
+/// deployed.
+fn launchable(
+    c: &str,
+    infras: &Infras,
+    edges: &[(String, String, f64)],
+    order: &[String],
+    deployed: &dyn Fn(&str) -> bool,
+) -> bool {
+    infras.get(c).is_none()
+        && edges
+            .iter()
+            .filter(|e| e.0 == c)
+            .all(|e| infras.get(&e.1).is_some_and(|r| deployed(&r.state)) || !order.contains(&e.1))
+}
+
 /// After this many failed state reads in a row, a component's deployment is given up.
 const MAX_POLL_ERRORS: u32 = 5;
 
@@ -612,14 +628,7 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
         let launched_before = infras.infrastructures.len();
         if failures.is_empty() {
             for c in &order {
-                if infras.get(c).is_some() {
-                    continue;
-                }
-                let succ_ok = edges
-                    .iter()
-                    .filter(|e| &e.0 == c)
-                    .all(|e| infras.get(&e.1).is_some_and(|r| ok_state(&r.state)) || !order.contains(&e.1));
-                if !succ_ok {
+                if !launchable(c, &infras, &edges, &order, &ok_state) {
                     continue;
                 }
                 let Some((_, file, text)) = docs.iter().find(|d| &d.0 == c) else { continue };
@@ -701,15 +710,7 @@ pub async fn deploy(app: &Path, which: Which, o: &ImOptions) -> Result<bool, Tos
         if infras.infrastructures.len() > launched_before {
             wait = o.poll; // a new infrastructure: follow it closely again
         }
-        let launchable = failures.is_empty()
-            && order.iter().any(|c| {
-                infras.get(c).is_none()
-                    && edges
-                        .iter()
-                        .filter(|e| &e.0 == c)
-                        .all(|e| infras.get(&e.1).is_some_and(|r| ok_state(&r.state)) || !order.contains(&e.1))
-            });
-        if launchable {
+        if failures.is_empty() && order.iter().any(|c| launchable(c, &infras, &edges, &order, &ok_state)) {
             continue; // a component's successors just became ready
         }
         if !failures.is_empty() && in_progress.is_empty() {
