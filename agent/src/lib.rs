@@ -12,3 +12,4 @@ pub mod notify;
 pub mod prometheus;
 pub mod run;
 pub mod services;
+pub mod ship;

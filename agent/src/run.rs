@@ -255,7 +255,7 @@ async fn collect_loop(
     }
 }
 
-async fn connect(cfg: &AgentConfig) -> Result<Channel, String> {
+pub(crate) async fn connect(cfg: &AgentConfig) -> Result<Channel, String> {
     let c = &cfg.controller;
     let mut ep = Channel::from_shared(c.address.clone()).map_err(|e| e.to_string())?;
     if !c.insecure {
@@ -307,7 +307,7 @@ async fn on_command(c: aisprint_proto::v1::Command, applier: Option<&mpsc::Sende
         },
         "bucket.put" => match (serde_json::from_str::<crate::services::Put>(&c.payload_json), applier) {
             (Ok(p), Some(tx)) => {
-                let _ = tx.send(crate::services::Control::Put(p)).await;
+                let _ = tx.send(crate::services::Control::Put(p, c.id.clone())).await;
             }
             (Ok(_), None) => {
                 tracing::error!(id = %c.id, "a file for a bucket, but this agent has no `services` section: ignored")
@@ -347,7 +347,9 @@ async fn session(
     backoff: &mut Backoff,
 ) -> Result<(), String> {
     let channel = connect(cfg).await?;
-    let mut client = AgentServiceClient::new(channel);
+    let mut client = AgentServiceClient::new(channel)
+        .max_decoding_message_size(mesh::MESSAGE_MAX_BYTES)
+        .max_encoding_message_size(mesh::MESSAGE_MAX_BYTES);
     let sys = sysinfo::System::new_with_specifics(
         sysinfo::RefreshKind::nothing().with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
     )

@@ -61,6 +61,15 @@ pub struct Job {
     pub exit_status: Option<i32>,
     #[serde(default)]
     pub attempts: u32,
+    /// When the script's process existed (the spawn returned).
+    #[serde(default)]
+    pub spawned: Option<f64>,
+    /// The component's function start and end, as the annotations package noted them
+    /// (`exec_time`; the first start and the last end when it ran several times).
+    #[serde(default)]
+    pub function_start: Option<f64>,
+    #[serde(default)]
+    pub function_end: Option<f64>,
 }
 
 /// A service ready to run here.
@@ -70,8 +79,25 @@ pub struct Prepared {
     /// The script, resolved from the FDL's folder.
     pub script: PathBuf,
     pub inputs: Vec<PathBuf>,
-    pub outputs: Vec<PathBuf>,
+    pub outputs: Vec<Output>,
     pub parallelism: usize,
+}
+
+/// Where a service's outputs go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A bucket on this node (a folder).
+    Local(PathBuf),
+    /// A bucket of another cluster (its storage provider is `minio.<cluster>` or
+    /// `s3.<cluster>`): the file goes there through the mesh.
+    Mesh { cluster: String, bucket: String },
+}
+
+/// The cluster a storage provider names when it is not this one (`minio.<cluster>`,
+/// `s3.<cluster>`; `minio.default` and this cluster's own are local).
+pub fn remote_cluster<'a>(provider: &'a str, own: &str) -> Option<&'a str> {
+    let (kind, cluster) = provider.split_once('.')?;
+    (matches!(kind, "minio" | "s3") && cluster != "default" && cluster != own).then_some(cluster)
 }
 
 /// The services of this node from the FDL files, checked (file and key in every error): the
@@ -138,7 +164,14 @@ fn load_fdl(
             service: svc.clone(),
             script,
             inputs: svc.input.iter().map(|i| buckets.join(&i.path)).collect(),
-            outputs: svc.output.iter().map(|o| buckets.join(&o.path)).collect(),
+            outputs: svc
+                .output
+                .iter()
+                .map(|o| match remote_cluster(&o.storage_provider, cluster) {
+                    Some(c) => Output::Mesh { cluster: c.to_string(), bucket: o.path.clone() },
+                    None => Output::Local(buckets.join(&o.path)),
+                })
+                .collect(),
             parallelism: svc.max_parallelism.unwrap_or(1) as usize,
         });
     }
@@ -181,7 +214,8 @@ pub enum Control {
     /// Services to run, and the id of the command that brought them (answered with a
     /// `command_result` point).
     Apply(Apply, String),
-    Put(Put),
+    /// A file for a bucket, and the id of the command (answered the same way).
+    Put(Put, String),
 }
 
 /// The durable job store.
@@ -232,6 +266,9 @@ impl Jobs {
                     finished: None,
                     exit_status: None,
                     attempts: 0,
+                    spawned: None,
+                    function_start: None,
+                    function_end: None,
                 };
                 let bytes = serde_json::to_vec(&job).map_err(|e| e.to_string())?;
                 jobs.insert((service, seq), bytes.as_slice()).map_err(|e| e.to_string())?;
@@ -316,6 +353,12 @@ pub async fn start(
         l => tracing::info!(limits = %l.describe(), "job limits from the services' cpu and memory"),
     }
     let runtime = crate::limits::container_runtime();
+    let outbox = state.join("outbox");
+    let ship = Arc::new(tokio::sync::Notify::new());
+    {
+        let (cfg, outbox, ship, cancel) = (cfg.clone(), outbox.clone(), ship.clone(), cancel.clone());
+        tasks.spawn(async move { crate::ship::ship_loop(cfg, outbox, ship, cancel).await });
+    }
     let mut m = Manager {
         watcher,
         routes: Vec::new(),
@@ -333,6 +376,8 @@ pub async fn start(
             boot,
             limiter,
             runtime,
+            outbox,
+            ship,
         }),
     };
     for s in services {
@@ -389,12 +434,20 @@ struct Shared {
     limiter: crate::limits::Limiter,
     /// The container runtime that answers here, for services that name an image.
     runtime: Option<String>,
+    /// Outputs for other nodes: `<outbox>/<cluster>/<bucket>/<folder>/<file>`.
+    outbox: PathBuf,
+    /// Wakes the shipper.
+    ship: Arc<tokio::sync::Notify>,
 }
 
 impl Manager {
     /// Starts (or replaces) a service.
     fn add(&mut self, mut s: Prepared) -> Result<(), AgentError> {
-        for d in s.inputs.iter_mut().chain(s.outputs.iter_mut()) {
+        let local_outputs = s.outputs.iter_mut().filter_map(|o| match o {
+            Output::Local(d) => Some(d),
+            Output::Mesh { .. } => None,
+        });
+        for d in s.inputs.iter_mut().chain(local_outputs) {
             std::fs::create_dir_all(&*d).map_err(|e| io(d, e))?;
             // The watcher reports absolute paths: route by the canonical folder.
             *d = d.canonicalize().map_err(|e| io(d, e))?;
@@ -584,18 +637,51 @@ impl Manager {
                             };
                             self.answer(&command, ok, message).await;
                         }
-                        Some(Control::Put(p)) => {
+                        Some(Control::Put(p, command)) => {
                             let (bucket, name) = (p.bucket.clone(), p.name.clone());
-                            match self.put(p) {
-                                Ok(path) => tracing::debug!(%bucket, %name, path = %path.display(), "file put"),
-                                Err(e) => tracing::error!(%bucket, %name, error = %e, "file refused"),
-                            }
+                            let (ok, message) = match self.put(p) {
+                                Ok(path) => {
+                                    tracing::debug!(%bucket, %name, path = %path.display(), "file put");
+                                    (true, format!("{bucket}/{name} stored"))
+                                }
+                                Err(e) => {
+                                    tracing::error!(%bucket, %name, error = %e, "file refused");
+                                    (false, e)
+                                }
+                            };
+                            self.answer(&command, ok, message).await;
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Copies a file so that it appears whole (written under a hidden name, then renamed): a
+/// watcher or the shipper never takes half a file.
+fn copy_whole(from: &Path, to: &Path) -> std::io::Result<()> {
+    let name = to.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let part = to.with_file_name(format!(".{name}.part"));
+    std::fs::copy(from, &part)?;
+    std::fs::rename(&part, to)
+}
+
+/// The first function start and the last function end the annotations package noted (lines
+/// `<start> <end>`, Unix seconds); none when it noted nothing (a script without `exec_time`).
+fn function_times(p: &Path) -> (Option<f64>, Option<f64>) {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let mut out: (Option<f64>, Option<f64>) = (None, None);
+    for l in text.lines() {
+        let mut it = l.split_whitespace().map(str::parse::<f64>);
+        if let (Some(Ok(a)), Some(Ok(b))) = (it.next(), it.next()) {
+            if a.is_finite() && b.is_finite() && b >= a {
+                out.0 = Some(out.0.map_or(a, |x: f64| x.min(a)));
+                out.1 = Some(out.1.map_or(b, |x: f64| x.max(b)));
+            }
+        }
+    }
+    out
 }
 
 /// The last kilobyte of a job's log.
@@ -688,7 +774,11 @@ impl Runner {
         job.state = JobState::Running;
         job.started = Some(now_s());
         job.attempts += 1;
+        (job.spawned, job.function_start, job.function_end) = (None, None, None);
         let log_path = logs.join(format!("{}.log", job.seq));
+        // Where the annotations package notes the function's start and end.
+        let times_path = logs.join(format!("{}.times", job.seq));
+        let _ = std::fs::remove_file(&times_path);
         let status = match std::fs::File::create(&log_path) {
             Ok(log) => {
                 let err = log.try_clone();
@@ -717,6 +807,7 @@ impl Runner {
                     ("AISPRINT_JOB_ID".into(), format!("{}-{}", svc.name, job.seq)),
                     ("AISPRINT_JOB_START".into(), format!("{:.6}", job.created)),
                     ("AISPRINT_RESOURCE".into(), self.s.resource.clone()),
+                    ("AISPRINT_JOB_TIMES".into(), times_path.display().to_string()),
                 ];
                 if let Some(u) = &self.s.agent_url {
                     env.push(("AISPRINT_AGENT_URL".into(), u.clone()));
@@ -729,7 +820,7 @@ impl Runner {
                         // In a container: the job's folders at the same paths, the limits.
                         let mut c = tokio::process::Command::new(rt);
                         c.args(["run", "--rm", "--network", "host"]);
-                        for d in [dir.as_path(), self.p.inputs[0].as_path(), tmp.as_path()] {
+                        for d in [dir.as_path(), self.p.inputs[0].as_path(), tmp.as_path(), logs.as_path()] {
                             c.arg("-v").arg(format!("{0}:{0}", d.display()));
                         }
                         c.arg("-w").arg(&dir);
@@ -768,6 +859,7 @@ impl Runner {
                 }
                 match cmd.spawn() {
                     Ok(mut child) => {
+                        job.spawned = Some(now_s());
                         if let (Some(g), Some(pid)) = (&group, child.id()) {
                             if let Err(e) = g.add(pid) {
                                 tracing::warn!(service = %svc.name, error = %e, "job limits not applied");
@@ -792,21 +884,39 @@ impl Runner {
                 -1
             }
         };
-        // Outputs to every output bucket (the first by renaming).
+        // Outputs to every output bucket (the first by renaming); those for other nodes into
+        // the outbox, which the shipper empties.
+        let mut shipped = false;
         if let Ok(rd) = std::fs::read_dir(&tmp) {
             for e in rd.flatten() {
                 let from = e.path();
                 let Some(name) = from.file_name() else { continue };
                 for (i, out) in self.p.outputs.iter().enumerate().rev() {
-                    let to = out.join(name);
-                    let r = if i == 0 { std::fs::rename(&from, &to) } else { std::fs::copy(&from, &to).map(|_| ()) };
+                    let to = match out {
+                        Output::Local(d) => d.join(name),
+                        Output::Mesh { cluster, bucket } => {
+                            shipped = true;
+                            let d = self.s.outbox.join(cluster).join(bucket);
+                            if let Err(err) = std::fs::create_dir_all(&d) {
+                                tracing::error!(service = %svc.name, folder = %d.display(), error = %err, "output not delivered");
+                                continue;
+                            }
+                            d.join(name)
+                        }
+                    };
+                    let r = if i == 0 { std::fs::rename(&from, &to) } else { copy_whole(&from, &to) };
                     if let Err(err) = r {
                         tracing::error!(service = %svc.name, file = %to.display(), error = %err, "output not delivered");
                     }
                 }
             }
         }
+        if shipped {
+            self.s.ship.notify_one();
+        }
         let _ = std::fs::remove_dir_all(&tmp);
+        (job.function_start, job.function_end) = function_times(&times_path);
+        let _ = std::fs::remove_file(&times_path);
         job.finished = Some(now_s());
         job.exit_status = Some(status);
         job.state = if status == 0 { JobState::Succeeded } else { JobState::Failed };
@@ -851,6 +961,9 @@ impl Runner {
                 ("attempts".to_string(), f64::from(job.attempts)),
             ]
             .into_iter()
+            .chain(job.spawned.map(|t| ("spawned".to_string(), t)))
+            .chain(job.function_start.map(|t| ("function_start".to_string(), t)))
+            .chain(job.function_end.map(|t| ("function_end".to_string(), t)))
             .collect(),
             time_unix_ns: (finished * 1e9) as i64,
         };

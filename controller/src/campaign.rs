@@ -14,8 +14,10 @@
 //! Results, in OSCAR-P's layout under `oscarp/<campaign_dir>/`: per unit,
 //! `deployment_<i>/<unit>/results/Dataframes/<service>_response_time_dataframe.csv` (one row
 //! per run: `run_name, observed_throughput, avg_response_time, requested_parallelism, cores`)
-//! and `<service>_jobs.csv` (one row per job: its file, run, creation, start and end, the
-//! wait, the run time, the whole time and the exit status); `run_parameters.yaml` and
+//! and `<service>_jobs.csv` (one row per job: its file, run, creation, start and end, and
+//! its time split as OSCAR-P's: the wait, the process creation, the overhead before the
+//! component's function, the compute time, the write-back, then the run time, the whole time
+//! and the exit status); `run_parameters.yaml` and
 //! `campaign.yaml` (agents, units, runs, times) beside them. With `run.train_models`, the
 //! models are trained from the tables at the end (`aisprint models train`).
 
@@ -26,6 +28,58 @@ use std::time::{Duration, Instant};
 use aisprint_proto::v1::admin_service_client::AdminServiceClient;
 use aisprint_proto::v1::{JobInfo, ListJobsRequest, SendCommandRequest};
 use aisprint_shared::app::check::Application;
+
+/// The per-job table's columns.
+pub const JOBS_HEADER: &str = "job,run_name,file,created,started,finished,wait,process_creation,overhead,compute_time,write_back,run_time,full_time,exit_status\n";
+
+/// A job's time split as OSCAR-P's (seconds): waiting for a free slot, creating the process,
+/// the overhead until the component's function starts (interpreter, imports), the function
+/// itself, and the write-back after it (the script's end, outputs moved). The last three are
+/// known when the component's function is annotated with `exec_time`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phases {
+    pub wait: f64,
+    pub process_creation: Option<f64>,
+    pub overhead: Option<f64>,
+    pub compute: Option<f64>,
+    pub write_back: Option<f64>,
+}
+
+pub fn phases(j: &JobInfo) -> Phases {
+    let known = |t: f64| (t > 0.0).then_some(t);
+    let spawned = known(j.spawned);
+    let func = known(j.function_start).zip(known(j.function_end));
+    Phases {
+        wait: j.started - j.created,
+        process_creation: spawned.map(|s| s - j.started),
+        overhead: spawned.zip(func).map(|(s, (a, _))| a - s),
+        compute: func.map(|(a, b)| b - a),
+        write_back: func.map(|(_, b)| j.finished - b),
+    }
+}
+
+/// One row of the per-job table (unknown parts left empty).
+fn job_row(j: &JobInfo, run: &str) -> String {
+    let p = phases(j);
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+    format!(
+        "{},{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{:.6},{}\n",
+        j.job,
+        run,
+        j.file,
+        j.created,
+        j.started,
+        j.finished,
+        p.wait,
+        opt(p.process_creation),
+        opt(p.overhead),
+        opt(p.compute),
+        opt(p.write_back),
+        j.finished - j.started,
+        j.finished - j.created,
+        j.exit_status
+    )
+}
 use aisprint_shared::profile::{Plan, Unit};
 use tonic::transport::Channel;
 
@@ -375,8 +429,7 @@ pub async fn run(
             .collect();
         let bucket = format!("campaign/{service}");
         let mut rows = Vec::new();
-        let mut job_rows =
-            String::from("job,run_name,file,created,started,finished,wait,run_time,full_time,exit_status\n");
+        let mut job_rows = String::from(JOBS_HEADER);
         let mut applied_parallelism = 0;
         for (k, r) in runs.iter().enumerate() {
             if r.parallelism != applied_parallelism {
@@ -494,19 +547,7 @@ pub async fn run(
             let mut sorted = done.clone();
             sorted.sort_by(|a, b| a.file.cmp(&b.file));
             for j in sorted {
-                job_rows.push_str(&format!(
-                    "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
-                    j.job,
-                    r.name,
-                    j.file,
-                    j.created,
-                    j.started,
-                    j.finished,
-                    j.started - j.created,
-                    j.finished - j.started,
-                    j.finished - j.created,
-                    j.exit_status
-                ));
+                job_rows.push_str(&job_row(j, &r.name));
             }
             total_runs += 1;
             total_jobs += done.len();

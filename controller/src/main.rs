@@ -1315,18 +1315,20 @@ async fn oscar_jobs(config: PathBuf, service: String, limit: u32, logs: Option<O
         .into_inner();
     let Some(which) = logs else {
         println!(
-            "{:<12} {:<24} {:>6} {:<28} {:>9} {:>10} {:>5} STATUS",
-            "NODE", "SERVICE", "JOB", "FILE", "WAIT (s)", "TIME (s)", "TRIES"
+            "{:<12} {:<24} {:>6} {:<28} {:>9} {:>10} {:>10} {:>5} STATUS",
+            "NODE", "SERVICE", "JOB", "FILE", "WAIT (s)", "TIME (s)", "FUNC (s)", "TRIES"
         );
         for j in r.jobs.iter().rev() {
+            let func = aisprint_controller::campaign::phases(j).compute.map_or("-".to_string(), |c| format!("{c:.3}"));
             println!(
-                "{:<12} {:<24} {:>6} {:<28} {:>9.3} {:>10.3} {:>5} {}",
+                "{:<12} {:<24} {:>6} {:<28} {:>9.3} {:>10.3} {:>10} {:>5} {}",
                 j.node,
                 j.service,
                 j.job,
                 j.file,
                 j.started - j.created,
                 j.finished - j.started,
+                func,
                 j.attempts,
                 if j.exit_status == 0 { "succeeded".to_string() } else { format!("failed ({})", j.exit_status) }
             );
@@ -1342,6 +1344,17 @@ async fn oscar_jobs(config: PathBuf, service: String, limit: u32, logs: Option<O
     }
     for j in jobs {
         println!("== {} job {} ({}, on {}, exit status {})", j.service, j.job, j.file, j.node, j.exit_status);
+        let p = aisprint_controller::campaign::phases(j);
+        let s = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} s"));
+        println!(
+            "   wait {:.3} s, process creation {}, overhead {}, function {}, write-back {}, whole {:.3} s",
+            p.wait,
+            s(p.process_creation),
+            s(p.overhead),
+            s(p.compute),
+            s(p.write_back),
+            j.finished - j.created
+        );
         print!("{}", j.log_tail);
         if !j.log_tail.ends_with('\n') && !j.log_tail.is_empty() {
             println!();

@@ -102,7 +102,11 @@ fn faas_times(table: &Path, service: &str, rows: &[Row]) -> (f64, f64) {
     let jobs = table.with_file_name(format!("{service}_jobs.csv"));
     let mut times: Vec<f64> = std::fs::read_to_string(jobs)
         .map(|t| {
-            t.lines().skip(1).filter_map(|l| l.split(',').nth(7)?.parse::<f64>().ok()).filter(|v| *v > 0.0).collect()
+            // By the header's name: campaigns before the time split had fewer columns.
+            let Some(col) = t.lines().next().and_then(|h| h.split(',').position(|c| c == "run_time")) else {
+                return Vec::new();
+            };
+            t.lines().skip(1).filter_map(|l| l.split(',').nth(col)?.parse::<f64>().ok()).filter(|v| *v > 0.0).collect()
         })
         .unwrap_or_default();
     if times.is_empty() {

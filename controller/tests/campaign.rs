@@ -95,9 +95,19 @@ fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
         let mean = |p: f64| rows.iter().filter(|r| r.parallelism == p).map(|r| r.response).sum::<f64>() / 2.0;
         assert!(mean(1.0) > mean(4.0) * 1.3, "{unit}: {table}");
         let jobs = std::fs::read_to_string(d.join(format!("{service}_jobs.csv"))).expect("jobs");
-        assert!(jobs.starts_with("job,run_name,file,created,started,finished,wait,run_time,full_time,exit_status\n"));
+        assert!(jobs.starts_with(aisprint_controller::campaign::JOBS_HEADER), "{jobs}");
         assert_eq!(jobs.lines().count(), 1 + 48, "{jobs}");
         assert!(jobs.lines().skip(1).all(|l| l.ends_with(",0")), "every job succeeded: {jobs}");
+        // The time split: the function's own time from the annotations package (exec_time in
+        // the component: at least its 0.15-0.3 s sleep), inside the process's run time.
+        for l in jobs.lines().skip(1) {
+            let c: Vec<&str> = l.split(',').collect();
+            let v = |i: usize| c[i].parse::<f64>().unwrap_or_else(|_| panic!("column {i} of {l}"));
+            let (wait, creation, overhead, compute, write_back, run) = (v(6), v(7), v(8), v(9), v(10), v(11));
+            assert!(compute >= 0.14 && compute < run, "{l}");
+            assert!(wait >= 0.0 && creation >= 0.0 && overhead > 0.0 && write_back >= 0.0, "{l}");
+            assert!((creation + overhead + compute + write_back - run).abs() < 1e-3, "the parts add up: {l}");
+        }
     }
     assert!(campaign.join("run_parameters.yaml").is_file() && campaign.join("campaign.yaml").is_file());
 

@@ -8,6 +8,14 @@ use crate::diag::Diagnostics;
 use crate::yaml::YamlDoc;
 
 /// The AMS host metric families the agent can collect.
+/// The largest file a service's output may be to go to another node through the mesh (larger
+/// ones need an S3 store); gRPC messages between agents and the controller may hold it, base64
+/// inside a command included.
+pub const SHIP_MAX_BYTES: usize = 32 << 20;
+
+/// The largest gRPC message between agents and the controller.
+pub const MESSAGE_MAX_BYTES: usize = 64 << 20;
+
 pub const FAMILIES: &[&str] = &["cpu", "mem", "swap", "processes", "system", "kernel", "disk", "diskio", "net"];
 
 /// `agent.yaml`.

@@ -78,6 +78,8 @@ pub enum QosInput {
     Jobs(String, usize, oneshot::Sender<Vec<JobInfo>>),
     /// An agent's answer to a command (its id).
     CommandResult(String, oneshot::Sender<CommandResultReply>),
+    /// The answer to a command, sent when it arrives (at once when it already has).
+    AwaitResult(String, oneshot::Sender<CommandResultReply>),
 }
 
 /// Agents' answers to commands kept.
@@ -100,6 +102,8 @@ struct Task {
     jobs: VecDeque<JobInfo>,
     /// Command id -> the agent's answer, the latest last.
     results: VecDeque<(String, CommandResultReply)>,
+    /// Command id -> who waits for its answer (files shipped between agents).
+    waiters: HashMap<String, oneshot::Sender<CommandResultReply>>,
 }
 
 fn now_s() -> f64 {
@@ -141,6 +145,7 @@ pub fn start(
         gauges: BTreeMap::new(),
         jobs: VecDeque::new(),
         results: VecDeque::new(),
+        waiters: HashMap::new(),
     };
     if let Some(s) = setup {
         let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
@@ -203,6 +208,16 @@ impl Task {
                 let r = self.results.iter().rev().find(|(k, _)| *k == id).map(|(_, r)| r.clone()).unwrap_or_default();
                 let _ = tx.send(r);
             }
+            QosInput::AwaitResult(id, tx) => match self.results.iter().rev().find(|(k, _)| *k == id) {
+                Some((_, r)) => {
+                    let _ = tx.send(r.clone());
+                }
+                None => {
+                    // Waiters that gave up are forgotten here.
+                    self.waiters.retain(|_, w| !w.is_closed());
+                    self.waiters.insert(id, tx);
+                }
+            },
         }
     }
 
@@ -276,6 +291,9 @@ impl Task {
                     exit_status: f("exit_status") as i32,
                     attempts: f("attempts") as u32,
                     log_tail: t("log"),
+                    spawned: f("spawned"),
+                    function_start: f("function_start"),
+                    function_end: f("function_end"),
                 });
             }
             "command_result" => {
@@ -289,6 +307,9 @@ impl Task {
                     message: p.tags.get("message").cloned().unwrap_or_default(),
                     node: node.to_string(),
                 };
+                if let Some(w) = self.waiters.remove(&id) {
+                    let _ = w.send(reply.clone());
+                }
                 self.results.push_back((id, reply));
             }
             "ams_notification" => {

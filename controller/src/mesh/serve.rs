@@ -13,8 +13,8 @@ use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer}
 use aisprint_proto::v1::{
     AgentInfo, BatchAck, Command, CommandResultReply, CommandResultRequest, CommandsRequest, HeartbeatReply,
     HeartbeatRequest, ListAgentsReply, ListAgentsRequest, ListJobsReply, ListJobsRequest, MetricBatch, QosStatusReply,
-    QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply, SendCommandRequest, TailMetricsReply,
-    TailMetricsRequest,
+    QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply, SendCommandRequest, ShipReply, ShipRequest,
+    TailMetricsReply, TailMetricsRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -65,6 +65,15 @@ pub enum ServeError {
 /// Where a connected agent's commands go.
 type CommandSender = mpsc::Sender<Result<Command, Status>>;
 
+/// How long a shipped file waits for the receiving agent's answer.
+const SHIP_ANSWER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A command id unique in this controller's life (the kind, the time, a counter).
+fn command_id(kind: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("{kind}-{}-{}", now_ms(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 #[derive(Debug, Clone)]
 struct Mesh {
     state: Arc<State>,
@@ -107,6 +116,19 @@ impl Mesh {
         } else {
             Err(Status::permission_denied("only the controller's own certificate may use the admin service"))
         }
+    }
+
+    /// Sends a command to a connected agent; false when it is not connected.
+    async fn send(&self, node: &str, cmd: Command) -> bool {
+        let tx = self.commands.lock().ok().and_then(|m| m.get(node).cloned());
+        let Some(tx) = tx else { return false };
+        let sent = tx.send(Ok(cmd)).await.is_ok();
+        if !sent {
+            if let Ok(mut m) = self.commands.lock() {
+                m.remove(node);
+            }
+        }
+        sent
     }
 
     async fn blocking<T: Send + 'static>(
@@ -246,6 +268,43 @@ impl AgentService for Mesh {
         }
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+
+    async fn ship(&self, req: Request<ShipRequest>) -> Result<Response<ShipReply>, Status> {
+        use base64::Engine;
+        let r = req.get_ref();
+        self.check_node(&req, &r.node_id)?;
+        let r = req.into_inner();
+        if !aisprint_shared::mesh::valid_name(&r.cluster) {
+            return Ok(Response::new(ShipReply {
+                ok: false,
+                message: format!("`{}` is not a valid cluster name", r.cluster),
+            }));
+        }
+        let id = command_id("bucket.put");
+        let payload = serde_json::json!({
+            "bucket": r.bucket,
+            "name": r.name,
+            "content": base64::engine::general_purpose::STANDARD.encode(&r.content),
+        });
+        // Waits from before the command goes, so that a quick answer is not missed.
+        let (tx, rx) = oneshot::channel();
+        self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| Status::unavailable("stopping"))?;
+        let cmd = Command { id, kind: "bucket.put".into(), payload_json: payload.to_string() };
+        if !self.send(&r.cluster, cmd).await {
+            return Err(Status::unavailable(format!("no agent of cluster `{}` is connected", r.cluster)));
+        }
+        let answer = tokio::time::timeout(SHIP_ANSWER, rx)
+            .await
+            .map_err(|_| {
+                Status::deadline_exceeded(format!(
+                    "the agent of cluster `{}` did not answer within {SHIP_ANSWER:?}",
+                    r.cluster
+                ))
+            })?
+            .map_err(|_| Status::unavailable("stopping"))?;
+        tracing::debug!(from = %r.node_id, to = %r.cluster, bucket = %r.bucket, name = %r.name, ok = answer.ok, "file shipped");
+        Ok(Response::new(ShipReply { ok: answer.ok, message: answer.message }))
+    }
 }
 
 #[tonic::async_trait]
@@ -281,16 +340,9 @@ impl AdminService for Mesh {
     async fn send_command(&self, req: Request<SendCommandRequest>) -> Result<Response<SendCommandReply>, Status> {
         self.check_admin(&req)?;
         let r = req.into_inner();
-        let tx = self.commands.lock().ok().and_then(|m| m.get(&r.node_id).cloned());
-        let id = format!("{}-{}", r.kind, now_ms());
-        let Some(tx) = tx else { return Ok(Response::new(SendCommandReply { sent: false, command_id: id })) };
+        let id = command_id(&r.kind);
         let cmd = Command { id: id.clone(), kind: r.kind.clone(), payload_json: r.payload_json };
-        let sent = tx.send(Ok(cmd)).await.is_ok();
-        if !sent {
-            if let Ok(mut m) = self.commands.lock() {
-                m.remove(&r.node_id);
-            }
-        }
+        let sent = self.send(&r.node_id, cmd).await;
         tracing::info!(node = %r.node_id, kind = %r.kind, sent, "command");
         Ok(Response::new(SendCommandReply { sent, command_id: id }))
     }
@@ -486,7 +538,11 @@ pub async fn serve(
     }
     tracing::info!(%addr, tls = tls.is_some(), "controller serving agents");
     let result = builder
-        .add_service(AgentServiceServer::new(mesh.clone()))
+        .add_service(
+            AgentServiceServer::new(mesh.clone())
+                .max_decoding_message_size(aisprint_shared::mesh::MESSAGE_MAX_BYTES)
+                .max_encoding_message_size(aisprint_shared::mesh::MESSAGE_MAX_BYTES),
+        )
         .add_service(AdminServiceServer::new(mesh.clone()))
         .serve_with_shutdown(addr, shutdown)
         .await

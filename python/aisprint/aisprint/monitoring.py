@@ -18,6 +18,8 @@ Environment:
 - ``RESOURCE_ID`` / ``AISPRINT_RESOURCE``, ``KCI`` / ``AISPRINT_CLUSTER``: otherwise the agent
   fills in its own resource and cluster. ``COMPONENT_NAME`` names the component of custom
   metrics.
+- ``AISPRINT_JOB_TIMES``: set by the agent's service runner, a file of the job where each
+  execution's function start and end are also noted (the job record's compute time).
 """
 
 import atexit
@@ -266,8 +268,22 @@ def _common(record):
     return record
 
 
+def _note_job_times(function_start, function_end):
+    """Under the agent's service runner (``AISPRINT_JOB_TIMES``: a file of the job), notes the
+    function's start and end beside the job's record; never raises."""
+    path = os.environ.get("AISPRINT_JOB_TIMES")
+    if not path:
+        return
+    try:
+        with open(path, "a") as f:
+            f.write("%.6f %.6f\n" % (function_start, function_end))
+    except (OSError, TypeError, ValueError):
+        pass
+
+
 def report_execution(component, function_start, function_end, session=None, job_start_time=None, failed=False):
     """One execution of a component (Unix seconds)."""
+    _note_job_times(function_start, function_end)
     start = job_start() if job_start_time is None else job_start_time
     _get().submit(_common({
         "type": "execution",
@@ -282,6 +298,7 @@ def report_execution(component, function_start, function_end, session=None, job_
 
 def report_execution_time(uuid, kci, resource_id, component_name, start_time_job, start_time_func, end_time_func):
     """The AMS client's call, same arguments (Unix seconds)."""
+    _note_job_times(start_time_func, end_time_func)
     record = {
         "type": "execution",
         "component_name": component_name,

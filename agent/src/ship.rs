@@ -1,0 +1,239 @@
+//! The shipper: outputs of this node's services for buckets of services on other nodes.
+//!
+//! A job moves such an output into the outbox (`<state>/outbox/<cluster>/<bucket>/<folder>/
+//! <file>`, a rename: the file is there whole or not at all) before the job is recorded as
+//! done. This task owns its own connection to the controller and sends each file with
+//! `AgentService.Ship`; the controller hands it to the agent of that cluster and answers once
+//! that agent has stored it. Only then is the file removed: an outage, a restart of either
+//! agent or of the controller only delays it. A file sent twice (an answer lost on the way)
+//! is taken once, since an agent takes a file name once per service.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aisprint_proto::v1::agent_service_client::AgentServiceClient;
+use aisprint_proto::v1::ShipRequest;
+use aisprint_shared::mesh::{AgentConfig, MESSAGE_MAX_BYTES, SHIP_MAX_BYTES};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::run::{connect, Backoff};
+
+/// Files sent at a time.
+const IN_FLIGHT: usize = 8;
+/// How often the outbox is looked at without being woken (files left by a previous run).
+const IDLE: Duration = Duration::from_secs(5);
+
+/// A file waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub path: PathBuf,
+    pub cluster: String,
+    /// `bucket/folder`.
+    pub bucket: String,
+    pub name: String,
+}
+
+/// The files waiting in `outbox`, oldest first (hidden files, copies in progress, skipped).
+pub fn pending(outbox: &Path) -> Vec<Pending> {
+    let mut found = Vec::new();
+    let mut dirs = vec![outbox.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                dirs.push(p);
+            } else if t.is_file() && !e.file_name().to_string_lossy().starts_with('.') {
+                let modified = e.metadata().and_then(|m| m.modified()).ok();
+                found.push((modified, p));
+            }
+        }
+    }
+    found.sort();
+    found
+        .into_iter()
+        .filter_map(|(_, path)| {
+            let rel = path.strip_prefix(outbox).ok()?;
+            let parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().to_string()).collect();
+            // cluster, at least one bucket component, the file.
+            if parts.len() < 3 {
+                return None;
+            }
+            Some(Pending {
+                cluster: parts[0].clone(),
+                bucket: parts[1..parts.len() - 1].join("/"),
+                name: parts[parts.len() - 1].clone(),
+                path,
+            })
+        })
+        .collect()
+}
+
+/// What became of one file.
+enum Sent {
+    Delivered,
+    /// Refused for good (kept aside, said in the log).
+    Refused(String),
+    /// To send again later.
+    Retry(String),
+}
+
+/// Empties the outbox until `cancel` fires.
+pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, cancel: CancellationToken) {
+    let undeliverable = outbox.with_file_name("undeliverable");
+    let mut backoff = Backoff::new();
+    let mut client: Option<AgentServiceClient<Channel>> = None;
+    loop {
+        let files = {
+            let o = outbox.clone();
+            tokio::task::spawn_blocking(move || pending(&o)).await.unwrap_or_default()
+        };
+        if files.is_empty() {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(IDLE) => {}
+            }
+            continue;
+        }
+        let c = match &client {
+            Some(c) => c.clone(),
+            None => match connect(&cfg).await {
+                Ok(ch) => {
+                    let c = AgentServiceClient::new(ch)
+                        .max_decoding_message_size(MESSAGE_MAX_BYTES)
+                        .max_encoding_message_size(MESSAGE_MAX_BYTES);
+                    client = Some(c.clone());
+                    c
+                }
+                Err(e) => {
+                    let what = format!("{} output(s) for other nodes wait: controller unreachable", files.len());
+                    backoff.pause(&cancel, &what, &e).await;
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let mut set = tokio::task::JoinSet::new();
+        let mut retry: Option<String> = None;
+        let mut delivered = 0usize;
+        let mut results = Vec::new();
+        for f in files {
+            while set.len() >= IN_FLIGHT {
+                if let Some(Ok(r)) = set.join_next().await {
+                    results.push(r);
+                }
+            }
+            if cancel.is_cancelled() {
+                break;
+            }
+            let (c, node) = (c.clone(), cfg.node_id.clone());
+            set.spawn(async move {
+                let sent = send(c, &node, &f).await;
+                (f, sent)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            if let Ok(r) = r {
+                results.push(r);
+            }
+        }
+        for (f, sent) in results {
+            match sent {
+                Sent::Delivered => {
+                    delivered += 1;
+                    if let Err(e) = std::fs::remove_file(&f.path) {
+                        tracing::warn!(file = %f.path.display(), error = %e, "delivered, but cannot remove it from the outbox (it will be sent again)");
+                    }
+                }
+                Sent::Refused(why) => {
+                    let to = undeliverable.join(f.path.strip_prefix(&outbox).unwrap_or(&f.path));
+                    let kept = to
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .transpose()
+                        .and_then(|_| std::fs::rename(&f.path, &to));
+                    tracing::error!(cluster = %f.cluster, bucket = %f.bucket, file = %f.name, reason = %why, kept = %to.display(), kept_ok = kept.is_ok(), "output refused by the receiving agent: kept aside");
+                }
+                Sent::Retry(why) => {
+                    retry.get_or_insert(why);
+                }
+            }
+        }
+        if delivered > 0 {
+            tracing::debug!(delivered, "outputs delivered to other nodes");
+        }
+        if cancel.is_cancelled() {
+            return;
+        }
+        match retry {
+            Some(why) => {
+                // A broken connection is made again; an absent receiver is waited for.
+                if why.contains("transport") {
+                    client = None;
+                }
+                backoff.pause(&cancel, "outputs for other nodes not delivered yet", &why).await;
+            }
+            None => backoff.reset(),
+        }
+    }
+}
+
+async fn send(mut c: AgentServiceClient<Channel>, node: &str, f: &Pending) -> Sent {
+    let content = match tokio::fs::read(&f.path).await {
+        Ok(b) => b,
+        Err(e) => return Sent::Retry(format!("{}: {e}", f.path.display())),
+    };
+    if content.len() > SHIP_MAX_BYTES {
+        return Sent::Refused(format!(
+            "{} bytes; the mesh carries files of at most {} MiB (use an S3 store for larger outputs)",
+            content.len(),
+            SHIP_MAX_BYTES >> 20
+        ));
+    }
+    let req = ShipRequest {
+        node_id: node.to_string(),
+        cluster: f.cluster.clone(),
+        bucket: f.bucket.clone(),
+        name: f.name.clone(),
+        content,
+    };
+    match c.ship(req).await {
+        Ok(r) if r.get_ref().ok => Sent::Delivered,
+        Ok(r) => Sent::Refused(r.into_inner().message),
+        Err(s) => Sent::Retry(format!("{:?}: {}", s.code(), s.message())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_reads_cluster_bucket_and_name_and_skips_partial_files() {
+        let d = tempfile::tempdir().unwrap();
+        let o = d.path();
+        std::fs::create_dir_all(o.join("cloud/mask/input")).unwrap();
+        std::fs::write(o.join("cloud/mask/input/a.jpg"), b"a").unwrap();
+        std::fs::write(o.join("cloud/mask/input/.b.jpg.part"), b"b").unwrap();
+        std::fs::write(o.join("cloud/stray"), b"c").unwrap();
+        let p = pending(o);
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].cluster.as_str(), p[0].bucket.as_str(), p[0].name.as_str()), ("cloud", "mask/input", "a.jpg"));
+    }
+
+    #[test]
+    fn remote_cluster_is_another_clusters_provider() {
+        use crate::services::remote_cluster;
+        assert_eq!(remote_cluster("minio.cloud", "edge"), Some("cloud"));
+        assert_eq!(remote_cluster("s3.faas", "edge"), Some("faas"));
+        assert_eq!(remote_cluster("minio.default", "edge"), None);
+        assert_eq!(remote_cluster("minio.edge", "edge"), None);
+        assert_eq!(remote_cluster("onedata.x", "edge"), None);
+    }
+}
