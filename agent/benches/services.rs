@@ -63,6 +63,7 @@ fn config(dir: &Path) -> AgentConfig {
             cluster: "bench".into(),
             buckets: p("buckets"),
             state: None,
+            s3: Default::default(),
         }),
     }
 }

@@ -11,5 +11,6 @@ pub mod mqtt;
 pub mod notify;
 pub mod prometheus;
 pub mod run;
+pub mod s3;
 pub mod services;
 pub mod ship;

@@ -81,6 +81,9 @@ pub struct Prepared {
     pub inputs: Vec<PathBuf>,
     pub outputs: Vec<Output>,
     pub parallelism: usize,
+    /// Inputs in an S3 store, mirrored into the local input folder: (provider, bucket path,
+    /// local folder).
+    pub mirrors: Vec<(String, String, PathBuf)>,
 }
 
 /// Where a service's outputs go.
@@ -91,6 +94,8 @@ pub enum Output {
     /// A bucket of another cluster (its storage provider is `minio.<cluster>` or
     /// `s3.<cluster>`): the file goes there through the mesh.
     Mesh { cluster: String, bucket: String },
+    /// A bucket in an S3-compatible store configured for its provider (`services.s3`).
+    S3 { provider: String, bucket: String },
 }
 
 /// The cluster a storage provider names when it is not this one (`minio.<cluster>`,
@@ -105,18 +110,19 @@ pub fn remote_cluster<'a>(provider: &'a str, own: &str) -> Option<&'a str> {
 pub fn load(cfg: &AgentConfig) -> Result<Vec<Prepared>, AgentError> {
     let Some(s) = &cfg.services else { return Ok(Vec::new()) };
     let buckets = Path::new(&s.buckets);
+    let s3: std::collections::BTreeSet<String> = s.s3.keys().cloned().collect();
     let mut out = Vec::new();
     let mut diags = aisprint_shared::diag::Diagnostics::new();
     for f in &s.fdl {
         let text = std::fs::read_to_string(f).map_err(|source| AgentError::Read { path: PathBuf::from(f), source })?;
-        out.extend(load_fdl(f, &text, &s.cluster, buckets, &mut diags));
+        out.extend(load_fdl(f, &text, &s.cluster, buckets, &s3, &mut diags));
     }
     let applied = state_dir(cfg).join("applied");
     for e in std::fs::read_dir(&applied).into_iter().flatten().flatten() {
         let f = e.path().join("fdl.yaml");
         let cluster = e.file_name().to_string_lossy().to_string();
         if let Ok(text) = std::fs::read_to_string(&f) {
-            out.extend(load_fdl(&f.display().to_string(), &text, &cluster, buckets, &mut diags));
+            out.extend(load_fdl(&f.display().to_string(), &text, &cluster, buckets, &s3, &mut diags));
         }
     }
     if diags.has_errors() {
@@ -131,6 +137,7 @@ fn load_fdl(
     text: &str,
     cluster: &str,
     buckets: &Path,
+    s3: &std::collections::BTreeSet<String>,
     diags: &mut aisprint_shared::diag::Diagnostics,
 ) -> Vec<Prepared> {
     let mut out = Vec::new();
@@ -168,9 +175,18 @@ fn load_fdl(
                 .output
                 .iter()
                 .map(|o| match remote_cluster(&o.storage_provider, cluster) {
+                    _ if s3.contains(&o.storage_provider) => {
+                        Output::S3 { provider: o.storage_provider.clone(), bucket: o.path.clone() }
+                    }
                     Some(c) => Output::Mesh { cluster: c.to_string(), bucket: o.path.clone() },
                     None => Output::Local(buckets.join(&o.path)),
                 })
+                .collect(),
+            mirrors: svc
+                .input
+                .iter()
+                .filter(|i| s3.contains(&i.storage_provider))
+                .map(|i| (i.storage_provider.clone(), i.path.clone(), buckets.join(&i.path)))
                 .collect(),
             parallelism: svc.max_parallelism.unwrap_or(1) as usize,
         });
@@ -356,8 +372,17 @@ pub async fn start(
     let outbox = state.join("outbox");
     let ship = Arc::new(tokio::sync::Notify::new());
     {
-        let (cfg, outbox, ship, cancel) = (cfg.clone(), outbox.clone(), ship.clone(), cancel.clone());
-        tasks.spawn(async move { crate::ship::ship_loop(cfg, outbox, ship, cancel).await });
+        let dest = crate::ship::Dest::Mesh(Box::new(cfg.clone()));
+        let (outbox, ship, cancel) = (outbox.clone(), ship.clone(), cancel.clone());
+        tasks.spawn(async move { crate::ship::ship_loop(dest, outbox, ship, cancel).await });
+    }
+    let outbox_s3 = state.join("outbox-s3");
+    let ship_s3 = Arc::new(tokio::sync::Notify::new());
+    let stores = (!sc.s3.is_empty()).then(|| Arc::new(crate::s3::Stores::new(sc.s3.clone())));
+    if let Some(st) = &stores {
+        let dest = crate::ship::Dest::S3(st.clone());
+        let (outbox, ship, cancel) = (outbox_s3.clone(), ship_s3.clone(), cancel.clone());
+        tasks.spawn(async move { crate::ship::ship_loop(dest, outbox, ship, cancel).await });
     }
     let mut m = Manager {
         watcher,
@@ -378,6 +403,9 @@ pub async fn start(
             runtime,
             outbox,
             ship,
+            outbox_s3,
+            ship_s3,
+            stores,
         }),
     };
     for s in services {
@@ -438,6 +466,11 @@ struct Shared {
     outbox: PathBuf,
     /// Wakes the shipper.
     ship: Arc<tokio::sync::Notify>,
+    /// Outputs for S3 stores: `<outbox_s3>/<provider>/<bucket>/<folder>/<file>`.
+    outbox_s3: PathBuf,
+    ship_s3: Arc<tokio::sync::Notify>,
+    /// The configured S3 stores (`services.s3`).
+    stores: Option<Arc<crate::s3::Stores>>,
 }
 
 impl Manager {
@@ -445,7 +478,7 @@ impl Manager {
     fn add(&mut self, mut s: Prepared) -> Result<(), AgentError> {
         let local_outputs = s.outputs.iter_mut().filter_map(|o| match o {
             Output::Local(d) => Some(d),
-            Output::Mesh { .. } => None,
+            Output::Mesh { .. } | Output::S3 { .. } => None,
         });
         for d in s.inputs.iter_mut().chain(local_outputs) {
             std::fs::create_dir_all(&*d).map_err(|e| io(d, e))?;
@@ -488,6 +521,11 @@ impl Manager {
         }
         tracing::info!(service = %name, parallelism = s.parallelism, inputs = ?s.inputs, "service ready");
         let token = self.cancel.child_token();
+        for (provider, path, local) in &s.mirrors {
+            let Some(st) = self.shared.stores.clone() else { continue };
+            let (provider, path, local, t) = (provider.clone(), path.clone(), local.clone(), token.clone());
+            tokio::spawn(async move { crate::s3::mirror(st, provider, path, local, t).await });
+        }
         self.running.insert(name, token.clone());
         let runner = Runner { p: s, s: self.shared.clone() };
         tokio::spawn(async move { runner.run(rx, token).await });
@@ -518,7 +556,8 @@ impl Manager {
         std::fs::write(&fdl, &a.fdl).map_err(|e| format!("{}: {e}", fdl.display()))?;
         let mut diags = aisprint_shared::diag::Diagnostics::new();
         // Checked where it will live (the scripts are relative to it).
-        let services = load_fdl(&fdl.display().to_string(), &a.fdl, &a.cluster, &self.buckets, &mut diags);
+        let s3 = self.shared.stores.as_ref().map(|s| s.providers()).unwrap_or_default();
+        let services = load_fdl(&fdl.display().to_string(), &a.fdl, &a.cluster, &self.buckets, &s3, &mut diags);
         if diags.has_errors() {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(diags.to_string());
@@ -886,7 +925,7 @@ impl Runner {
         };
         // Outputs to every output bucket (the first by renaming); those for other nodes into
         // the outbox, which the shipper empties.
-        let mut shipped = false;
+        let mut shipped: Vec<Arc<tokio::sync::Notify>> = Vec::new();
         if let Ok(rd) = std::fs::read_dir(&tmp) {
             for e in rd.flatten() {
                 let from = e.path();
@@ -894,9 +933,13 @@ impl Runner {
                 for (i, out) in self.p.outputs.iter().enumerate().rev() {
                     let to = match out {
                         Output::Local(d) => d.join(name),
-                        Output::Mesh { cluster, bucket } => {
-                            shipped = true;
-                            let d = self.s.outbox.join(cluster).join(bucket);
+                        Output::Mesh { cluster: to, bucket } | Output::S3 { provider: to, bucket } => {
+                            let (outbox, wake) = match out {
+                                Output::S3 { .. } => (&self.s.outbox_s3, &self.s.ship_s3),
+                                _ => (&self.s.outbox, &self.s.ship),
+                            };
+                            shipped.push(wake.clone());
+                            let d = outbox.join(to).join(bucket);
                             if let Err(err) = std::fs::create_dir_all(&d) {
                                 tracing::error!(service = %svc.name, folder = %d.display(), error = %err, "output not delivered");
                                 continue;
@@ -911,8 +954,8 @@ impl Runner {
                 }
             }
         }
-        if shipped {
-            self.s.ship.notify_one();
+        for wake in shipped {
+            wake.notify_one();
         }
         let _ = std::fs::remove_dir_all(&tmp);
         (job.function_start, job.function_end) = function_times(&times_path);

@@ -1,4 +1,5 @@
-//! The shipper: outputs of this node's services for buckets of services on other nodes.
+//! The shipper: outputs of this node's services for buckets of services on other nodes, or
+//! for an S3-compatible store.
 //!
 //! A job moves such an output into the outbox (`<state>/outbox/<cluster>/<bucket>/<folder>/
 //! <file>`, a rename: the file is there whole or not at all) before the job is recorded as
@@ -7,6 +8,9 @@
 //! that agent has stored it. Only then is the file removed: an outage, a restart of either
 //! agent or of the controller only delays it. A file sent twice (an answer lost on the way)
 //! is taken once, since an agent takes a file name once per service.
+//!
+//! Outputs for a store wait the same way in their own outbox
+//! (`<state>/outbox-s3/<provider>/<bucket>/<folder>/<file>`) and leave it once uploaded.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,8 +85,24 @@ enum Sent {
     Retry(String),
 }
 
+/// Where an outbox's files go.
+#[derive(Debug)]
+pub enum Dest {
+    /// Other clusters' agents, through the controller (the outbox's first level: the cluster).
+    Mesh(Box<AgentConfig>),
+    /// S3-compatible stores (the first level: the storage provider).
+    S3(Arc<crate::s3::Stores>),
+}
+
+/// A ready way to send.
+#[derive(Clone)]
+enum Target {
+    Mesh(AgentServiceClient<Channel>, String),
+    S3(Arc<crate::s3::Stores>),
+}
+
 /// Empties the outbox until `cancel` fires.
-pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, cancel: CancellationToken) {
+pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: CancellationToken) {
     let undeliverable = outbox.with_file_name("undeliverable");
     let mut backoff = Backoff::new();
     let mut client: Option<AgentServiceClient<Channel>> = None;
@@ -99,15 +119,16 @@ pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, can
             }
             continue;
         }
-        let c = match &client {
-            Some(c) => c.clone(),
-            None => match connect(&cfg).await {
+        let target = match (&dest, &client) {
+            (Dest::S3(st), _) => Target::S3(st.clone()),
+            (Dest::Mesh(cfg), Some(c)) => Target::Mesh(c.clone(), cfg.node_id.clone()),
+            (Dest::Mesh(cfg), None) => match connect(cfg).await {
                 Ok(ch) => {
                     let c = AgentServiceClient::new(ch)
                         .max_decoding_message_size(MESSAGE_MAX_BYTES)
                         .max_encoding_message_size(MESSAGE_MAX_BYTES);
                     client = Some(c.clone());
-                    c
+                    Target::Mesh(c, cfg.node_id.clone())
                 }
                 Err(e) => {
                     let what = format!("{} output(s) for other nodes wait: controller unreachable", files.len());
@@ -132,9 +153,9 @@ pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, can
             if cancel.is_cancelled() {
                 break;
             }
-            let (c, node) = (c.clone(), cfg.node_id.clone());
+            let t = target.clone();
             set.spawn(async move {
-                let sent = send(c, &node, &f).await;
+                let sent = send(t, &f).await;
                 (f, sent)
             });
         }
@@ -158,7 +179,7 @@ pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, can
                         .map(std::fs::create_dir_all)
                         .transpose()
                         .and_then(|_| std::fs::rename(&f.path, &to));
-                    tracing::error!(cluster = %f.cluster, bucket = %f.bucket, file = %f.name, reason = %why, kept = %to.display(), kept_ok = kept.is_ok(), "output refused by the receiving agent: kept aside");
+                    tracing::error!(to = %f.cluster, bucket = %f.bucket, file = %f.name, reason = %why, kept = %to.display(), kept_ok = kept.is_ok(), "output refused: kept aside");
                 }
                 Sent::Retry(why) => {
                     retry.get_or_insert(why);
@@ -166,7 +187,7 @@ pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, can
             }
         }
         if delivered > 0 {
-            tracing::debug!(delivered, "outputs delivered to other nodes");
+            tracing::debug!(delivered, outbox = %outbox.display(), "outputs delivered");
         }
         if cancel.is_cancelled() {
             return;
@@ -177,17 +198,26 @@ pub async fn ship_loop(cfg: AgentConfig, outbox: PathBuf, wake: Arc<Notify>, can
                 if why.contains("transport") {
                     client = None;
                 }
-                backoff.pause(&cancel, "outputs for other nodes not delivered yet", &why).await;
+                backoff.pause(&cancel, "outputs not delivered yet (kept in the outbox)", &why).await;
             }
             None => backoff.reset(),
         }
     }
 }
 
-async fn send(mut c: AgentServiceClient<Channel>, node: &str, f: &Pending) -> Sent {
+async fn send(t: Target, f: &Pending) -> Sent {
     let content = match tokio::fs::read(&f.path).await {
         Ok(b) => b,
         Err(e) => return Sent::Retry(format!("{}: {e}", f.path.display())),
+    };
+    let (mut c, node) = match t {
+        Target::Mesh(c, node) => (c, node),
+        Target::S3(st) => {
+            return match st.upload(&f.cluster, &f.bucket, &f.name, content).await {
+                Ok(()) => Sent::Delivered,
+                Err(e) => Sent::Retry(e),
+            }
+        }
     };
     if content.len() > SHIP_MAX_BYTES {
         return Sent::Refused(format!(
@@ -197,7 +227,7 @@ async fn send(mut c: AgentServiceClient<Channel>, node: &str, f: &Pending) -> Se
         ));
     }
     let req = ShipRequest {
-        node_id: node.to_string(),
+        node_id: node,
         cluster: f.cluster.clone(),
         bucket: f.bucket.clone(),
         name: f.name.clone(),

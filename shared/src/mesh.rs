@@ -63,6 +63,49 @@ pub struct AgentServices {
     /// The job queue (redb), job logs and temporary output folders; default: beside the buffer.
     #[serde(default)]
     pub state: Option<String>,
+    /// S3-compatible stores (MinIO, Amazon S3) by the FDL storage provider they serve
+    /// (`minio.<id>`, `s3.<id>`): a service's output to such a provider is uploaded there,
+    /// and its input from one is fetched from there. Without an entry, a provider naming
+    /// another cluster goes through the mesh, and any other is a local folder.
+    #[serde(default)]
+    pub s3: std::collections::BTreeMap<String, S3Store>,
+}
+
+/// One S3-compatible store. Paths are `<bucket>/<folder>`, as in the FDL.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Store {
+    /// `http(s)://host:port` of a MinIO (or other S3-compatible) server; empty for Amazon S3.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key: String,
+    /// Kept out of logs and errors.
+    pub secret_key: String,
+    /// How often an input folder in the store is listed for new files, in seconds.
+    #[serde(default = "default_poll")]
+    pub poll_s: f64,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_poll() -> f64 {
+    1.0
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("poll_s", &self.poll_s)
+            .finish()
+    }
 }
 
 /// The agent's part of the monitoring subsystem.
@@ -316,6 +359,30 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
         }
         if s.buckets.trim().is_empty() {
             out.push(doc.error("services.buckets", "empty: the folder that holds the buckets"));
+        }
+        for (name, st) in &s.s3 {
+            let key = format!("services.s3.{name}");
+            let provider_ok = name
+                .split_once('.')
+                .is_some_and(|(kind, id)| matches!(kind, "minio" | "s3") && !id.is_empty() && valid_name(id));
+            if !provider_ok {
+                out.push(
+                    doc.error(&key, format!("`{name}`: expected an FDL storage provider, `minio.<id>` or `s3.<id>`")),
+                );
+            }
+            if let Some(e) = &st.endpoint {
+                if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() <= "https://".len() {
+                    out.push(doc.error(format!("{key}.endpoint"), format!("`{e}`: expected http(s)://host:port")));
+                }
+            }
+            if st.access_key.is_empty() || st.secret_key.is_empty() {
+                out.push(doc.error(&key, "access_key and secret_key: both needed"));
+            }
+            if !(st.poll_s.is_finite() && st.poll_s >= 0.05) {
+                out.push(
+                    doc.error(format!("{key}.poll_s"), format!("{}: expected seconds, at least 0.05", st.poll_s)),
+                );
+            }
         }
     }
     out
