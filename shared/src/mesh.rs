@@ -379,9 +379,7 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
                 out.push(doc.error(&key, "access_key and secret_key: both needed"));
             }
             if !(st.poll_s.is_finite() && st.poll_s >= 0.05) {
-                out.push(
-                    doc.error(format!("{key}.poll_s"), format!("{}: expected seconds, at least 0.05", st.poll_s)),
-                );
+                out.push(doc.error(format!("{key}.poll_s"), format!("{}: expected seconds, at least 0.05", st.poll_s)));
             }
         }
     }
