@@ -20,6 +20,14 @@
 //! and the exit status); `run_parameters.yaml` and
 //! `campaign.yaml` (agents, units, runs, times) beside them. With `run.train_models`, the
 //! models are trained from the tables at the end (`aisprint models train`).
+//!
+//! Then each deployment of two units or more runs whole (OSCAR-P's `Full_workflow`): every
+//! unit's service on its agent, each writing into the next one's input bucket (through the
+//! mesh when the next is on another agent), the batches uploaded to the first; per run, the
+//! stages' tables and the pipeline's (`full_workflow_response_time_dataframe.csv`: per file,
+//! the first stage's creation to the last stage's end) under
+//! `deployment_<i>/Full_workflow/results/Dataframes/`. With `test_single_services: false`
+//! only these runs are made.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +36,11 @@ use std::time::{Duration, Instant};
 use aisprint_proto::v1::admin_service_client::AdminServiceClient;
 use aisprint_proto::v1::{JobInfo, ListJobsRequest, SendCommandRequest};
 use aisprint_shared::app::check::Application;
+
+use aisprint_shared::profile::{Plan, Unit};
+use tonic::transport::Channel;
+
+use crate::models::{write_csv, Row};
 
 /// The per-job table's columns.
 pub const JOBS_HEADER: &str = "job,run_name,file,created,started,finished,wait,process_creation,overhead,compute_time,write_back,run_time,full_time,exit_status\n";
@@ -80,16 +93,14 @@ fn job_row(j: &JobInfo, run: &str) -> String {
         j.exit_status
     )
 }
-use aisprint_shared::profile::{Plan, Unit};
-use tonic::transport::Channel;
-
-use crate::models::{write_csv, Row};
 
 /// How the campaign reaches the agents.
 #[derive(Debug, Clone)]
 pub struct CampaignOptions {
     /// Resource name -> the node id of the agent that stands for it.
     pub agents: BTreeMap<String, String>,
+    /// Resource name -> the OSCAR cluster that stands for it (its REST API).
+    pub oscar: BTreeMap<String, std::sync::Arc<crate::oscar_apply::OscarCluster>>,
     /// How long one run may wait for its jobs.
     pub run_timeout: Duration,
     /// Seed of the exponential inter-upload times.
@@ -294,7 +305,7 @@ pub async fn run(
     app_dir: &Path,
     app: &Application,
     plan: &Plan,
-    admin: &mut AdminServiceClient<Channel>,
+    mut admin: Option<&mut AdminServiceClient<Channel>>,
     o: &CampaignOptions,
 ) -> Result<CampaignSummary, String> {
     use base64::Engine;
@@ -353,9 +364,6 @@ pub async fn run(
         ));
     }
     let files_per_run = files_per_run as usize;
-    if run_cfg.test_single_services.as_ref().is_some_and(|f| !f.is_true()) {
-        eprintln!("note: run.test_single_services is false, and only single-service runs are made here (whole-pipeline runs are not available yet)");
-    }
     if run_cfg.test_synchronously.as_ref().is_some_and(aisprint_shared::app::Flag::is_true) {
         return Err("run.test_synchronously: synchronous campaigns are not available yet; set it to false".into());
     }
@@ -380,16 +388,27 @@ pub async fn run(
             }
         }
     }
-    let missing: Vec<&str> =
-        units.iter().map(|(_, u)| u.resource.as_str()).filter(|r| !o.agents.contains_key(*r)).collect();
+    let missing: Vec<&str> = units
+        .iter()
+        .map(|(_, u)| u.resource.as_str())
+        .filter(|r| !o.agents.contains_key(*r) && !o.oscar.contains_key(*r))
+        .collect();
     if !missing.is_empty() {
         let mut m = missing.clone();
         m.sort_unstable();
         m.dedup();
         return Err(format!(
-            "no agent stands for resource(s) {}: give --agent <resource>=<node id> for each",
+            "no agent stands for resource(s) {}: give --agent <resource>=<node id> (or --oscar <resource>=<cluster>) for each",
             m.join(", ")
         ));
+    }
+    for (_, u) in &units {
+        if let Some(c) = o.oscar.get(&u.resource) {
+            oscar_image(app, u, &c.name)?;
+        }
+    }
+    if admin.is_none() && units.iter().any(|(_, u)| !o.oscar.contains_key(&u.resource)) {
+        return Err("units on agents need the controller's config (--config)".into());
     }
     let campaign = app_dir.join("oscarp").join(run_cfg.campaign_dir.clone().unwrap_or_else(|| "campaign".into()));
     std::fs::create_dir_all(&campaign).map_err(|e| format!("{}: {e}", campaign.display()))?;
@@ -405,28 +424,36 @@ pub async fn run(
     std::fs::write(campaign.join("deployments_summary.txt"), summary_txt).map_err(|e| e.to_string())?;
 
     let mut rng = aisprint_shared::space4aid::search::Rng::new(o.seed);
+    let uploads = Uploads {
+        batch_size: asy.batch_size,
+        batches: asy.number_of_batches,
+        gap,
+        exponential: exponential_uploads,
+        encoded: &encoded,
+        ext: &ext,
+    };
     let mut description: Vec<serde_json::Value> = Vec::new();
     let mut tables = Vec::new();
     let (mut total_runs, mut total_jobs) = (0usize, 0usize);
-    for (dep_i, unit) in &units {
+    let singles = run_cfg.test_single_services.as_ref().is_none_or(|f| f.is_true());
+    for (dep_i, unit) in units.iter().filter(|_| singles) {
+        if let Some(cluster) = o.oscar.get(&unit.resource) {
+            let t = OscarRuns { reps, uploads: &uploads, files_per_run, cooldown, stamp };
+            let (rows, job_rows, jobs) = oscar_unit(app_dir, app, unit, &partitions, cluster, &t, o, &mut rng).await?;
+            tables.push(write_unit_tables(&campaign, *dep_i, unit, &rows, &job_rows)?);
+            total_runs += rows.len();
+            total_jobs += jobs;
+            description.push(serde_json::json!({
+                "unit": unit.id, "service": unit.name, "resource": unit.resource, "oscar_cluster": cluster.name,
+                "cpu": unit.cpu, "runs": rows.len(), "parallelism": unit.parallelism,
+            }));
+            continue;
+        }
+        let admin = admin.as_deref_mut().ok_or("units on agents need the controller's config (--config)")?;
         let node = &o.agents[&unit.resource];
         let service = service_of(&unit.id);
-        let design = design_dir(
-            app_dir,
-            unit,
-            partitions.get(unit.name.split("_partition").next().unwrap_or("")).map_or(&[], |v| v.as_slice()),
-        );
-        let files = design_files(&design)?;
-        if !files.iter().any(|(n, _)| n == "main.py") {
-            return Err(format!("{}: no main.py (run `aisprint design` first)", design.display()));
-        }
-        let runs: Vec<RunPlan> = unit
-            .parallelism
-            .iter()
-            .flat_map(|&p| (0..reps).map(move |_| p))
-            .enumerate()
-            .map(|(k, p)| RunPlan { name: format!("Run #{}", k + 1), parallelism: p })
-            .collect();
+        let files = unit_files(app_dir, unit, &partitions)?;
+        let runs = run_plans(&unit.parallelism, reps);
         let bucket = format!("campaign/{service}");
         let mut rows = Vec::new();
         let mut job_rows = String::from(JOBS_HEADER);
@@ -435,40 +462,18 @@ pub async fn run(
             if r.parallelism != applied_parallelism {
                 // The service, with this run's parallelism (the agent replaces the one before).
                 let mut scripts = serde_json::Map::new();
-                scripts.insert("script.sh".into(), "cd \"$(dirname \"$0\")/design\" && exec python3 main.py\n".into());
-                for (n, t) in &files {
-                    scripts.insert(format!("design/{n}"), serde_json::Value::String(t.clone()));
-                }
-                // The annotations package the component imports, beside it (the node need
-                // not have it installed).
-                for (n, t) in crate::toscarizer::PY_PACKAGE {
-                    if let Some(rel) = n.strip_prefix("aisprint/") {
-                        scripts.insert(format!("design/aisprint/{rel}"), serde_json::Value::String(t.to_string()));
-                    }
-                }
+                add_scripts(&mut scripts, &service, &files);
                 let fdl = format!(
-                    "functions:\n  oscar:\n  - {PROFILING}:\n      name: {service}\n      script: script.sh\n      max_parallelism: {p}\n      cpu: '{cpu}'\n      memory: '{mem}'\n      environment:\n        Variables:\n          COMPONENT_NAME: {name}\n          RESOURCE_ID: {res}\n      input:\n      - path: {bucket}/in\n      output:\n      - path: {bucket}/out\n",
-                    p = r.parallelism,
-                    cpu = unit.cpu,
-                    mem = unit.memory,
-                    name = unit.name,
-                    res = unit.resource,
+                    "functions:\n  oscar:\n{}",
+                    fdl_entry(
+                        &service,
+                        unit,
+                        r.parallelism,
+                        &format!("{bucket}/in"),
+                        &format!("minio.default: {bucket}/out")
+                    )
                 );
-                // Under their own cluster name: the node's other services stay as they are.
-                let payload = serde_json::json!({"cluster": PROFILING, "fdl": fdl, "scripts": scripts});
-                let id = send(admin, node, "services.apply", payload.to_string()).await?;
-                match command_result(admin, &id, Duration::from_secs(60)).await? {
-                    Some(r) if !r.ok => {
-                        return Err(format!("{}: agent `{node}` refused the service: {}", unit.id, r.message))
-                    }
-                    Some(_) => {}
-                    None => {
-                        return Err(format!(
-                            "{}: agent `{node}` did not answer the service's apply within 60 s",
-                            unit.id
-                        ))
-                    }
-                }
+                apply(admin, node, &fdl, scripts, &unit.id).await?;
                 if applied_parallelism == 0 {
                     // A warm-up job, not measured: the first process of a component on a node
                     // pays for cold caches (interpreter, libraries, the input's page).
@@ -486,67 +491,13 @@ pub async fn run(
             }
             let prefix = format!("aisprint-{stamp}-r{:04}-", k + 1);
             let run_start = Instant::now();
-            for b in 0..asy.number_of_batches {
-                if b > 0 {
-                    let wait = if exponential_uploads { exponential(gap, 1.0 - rng.unit()) } else { gap };
-                    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-                }
-                for f in 0..asy.batch_size {
-                    let name = format!("{prefix}{:03}{ext}", b * asy.batch_size + f);
-                    put(admin, node, &format!("{bucket}/in"), &name, &encoded).await?;
-                }
-            }
+            upload_run(admin, node, &format!("{bucket}/in"), &prefix, &uploads, &mut rng).await?;
             // Wait for every job of the run (the run's time limit counts the uploads too).
-            let mut shown = None;
-            let progress = |done: usize| {
-                if shown != Some(done) {
-                    eprintln!(
-                        "  {} {} (parallelism {}): {done}/{files_per_run} jobs done",
-                        unit.id, r.name, r.parallelism
-                    );
-                    shown = Some(done);
-                }
-            };
+            let label = format!("{} {} (parallelism {})", unit.id, r.name, r.parallelism);
             let left = o.run_timeout.saturating_sub(run_start.elapsed());
-            let Some(jobs) = wait_done(admin, &service, &prefix, files_per_run, left, progress).await? else {
-                return Err(format!(
-                    "{} {}: {} of {files_per_run} jobs done after {}s (is agent `{node}` running its services? raise --run_timeout)",
-                    unit.id,
-                    r.name,
-                    shown.unwrap_or(0),
-                    o.run_timeout.as_secs()
-                ));
-            };
-            let done: Vec<&JobInfo> = jobs.iter().filter(|j| j.finished > 0.0).collect();
-            // A failed job measures nothing: the run's figures would be wrong.
-            let failed: Vec<&&JobInfo> = done.iter().filter(|j| j.exit_status != 0).collect();
-            if let Some(f) = failed.first() {
-                return Err(format!(
-                    "{} {}: {} of {} jobs failed (the first: job {} on {}, exit status {}); see `aisprint oscar logs {service} {}`",
-                    unit.id,
-                    r.name,
-                    failed.len(),
-                    done.len(),
-                    f.job,
-                    f.file,
-                    f.exit_status,
-                    f.job
-                ));
-            }
-            let first = done.iter().map(|j| j.created).fold(f64::INFINITY, f64::min);
-            let end = done.iter().map(|j| j.finished).fold(f64::NEG_INFINITY, f64::max);
-            let span = (end - first).max(1e-6);
-            let response = done.iter().map(|j| j.finished - j.created).sum::<f64>() / done.len() as f64;
-            rows.push(Row {
-                run: r.name.clone(),
-                throughput: done.len() as f64 / span,
-                response,
-                parallelism: f64::from(r.parallelism),
-                cores: f64::from(r.parallelism) * unit.cpu,
-            });
-            let mut sorted = done.clone();
-            sorted.sort_by(|a, b| a.file.cmp(&b.file));
-            for j in sorted {
+            let done = wait_run(admin, &service, &prefix, files_per_run, left, &label, node, o.run_timeout).await?;
+            rows.push(row_of(&done, &r.name, f64::from(r.parallelism), f64::from(r.parallelism) * unit.cpu));
+            for j in &done {
                 job_rows.push_str(&job_row(j, &r.name));
             }
             total_runs += 1;
@@ -555,15 +506,127 @@ pub async fn run(
                 tokio::time::sleep(cooldown).await;
             }
         }
-        let dir = campaign.join(format!("deployment_{dep_i}")).join(&unit.id).join("results/Dataframes");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let table = dir.join(format!("{}_response_time_dataframe.csv", unit.name));
-        std::fs::write(&table, write_csv(&rows)).map_err(|e| format!("{}: {e}", table.display()))?;
-        std::fs::write(dir.join(format!("{}_jobs.csv", unit.name)), job_rows).map_err(|e| e.to_string())?;
-        tables.push(table);
+        tables.push(write_unit_tables(&campaign, *dep_i, unit, &rows, &job_rows)?);
         description.push(serde_json::json!({
             "unit": unit.id, "service": unit.name, "resource": unit.resource, "agent": node,
             "cpu": unit.cpu, "runs": runs.len(), "parallelism": unit.parallelism,
+        }));
+    }
+
+    // The whole pipeline of each deployment (OSCAR-P's Full_workflow): every unit's service on
+    // its agent, each writing into the next one's input bucket (through the mesh when the next
+    // runs on another agent); the input batches go to the first, and a run is done when the
+    // last has handled every file. The components keep a file's name from input to output.
+    for (dep_i, dep) in plan.deployments.iter().enumerate() {
+        if dep.units.len() < 2 && singles {
+            continue; // one unit: its single-service runs are the whole pipeline
+        }
+        if let Some(u) = dep.units.iter().find(|u| o.oscar.contains_key(&u.resource)) {
+            eprintln!(
+                "note: {} Full_workflow not run: {} is on an OSCAR cluster (whole-pipeline runs chain agents' buckets)",
+                dep.name, u.id
+            );
+            description.push(
+                serde_json::json!({"full_workflow": dep.name, "skipped": format!("{} on an OSCAR cluster", u.id)}),
+            );
+            continue;
+        }
+        let admin = admin.as_deref_mut().ok_or("units on agents need the controller's config (--config)")?;
+        let nodes: Vec<&String> = dep.units.iter().map(|u| &o.agents[&u.resource]).collect();
+        let services: Vec<String> = dep.units.iter().map(|u| format!("wf{dep_i}-{}", service_of(&u.id))).collect();
+        let bucket = |i: usize| format!("campaign-wf/{}/in", services[i]);
+        let mut files = Vec::new();
+        for u in &dep.units {
+            files.push(unit_files(app_dir, u, &partitions)?);
+        }
+        let runs = run_plans(&(0..dep.units[0].parallelism.len() as u32).collect::<Vec<_>>(), reps);
+        let mut rows: Vec<Vec<Row>> = vec![Vec::new(); dep.units.len() + 1];
+        let mut job_rows: Vec<String> = vec![String::from(JOBS_HEADER); dep.units.len()];
+        let mut applied_level = None;
+        let last = dep.units.len() - 1;
+        for (k, r) in runs.iter().enumerate() {
+            let level = r.parallelism as usize;
+            if applied_level != Some(level) {
+                // Each agent gets its units' services in one apply (it replaces its set).
+                let mut by_node: BTreeMap<&String, (String, serde_json::Map<String, serde_json::Value>)> =
+                    BTreeMap::new();
+                for (i, u) in dep.units.iter().enumerate() {
+                    let output = if i == last {
+                        format!("minio.default: campaign-wf/{}/out", services[i])
+                    } else if nodes[i + 1] == nodes[i] {
+                        format!("minio.default: {}", bucket(i + 1))
+                    } else {
+                        format!("minio.{}: {}", nodes[i + 1], bucket(i + 1))
+                    };
+                    let e = by_node.entry(nodes[i]).or_default();
+                    e.0.push_str(&fdl_entry(&services[i], u, u.parallelism[level], &bucket(i), &output));
+                    add_scripts(&mut e.1, &services[i], &files[i]);
+                }
+                for (node, (entries, scripts)) in by_node {
+                    apply(admin, node, &format!("functions:\n  oscar:\n{entries}"), scripts, &dep.name).await?;
+                }
+                if applied_level.is_none() {
+                    let warmup = format!("aisprint-{stamp}-wf{dep_i}-warmup");
+                    put(admin, nodes[0], &bucket(0), &format!("{warmup}{ext}"), &encoded).await?;
+                    if wait_done(admin, &services[last], &warmup, 1, o.run_timeout, |_| {}).await?.is_none() {
+                        return Err(format!(
+                            "{} Full_workflow: the warm-up file did not come out of the last service in {}s (do the components keep the file's name?)",
+                            dep.name,
+                            o.run_timeout.as_secs()
+                        ));
+                    }
+                }
+                applied_level = Some(level);
+            }
+            let prefix = format!("aisprint-{stamp}-wf{dep_i}-r{:04}-", k + 1);
+            let run_start = Instant::now();
+            upload_run(admin, nodes[0], &bucket(0), &prefix, &uploads, &mut rng).await?;
+            let pars: Vec<u32> = dep.units.iter().map(|u| u.parallelism[level]).collect();
+            let label = format!("{} Full_workflow {} (parallelism {pars:?})", dep.name, r.name);
+            let left = o.run_timeout.saturating_sub(run_start.elapsed());
+            wait_run(admin, &services[last], &prefix, files_per_run, left, &label, nodes[last], o.run_timeout).await?;
+            // Every stage's jobs of the run, then the pipeline's: from the first stage's
+            // creation to the last stage's end, per file.
+            let mut per_file: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+            for (i, u) in dep.units.iter().enumerate() {
+                let done = wait_run(admin, &services[i], &prefix, files_per_run, left, &label, nodes[i], o.run_timeout)
+                    .await?;
+                let p = f64::from(u.parallelism[level]);
+                rows[i].push(row_of(&done, &r.name, p, p * u.cpu));
+                for j in &done {
+                    job_rows[i].push_str(&job_row(j, &r.name));
+                    let e = per_file.entry(j.file.clone()).or_insert((f64::INFINITY, 0.0));
+                    e.0 = e.0.min(j.created);
+                    e.1 = e.1.max(j.finished);
+                }
+                total_jobs += done.len();
+            }
+            let first = per_file.values().map(|v| v.0).fold(f64::INFINITY, f64::min);
+            let end = per_file.values().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
+            rows[dep.units.len()].push(Row {
+                run: r.name.clone(),
+                throughput: per_file.len() as f64 / (end - first).max(1e-6),
+                response: per_file.values().map(|v| v.1 - v.0).sum::<f64>() / per_file.len().max(1) as f64,
+                parallelism: f64::from(pars[0]),
+                cores: dep.units.iter().zip(&pars).map(|(u, p)| f64::from(*p) * u.cpu).sum(),
+            });
+            total_runs += 1;
+            if !cooldown.is_zero() {
+                tokio::time::sleep(cooldown).await;
+            }
+        }
+        let dir = campaign.join(format!("deployment_{dep_i}")).join("Full_workflow/results/Dataframes");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for (i, u) in dep.units.iter().enumerate() {
+            std::fs::write(dir.join(format!("{}_response_time_dataframe.csv", u.name)), write_csv(&rows[i]))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::write(dir.join(format!("{}_jobs.csv", u.name)), &job_rows[i]).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(dir.join("full_workflow_response_time_dataframe.csv"), write_csv(&rows[dep.units.len()]))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        description.push(serde_json::json!({
+            "full_workflow": dep.name, "units": dep.units.iter().map(|u| u.id.clone()).collect::<Vec<_>>(),
+            "agents": nodes, "runs": runs.len(),
         }));
     }
     let wall = start.elapsed();
@@ -579,4 +642,366 @@ pub async fn run(
     std::fs::write(campaign.join("campaign.yaml"), serde_yaml::to_string(&desc).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     Ok(CampaignSummary { dir: campaign, runs: total_runs, jobs: total_jobs, wall, tables })
+}
+
+/// How a run's inputs are uploaded.
+struct Uploads<'a> {
+    batch_size: u32,
+    batches: u32,
+    /// Seconds between batches (the mean, when exponential).
+    gap: f64,
+    exponential: bool,
+    /// The input file, base64.
+    encoded: &'a str,
+    ext: &'a str,
+}
+
+/// Uploads a run's batches on schedule into `bucket` of `node`, as `<prefix>NNN<ext>`.
+async fn upload_run(
+    admin: &mut AdminServiceClient<Channel>,
+    node: &str,
+    bucket: &str,
+    prefix: &str,
+    u: &Uploads<'_>,
+    rng: &mut aisprint_shared::space4aid::search::Rng,
+) -> Result<(), String> {
+    for b in 0..u.batches {
+        if b > 0 {
+            let wait = if u.exponential { exponential(u.gap, 1.0 - rng.unit()) } else { u.gap };
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+        for f in 0..u.batch_size {
+            let name = format!("{prefix}{:03}{}", b * u.batch_size + f, u.ext);
+            put(admin, node, bucket, &name, u.encoded).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The runs of a unit: each parallelism level, `reps` times (`Run #1`, ...).
+fn run_plans(levels: &[u32], reps: u32) -> Vec<RunPlan> {
+    levels
+        .iter()
+        .flat_map(|&p| (0..reps).map(move |_| p))
+        .enumerate()
+        .map(|(k, p)| RunPlan { name: format!("Run #{}", k + 1), parallelism: p })
+        .collect()
+}
+
+/// The files of a unit's design folder (`main.py` needed).
+fn unit_files(
+    app_dir: &Path,
+    unit: &Unit,
+    partitions: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<(String, String)>, String> {
+    let design = design_dir(
+        app_dir,
+        unit,
+        partitions.get(unit.name.split("_partition").next().unwrap_or("")).map_or(&[], |v| v.as_slice()),
+    );
+    let files = design_files(&design)?;
+    if !files.iter().any(|(n, _)| n == "main.py") {
+        return Err(format!("{}: no main.py (run `aisprint design` first)", design.display()));
+    }
+    Ok(files)
+}
+
+/// A service's files, under `<service>/`: its script, its design and the annotations package
+/// the component imports (the node need not have it installed).
+fn add_scripts(scripts: &mut serde_json::Map<String, serde_json::Value>, service: &str, files: &[(String, String)]) {
+    scripts.insert(format!("{service}/script.sh"), "cd \"$(dirname \"$0\")/design\" && exec python3 main.py\n".into());
+    for (n, t) in files {
+        scripts.insert(format!("{service}/design/{n}"), serde_json::Value::String(t.clone()));
+    }
+    for (n, t) in crate::toscarizer::PY_PACKAGE {
+        if let Some(rel) = n.strip_prefix("aisprint/") {
+            scripts.insert(format!("{service}/design/aisprint/{rel}"), serde_json::Value::String(t.to_string()));
+        }
+    }
+}
+
+/// One FDL entry of the profiling cluster; `output` is `<storage provider>: <path>`.
+fn fdl_entry(service: &str, unit: &Unit, parallelism: u32, input: &str, output: &str) -> String {
+    let (provider, path) = output.split_once(": ").unwrap_or(("minio.default", output));
+    format!(
+        "  - {PROFILING}:\n      name: {service}\n      script: {service}/script.sh\n      max_parallelism: {parallelism}\n      cpu: '{cpu}'\n      memory: '{mem}'\n      environment:\n        Variables:\n          COMPONENT_NAME: {name}\n          RESOURCE_ID: {res}\n      input:\n      - storage_provider: minio.default\n        path: {input}\n      output:\n      - storage_provider: {provider}\n        path: {path}\n",
+        cpu = unit.cpu,
+        mem = unit.memory,
+        name = unit.name,
+        res = unit.resource,
+    )
+}
+
+/// Applies services to an agent under the profiling cluster (the node's other services stay
+/// as they are) and waits for its answer.
+async fn apply(
+    admin: &mut AdminServiceClient<Channel>,
+    node: &str,
+    fdl: &str,
+    scripts: serde_json::Map<String, serde_json::Value>,
+    what: &str,
+) -> Result<(), String> {
+    let payload = serde_json::json!({"cluster": PROFILING, "fdl": fdl, "scripts": scripts});
+    let id = send(admin, node, "services.apply", payload.to_string()).await?;
+    match command_result(admin, &id, Duration::from_secs(60)).await? {
+        Some(r) if !r.ok => Err(format!("{what}: agent `{node}` refused the service: {}", r.message)),
+        Some(_) => Ok(()),
+        None => Err(format!("{what}: agent `{node}` did not answer the service's apply within 60 s")),
+    }
+}
+
+/// Waits for a run's `want` jobs of `service` (printing progress), sorted by file; an error
+/// when they do not all finish in `left` or when any failed (a failed job measures nothing).
+#[allow(clippy::too_many_arguments)]
+async fn wait_run(
+    admin: &mut AdminServiceClient<Channel>,
+    service: &str,
+    prefix: &str,
+    want: usize,
+    left: Duration,
+    label: &str,
+    node: &str,
+    run_timeout: Duration,
+) -> Result<Vec<JobInfo>, String> {
+    let mut shown = None;
+    let progress = |done: usize| {
+        if shown != Some(done) {
+            eprintln!("  {label}: {done}/{want} jobs done");
+            shown = Some(done);
+        }
+    };
+    let Some(jobs) = wait_done(admin, service, prefix, want, left, progress).await? else {
+        return Err(format!(
+            "{label}: {} of {want} jobs done after {}s (is agent `{node}` running its services? raise --run_timeout)",
+            shown.unwrap_or(0),
+            run_timeout.as_secs()
+        ));
+    };
+    let mut done: Vec<JobInfo> = jobs.into_iter().filter(|j| j.finished > 0.0).collect();
+    let failed: Vec<&JobInfo> = done.iter().filter(|j| j.exit_status != 0).collect();
+    if let Some(f) = failed.first() {
+        return Err(format!(
+            "{label}: {} of {} jobs failed (the first: job {} on {}, exit status {}); see `aisprint oscar logs {service} {}`",
+            failed.len(),
+            done.len(),
+            f.job,
+            f.file,
+            f.exit_status,
+            f.job
+        ));
+    }
+    done.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(done)
+}
+
+/// A run's row: throughput = jobs / (last end - first creation), response = mean of end -
+/// creation.
+fn row_of(done: &[JobInfo], run: &str, parallelism: f64, cores: f64) -> Row {
+    let first = done.iter().map(|j| j.created).fold(f64::INFINITY, f64::min);
+    let end = done.iter().map(|j| j.finished).fold(f64::NEG_INFINITY, f64::max);
+    let span = (end - first).max(1e-6);
+    Row {
+        run: run.to_string(),
+        throughput: done.len() as f64 / span,
+        response: done.iter().map(|j| j.finished - j.created).sum::<f64>() / done.len().max(1) as f64,
+        parallelism,
+        cores,
+    }
+}
+
+/// Writes a unit's tables (`deployment_<i>/<unit>/results/Dataframes/`); the response-time
+/// table's path.
+fn write_unit_tables(
+    campaign: &Path,
+    dep_i: usize,
+    unit: &Unit,
+    rows: &[Row],
+    job_rows: &str,
+) -> Result<PathBuf, String> {
+    let dir = campaign.join(format!("deployment_{dep_i}")).join(&unit.id).join("results/Dataframes");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let table = dir.join(format!("{}_response_time_dataframe.csv", unit.name));
+    std::fs::write(&table, write_csv(rows)).map_err(|e| format!("{}: {e}", table.display()))?;
+    std::fs::write(dir.join(format!("{}_jobs.csv", unit.name)), job_rows)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(table)
+}
+
+/// What every OSCAR unit's runs share.
+struct OscarRuns<'a> {
+    reps: u32,
+    uploads: &'a Uploads<'a>,
+    files_per_run: usize,
+    cooldown: Duration,
+    stamp: u128,
+}
+
+/// An OSCAR service name for a unit (Kubernetes names: lower case, digits, `-`).
+pub fn oscar_service_of(unit: &str) -> String {
+    service_of(unit).to_ascii_lowercase().replace(|c: char| !(c.is_ascii_alphanumeric() || c == '-'), "-")
+}
+
+/// The container image an OSCAR cluster runs a unit from (candidate_deployments.yaml).
+fn oscar_image(app: &Application, unit: &Unit, cluster: &str) -> Result<String, String> {
+    app.deployments
+        .value
+        .components
+        .get(&unit.key)
+        .and_then(|c| c.containers.get(&unit.container))
+        .and_then(|c| c.image.clone())
+        .filter(|i| !i.trim().is_empty())
+        .ok_or_else(|| {
+            format!(
+                "common_config/candidate_deployments.yaml: Components.{}.Containers.{}.image: missing: OSCAR cluster `{cluster}` runs the unit {} from a container image (build it with `aisprint toscarizer docker` and write its name there)",
+                unit.key, unit.container, unit.id
+            )
+        })
+}
+
+/// Unix seconds of an OSCAR (Kubernetes) time, RFC 3339 in UTC.
+fn oscar_time(t: &Option<String>) -> Option<f64> {
+    let t = t.as_deref()?;
+    humantime::parse_rfc3339_weak(t.trim_end_matches('Z'))
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs_f64())
+}
+
+/// A unit's single-service runs on an OSCAR cluster, through its REST API: the service
+/// (the container image of candidate_deployments.yaml, the component's OSCAR script) is
+/// created or updated with the run's parallelism as its limits (`total_cpu`, `total_memory`:
+/// parallelism x the container's); before each run the service's finished jobs are deleted,
+/// then the batches are sent as asynchronous invocations (`POST /job/<service>`, the input in
+/// base64, the service's token), and the run waits until OSCAR lists every job finished. The
+/// rows come from OSCAR's job times (creation, start, finish; Kubernetes keeps seconds).
+#[allow(clippy::too_many_arguments)]
+async fn oscar_unit(
+    app_dir: &Path,
+    app: &Application,
+    unit: &Unit,
+    partitions: &BTreeMap<String, Vec<String>>,
+    cluster: &crate::oscar_apply::OscarCluster,
+    t: &OscarRuns<'_>,
+    o: &CampaignOptions,
+    rng: &mut aisprint_shared::space4aid::search::Rng,
+) -> Result<(Vec<Row>, String, usize), String> {
+    use crate::oscar_client::{Environment, ServiceDefinition, StorageIo};
+    let service = oscar_service_of(&unit.id);
+    let image = oscar_image(app, unit, &cluster.name)?;
+    let design = design_dir(
+        app_dir,
+        unit,
+        partitions.get(unit.name.split("_partition").next().unwrap_or("")).map_or(&[], |v| v.as_slice()),
+    );
+    let component = unit.name.split("_partition").next().unwrap_or(&unit.name);
+    let script = crate::toscarizer::oscar_script(&design, component);
+    let client = &cluster.client;
+    let what = |e: crate::oscar_client::OscarError| format!("{} on OSCAR cluster `{}`: {e}", unit.id, cluster.name);
+    let (mut rows, mut job_rows, mut jobs_total) = (Vec::new(), String::from(JOBS_HEADER), 0usize);
+    let mut token = String::new();
+    let mut applied = 0;
+    for (k, r) in run_plans(&unit.parallelism, t.reps).iter().enumerate() {
+        if r.parallelism != applied {
+            let mut env = Environment::default();
+            env.variables.insert("COMPONENT_NAME".into(), unit.name.clone());
+            env.variables.insert("RESOURCE_ID".into(), unit.resource.clone());
+            let io = |dir: &str| StorageIo {
+                storage_provider: "minio.default".into(),
+                path: format!("{service}/{dir}"),
+                ..Default::default()
+            };
+            let mut def = ServiceDefinition {
+                name: service.clone(),
+                image: image.clone(),
+                script: script.clone(),
+                cpu: Some(format!("{}", unit.cpu)),
+                memory: Some(format!("{}Mi", unit.memory.round() as u64)),
+                environment: Some(env),
+                input: vec![io("in")],
+                output: vec![io("out")],
+                ..Default::default()
+            };
+            let p = f64::from(r.parallelism);
+            def.extra.insert("total_cpu".into(), format!("{}", p * unit.cpu).into());
+            def.extra.insert("total_memory".into(), format!("{}Mi", (p * unit.memory).round() as u64).into());
+            crate::oscar_apply::put_service(cluster, &def)
+                .await
+                .map_err(|e| format!("{} on OSCAR cluster `{}`: {e}", unit.id, cluster.name))?;
+            token = client.get_service(&service).await.map_err(what)?.token().unwrap_or_default().to_string();
+            if token.is_empty() {
+                return Err(format!("{} on OSCAR cluster `{}`: the service has no token", unit.id, cluster.name));
+            }
+            applied = r.parallelism;
+        }
+        client.delete_jobs(&service, true).await.map_err(what)?;
+        let run_start = Instant::now();
+        for b in 0..t.uploads.batches {
+            if b > 0 {
+                let u = t.uploads;
+                let wait = if u.exponential { exponential(u.gap, 1.0 - rng.unit()) } else { u.gap };
+                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            }
+            for _ in 0..t.uploads.batch_size {
+                client.invoke_async(&service, &token, t.uploads.encoded.as_bytes().to_vec()).await.map_err(what)?;
+            }
+        }
+        let label = format!("{} {} (parallelism {}) on OSCAR cluster {}", unit.id, r.name, r.parallelism, cluster.name);
+        let mut shown = None;
+        let done = loop {
+            let listed = client.list_jobs(&service).await.map_err(what)?;
+            let finished: Vec<(String, crate::oscar_client::JobInfo)> =
+                listed.into_iter().filter(|(_, j)| matches!(j.status.as_str(), "Succeeded" | "Failed")).collect();
+            if shown != Some(finished.len()) {
+                eprintln!("  {label}: {}/{} jobs done", finished.len(), t.files_per_run);
+                shown = Some(finished.len());
+            }
+            if finished.len() >= t.files_per_run {
+                break finished;
+            }
+            if run_start.elapsed() > o.run_timeout {
+                return Err(format!(
+                    "{label}: {} of {} jobs done after {}s (raise --run_timeout)",
+                    finished.len(),
+                    t.files_per_run,
+                    o.run_timeout.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        if let Some((name, _)) = done.iter().find(|(_, j)| j.status == "Failed") {
+            let log = client.job_logs(&service, name, false).await.unwrap_or_default();
+            let tail: String =
+                log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            return Err(format!("{label}: job {name} failed; the end of its log:\n{tail}"));
+        }
+        let mut infos: Vec<JobInfo> = Vec::new();
+        for (i, (name, j)) in done.iter().enumerate() {
+            let (Some(created), Some(started), Some(finished)) =
+                (oscar_time(&j.creation_time), oscar_time(&j.start_time), oscar_time(&j.finish_time))
+            else {
+                return Err(format!("{label}: job {name}: OSCAR gave no creation, start or finish time"));
+            };
+            infos.push(JobInfo {
+                node: cluster.name.clone(),
+                service: service.clone(),
+                job: i as u64 + 1,
+                file: format!("aisprint-{}-r{:04}-{name}", t.stamp, k + 1),
+                created,
+                started,
+                finished,
+                ..Default::default()
+            });
+        }
+        infos.sort_by(|a, b| a.created.total_cmp(&b.created));
+        rows.push(row_of(&infos, &r.name, f64::from(r.parallelism), f64::from(r.parallelism) * unit.cpu));
+        for j in &infos {
+            job_rows.push_str(&job_row(j, &r.name));
+        }
+        jobs_total += infos.len();
+        if !t.cooldown.is_zero() {
+            tokio::time::sleep(t.cooldown).await;
+        }
+    }
+    Ok((rows, job_rows, jobs_total))
 }

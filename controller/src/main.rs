@@ -118,6 +118,15 @@ enum Command {
         /// the plan uses).
         #[arg(long = "agent", value_name = "RESOURCE=NODE")]
         agents: Vec<String>,
+        /// An OSCAR cluster that stands for a resource, through its REST API: `--oscar
+        /// VM1=oscar-vm` (the id of an `type = OSCAR` line of --oscar_auth). Its units run
+        /// from their container images (candidate_deployments.yaml).
+        #[arg(long = "oscar", value_name = "RESOURCE=CLUSTER")]
+        oscar: Vec<String>,
+        /// auth.dat with the OSCAR clusters' endpoints and credentials (`id = oscar-vm; type =
+        /// OSCAR; host = https://...; username = ...; password = ...`).
+        #[arg(long = "oscar_auth", visible_alias = "oscar-auth", value_name = "FILE")]
+        oscar_auth: Option<PathBuf>,
         /// Seconds one run may wait for its jobs.
         #[arg(long = "run_timeout", visible_alias = "run-timeout", value_name = "SECONDS", default_value_t = 3600)]
         run_timeout: u64,
@@ -753,8 +762,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Profile { application_dir, dry_run, config, agents, run_timeout } => {
-            profile_cmd(&application_dir, dry_run, config, agents, run_timeout)
+        Command::Profile { application_dir, dry_run, config, agents, oscar, oscar_auth, run_timeout } => {
+            profile_cmd(&application_dir, dry_run, config, (agents, oscar, oscar_auth), run_timeout)
         }
         Command::Controller { command } => run_async(controller_cmd(command)),
         Command::Certs { command } => certs_cmd(command),
@@ -818,11 +827,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--agent`s, `--oscar`s and `--oscar_auth`.
+type Stands = (Vec<String>, Vec<String>, Option<PathBuf>);
+
 fn profile_cmd(
     dir: &std::path::Path,
     dry_run: bool,
     config: Option<PathBuf>,
-    agents: Vec<String>,
+    (agents, oscar, oscar_auth): Stands,
     run_timeout: u64,
 ) -> ExitCode {
     let loaded = match appdir::load(dir) {
@@ -856,32 +868,80 @@ fn profile_cmd(
         );
         return ExitCode::SUCCESS;
     }
-    let Some(config) = config else {
-        eprintln!("error: running the campaign needs the controller's config (--config) and the agent of each resource (--agent RESOURCE=NODE); --dry_run only prints the plan");
+    if config.is_none() && oscar.is_empty() {
+        eprintln!("error: running the campaign needs the controller's config (--config) and the agent of each resource (--agent RESOURCE=NODE), or OSCAR clusters (--oscar RESOURCE=CLUSTER --oscar_auth auth.dat); --dry_run only prints the plan");
         return ExitCode::from(2);
-    };
-    let mut map = std::collections::BTreeMap::new();
-    for a in &agents {
-        match a.split_once('=') {
-            Some((r, n)) if !r.trim().is_empty() && !n.trim().is_empty() => {
-                map.insert(r.trim().to_string(), n.trim().to_string());
-            }
-            _ => {
-                eprintln!("error: --agent `{a}`: expected RESOURCE=NODE (the resource's name in candidate_resources.yaml, the agent's node id)");
-                return ExitCode::from(2);
+    }
+    let pairs = |flag: &str,
+                 list: &[String],
+                 what: &str|
+     -> Result<std::collections::BTreeMap<String, String>, String> {
+        let mut map = std::collections::BTreeMap::new();
+        for a in list {
+            match a.split_once('=') {
+                Some((r, n)) if !r.trim().is_empty() && !n.trim().is_empty() => {
+                    map.insert(r.trim().to_string(), n.trim().to_string());
+                }
+                _ => return Err(format!(
+                    "error: {flag} `{a}`: expected RESOURCE={what} (the resource's name in candidate_resources.yaml)"
+                )),
             }
         }
+        Ok(map)
+    };
+    let (map, oscar_map) = match (pairs("--agent", &agents, "NODE"), pairs("--oscar", &oscar, "CLUSTER")) {
+        (Ok(a), Ok(o)) => (a, o),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut clusters = std::collections::BTreeMap::new();
+    if !oscar_map.is_empty() {
+        let Some(auth) = &oscar_auth else {
+            eprintln!("error: --oscar needs --oscar_auth (the auth.dat with the clusters' `type = OSCAR` lines)");
+            return ExitCode::from(2);
+        };
+        let all = match aisprint_controller::toscarizer::read_auth_file(auth).map_err(|e| e.to_string()).and_then(|a| {
+            aisprint_controller::oscar_apply::clusters(&a).map_err(|e| format!("{}: {e}", auth.display()))
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut all: std::collections::BTreeMap<String, std::sync::Arc<_>> =
+            all.into_iter().map(|c| (c.name.clone(), std::sync::Arc::new(c))).collect();
+        for (res, id) in &oscar_map {
+            match all.get(id) {
+                Some(c) => {
+                    clusters.insert(res.clone(), c.clone());
+                }
+                None => {
+                    eprintln!("error: --oscar {res}={id}: {} has no `id = {id}; type = OSCAR` line", auth.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        all.clear();
     }
     let opts = aisprint_controller::campaign::CampaignOptions {
         agents: map,
+        oscar: clusters,
         run_timeout: std::time::Duration::from_secs(run_timeout),
         seed: 1,
     };
     let app = &loaded.app;
     let code = run_async(async {
-        let c = mesh::load_config(&config).map_err(mesh_err)?;
-        let mut admin = mesh::admin_client(&c).await.map_err(mesh_err)?;
-        let s = aisprint_controller::campaign::run(dir, app, &plan, &mut admin, &opts)
+        let mut admin = match &config {
+            Some(config) => {
+                let c = mesh::load_config(config).map_err(mesh_err)?;
+                Some(mesh::admin_client(&c).await.map_err(mesh_err)?)
+            }
+            None => None,
+        };
+        let s = aisprint_controller::campaign::run(dir, app, &plan, admin.as_mut(), &opts)
             .await
             .map_err(|e| format!("error: {e}"))?;
         println!(

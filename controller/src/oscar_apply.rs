@@ -64,18 +64,25 @@ pub async fn apply(cluster: &OscarCluster, services: &[(Service, String)]) -> Re
     let mut done = Vec::new();
     for (svc, script) in services {
         let def = ServiceDefinition::from_fdl(svc, script.clone()).map_err(|e| e.to_string())?;
-        let existing = match cluster.client.get_service(&svc.name).await {
-            Ok(_) => true,
-            Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(e.to_string()),
-        };
-        if existing {
-            cluster.client.update_service(&def).await.map_err(|e| e.to_string())?;
-            done.push(format!("{}: service {} updated", cluster.name, svc.name));
-        } else {
-            cluster.client.create_service(&def).await.map_err(|e| e.to_string())?;
-            done.push(format!("{}: service {} created", cluster.name, svc.name));
-        }
+        let what = put_service(cluster, &def).await?;
+        done.push(format!("{}: service {} {what}", cluster.name, svc.name));
     }
     Ok(done)
+}
+
+/// Creates a service, or updates it when the cluster has one of that name: `created` or
+/// `updated`.
+pub async fn put_service(cluster: &OscarCluster, def: &ServiceDefinition) -> Result<&'static str, String> {
+    let existing = match cluster.client.get_service(&def.name).await {
+        Ok(_) => true,
+        Err(e) if e.is_not_found() => false,
+        Err(e) => return Err(e.to_string()),
+    };
+    if existing {
+        cluster.client.update_service(def).await.map_err(|e| e.to_string())?;
+        Ok("updated")
+    } else {
+        cluster.client.create_service(def).await.map_err(|e| e.to_string())?;
+        Ok("created")
+    }
 }

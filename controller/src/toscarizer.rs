@@ -870,6 +870,13 @@ fn dockerfile(base_image: &str, component: &str, unit: &str) -> String {
 /// The OSCAR user script: run once per input file, with `INPUT_FILE_PATH` and
 /// `TMP_OUTPUT_DIR` set by OSCAR (or the agent). A file named `aisprint-<uuid>...` keeps its
 /// session id along the pipeline.
+/// The OSCAR script of a design folder's component (as `toscarizer docker` writes it into
+/// the image's build context): `main.py` run in `/opt/<component>` on the input file.
+pub(crate) fn oscar_script(design: &Path, component: &str) -> String {
+    let main = std::fs::read_to_string(design.join("main.py")).unwrap_or_default();
+    user_script(component, main.contains("'-i'") || main.contains("\"-i\""))
+}
+
 fn user_script(component: &str, dash_flags: bool) -> String {
     let args = if dash_flags { " -i \"$INPUT_FILE_PATH\" -o \"$OUTPUT_FILE\"" } else { "" };
     format!(
@@ -953,10 +960,8 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
             if platforms.is_empty() {
                 platforms.push("amd64");
             }
-            let main = std::fs::read_to_string(app.join(&ctx).join("main.py")).unwrap_or_default();
-            let dash_flags = main.contains("'-i'") || main.contains("\"-i\"");
             out.file(format!("{ctx}/Dockerfile"), dockerfile(&o.base_image, comp, &unit));
-            out.file(format!("{ctx}/script.sh"), user_script(comp, dash_flags));
+            out.file(format!("{ctx}/script.sh"), oscar_script(&app.join(&ctx), comp));
             for (f, body) in PY_PACKAGE {
                 out.file(format!("{ctx}/.aisprint-python/{f}"), *body);
             }

@@ -75,8 +75,11 @@ fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
     let (out, err) = (text(&r.stdout), text(&r.stderr));
     assert!(r.status.success(), "{out}\n{err}\n{}", mesh.log("vm-1.log"));
     eprintln!("campaign wall time: {:.1} s", wall.as_secs_f64());
-    assert!(out.contains("Campaign done: 18 run(s), 144 job(s)"), "{out}");
+    // 18 single-service runs (144 jobs), then 6 runs of the whole pipeline (8 files through
+    // three stages: 144 jobs).
+    assert!(out.contains("Campaign done: 24 run(s), 288 job(s)"), "{out}");
     assert!(err.contains("C2@VM Run #6 (parallelism 1): 8/8 jobs done"), "{err}");
+    assert!(err.contains("deployment_0 Full_workflow Run #6 (parallelism [1, 1, 1]): 8/8 jobs done"), "{err}");
 
     // The tables, in OSCAR-P's layout: one row per run, levels 4, 4, 2, 2, 1, 1.
     let campaign = app.join("oscarp/campaign");
@@ -110,6 +113,32 @@ fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
         }
     }
     assert!(campaign.join("run_parameters.yaml").is_file() && campaign.join("campaign.yaml").is_file());
+
+    // The whole pipeline: each file went through the three stages, on three agents (the
+    // outputs shipped between them through the mesh); the pipeline's response is at least
+    // the sum of the stages' own.
+    let wf = campaign.join("deployment_0/Full_workflow/results/Dataframes");
+    let table = |name: &str| {
+        aisprint_controller::models::parse_csv(&std::fs::read_to_string(wf.join(name)).expect(name)).expect("parse")
+    };
+    let whole = table("full_workflow_response_time_dataframe.csv");
+    assert_eq!(whole.len(), 6);
+    let mut files_per_stage = Vec::new();
+    for service in ["ingest", "analyse", "report"] {
+        let stage = table(&format!("{service}_response_time_dataframe.csv"));
+        assert_eq!(stage.len(), 6);
+        for (w, s) in whole.iter().zip(&stage) {
+            assert!(w.response > s.response, "{service}: {w:?} vs {s:?}");
+        }
+        let jobs = std::fs::read_to_string(wf.join(format!("{service}_jobs.csv"))).expect("jobs");
+        let files: Vec<String> = jobs.lines().skip(1).map(|l| l.split(',').nth(2).expect("file").to_string()).collect();
+        assert_eq!(files.len(), 48, "{jobs}");
+        files_per_stage.push(files);
+    }
+    assert!(files_per_stage.windows(2).all(|w| w[0] == w[1]), "the same files through every stage");
+    for (w, p) in whole.iter().zip([4.0, 4.0, 2.0, 2.0, 1.0, 1.0]) {
+        assert_eq!(w.parallelism, p);
+    }
 
     // run.train_models: the models, each predicting runs it did not see (cross-validated)
     // within 15%.

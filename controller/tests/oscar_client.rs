@@ -32,8 +32,11 @@
 //! Not modelled: Kubernetes, MinIO buckets, OIDC users, visibility and federation. Stored
 //! definitions are kept as sent (a real OSCAR keeps only the fields its `Service` type
 //! knows and writes absent ones as zero values, `null` for lists and maps; the stand-in
-//! writes `null` for a missing `input`, `output` and `environment.variables`). Jobs finish
-//! at once: `Failed` when the event contains `fail`, else `Succeeded`. `/run` echoes its
+//! writes `null` for a missing `input`, `output` and `environment.variables`). Jobs get their
+//! final status at once: `Failed` when the event contains `fail`, else `Succeeded`; their
+//! times (whole seconds, as Kubernetes keeps them) follow a queue of `total_cpu / cpu` slots
+//! (one when unset), each job pending 1 s (the pod's creation) and running 1 s, the queue
+//! emptied when all jobs are deleted. `/run` echoes its
 //! input, after 3 s when the input is `sleep` (for the timeout test).
 //!
 //! A few tests use [`answering`] instead: not OSCAR, a server with one canned answer (long
@@ -78,6 +81,8 @@ struct Oscar {
     services: IndexMap<String, Value>,
     jobs: IndexMap<String, IndexMap<String, Job>>,
     seq: u64,
+    /// Per service, when each of its slots is free (Unix seconds).
+    slots: HashMap<String, Vec<u64>>,
 }
 
 type Shared = Arc<Mutex<Oscar>>;
@@ -111,8 +116,21 @@ fn new_token() -> String {
     (0..4u8).map(|i| format!("{:016x}", s.hash_one(i))).collect()
 }
 
-fn time(seq: u64, second: u64) -> String {
-    format!("2026-01-01T00:{:02}:{:02}Z", seq % 60, second)
+fn time(unix: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(unix)).to_string()
+}
+
+/// A quantity of CPU as OSCAR takes it (`"0.5"`, `"500m"`, a number).
+fn cores(v: &Value) -> Option<f64> {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    match s.strip_suffix('m') {
+        Some(m) => m.parse::<f64>().ok().map(|m| m / 1000.0),
+        None => s.parse().ok(),
+    }
 }
 
 fn status(code: StatusCode) -> Response {
@@ -298,15 +316,23 @@ async fn invoke_async(State(s): State<Shared>, h: HeaderMap, Path(name): Path<St
     if let Some(r) = token_refusal(&h, svc) {
         return r;
     }
+    let cpu = cores(&svc["cpu"]).unwrap_or(0.2);
+    let slots = svc.get("total_cpu").and_then(cores).map_or(1, |t| ((t / cpu) + 1e-9).floor().max(1.0) as usize);
     o.seq += 1;
     let seq = o.seq;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let free = o.slots.entry(name.clone()).or_default();
+    free.resize(slots, 0);
+    let (slot, at) = free.iter().copied().enumerate().min_by_key(|(_, t)| *t).expect("a slot");
+    let start = now.max(at) + 1;
+    free[slot] = start + 1;
     let failed = String::from_utf8_lossy(&body).contains("fail");
     let job = format!("{name}-{seq:08x}-0000-4000-8000-{seq:012x}");
     let info = json!({
         "status": if failed { "Failed" } else { "Succeeded" },
-        "creation_time": time(seq, 0),
-        "start_time": time(seq, 1),
-        "finish_time": time(seq, 2),
+        "creation_time": time(now),
+        "start_time": time(start),
+        "finish_time": time(start + 1),
     });
     let log = format!(
         "event of {} bytes received\n{}\n",
@@ -397,6 +423,9 @@ async fn delete_jobs(
         return status(StatusCode::NOT_FOUND);
     }
     let all = q.get("all").is_some_and(|a| a == "true");
+    if all {
+        o.slots.remove(&name);
+    }
     if let Some(jobs) = o.jobs.get_mut(&name) {
         jobs.retain(|_, j| !all && j.info["status"] != "Succeeded");
     }
@@ -421,8 +450,13 @@ async fn stand_in(flavor: Flavor) -> (String, Shared) {
 
 /// A stand-in whose routes are under `prefix` (`/oscar`), as behind a shared ingress.
 async fn stand_in_under(flavor: Flavor, prefix: &str) -> (String, Shared) {
-    let state: Shared =
-        Arc::new(Mutex::new(Oscar { flavor, services: IndexMap::new(), jobs: IndexMap::new(), seq: 0 }));
+    let state: Shared = Arc::new(Mutex::new(Oscar {
+        flavor,
+        services: IndexMap::new(),
+        jobs: IndexMap::new(),
+        seq: 0,
+        slots: HashMap::new(),
+    }));
     let app = Router::new()
         .route("/health", get(health))
         .route("/system/info", get(info))
@@ -528,7 +562,7 @@ async fn a_service_is_created_read_updated_invoked_and_deleted() {
     let log = c.job_logs("cowsay", first, false).await.expect("logs");
     assert_eq!(log, "event of 5 bytes received\ndone\n");
     let stamped = c.job_logs("cowsay", first, true).await.expect("logs");
-    assert!(stamped.lines().all(|l| l.starts_with("2026-01-01T")), "{stamped}");
+    assert!(stamped.lines().all(|l| l.starts_with("20") && l.contains('T') && l.contains("Z ")), "{stamped}");
 
     let out = c.run_sync("cowsay", &token, b"aGVsbG8=".to_vec()).await.expect("run");
     assert_eq!(out, b"aGVsbG8=");
@@ -862,4 +896,106 @@ async fn oscar_apply_deploys_an_fdl_to_a_cluster_named_in_auth_dat() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("oscar-edge") && stderr.contains("--config"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
+}
+
+/// `aisprint profile` with every resource standing on an OSCAR cluster (`--oscar`): the
+/// three_tier example's units deployed as OSCAR services from their images, invoked
+/// asynchronously with their tokens, timed from OSCAR's job records; no controller needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profiling_campaign_runs_on_an_oscar_cluster_through_its_rest_api() {
+    let (endpoint, state) = stand_in(Flavor::V4_1).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().to_path_buf();
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let st = std::process::Command::new("cp")
+        .args(["-r", &repo.join("examples/three_tier").display().to_string(), &dir.display().to_string()])
+        .status()
+        .expect("cp");
+    assert!(st.success());
+    let app = dir.join("three_tier");
+    let auth = dir.join("auth.dat");
+    std::fs::write(
+        &auth,
+        format!("id = oscar-1; type = OSCAR; host = {endpoint}; username = {USER}; password = {PASSWORD}\n"),
+    )
+    .expect("auth");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let run = |args: Vec<String>| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_aisprint"))
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("run")
+        })
+    };
+    let out = run(vec!["design".into(), "--application_dir".into(), "three_tier".into()]).await.expect("join");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let profile: Vec<String> = [
+        "profile",
+        "--application_dir",
+        "three_tier",
+        "--oscar",
+        "EdgeNode=oscar-1",
+        "--oscar",
+        "VM=oscar-1",
+        "--oscar",
+        "Lambda=oscar-1",
+        "--oscar_auth",
+        "auth.dat",
+        "--run_timeout",
+        "60",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+
+    // A unit without an image: refused by file and key before anything is sent.
+    let cd = app.join("common_config/candidate_deployments.yaml");
+    let original = std::fs::read_to_string(&cd).expect("read");
+    std::fs::write(&cd, original.replace("        image: registry.example.org/three/analyse_base_amd64:latest\n", ""))
+        .expect("write");
+    let out = run(profile.clone()).await.expect("join");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("candidate_deployments.yaml: Components.component2.Containers.container1.image: missing"),
+        "{err}"
+    );
+    assert!(lock(&state).services.is_empty(), "nothing deployed");
+    std::fs::write(&cd, original).expect("write");
+
+    let out = run(profile).await.expect("join");
+    let (stdout, err) =
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+    assert!(out.status.success(), "{stdout}\n{err}");
+    assert!(stdout.contains("Campaign done: 18 run(s), 144 job(s)"), "{stdout}");
+    assert!(err.contains("C2@VM Run #1 (parallelism 4) on OSCAR cluster oscar-1: 8/8 jobs done"), "{err}");
+    assert!(err.contains("Full_workflow not run: C1@EdgeNode is on an OSCAR cluster"), "{err}");
+    assert!(!stdout.contains(PASSWORD) && !err.contains(PASSWORD));
+    {
+        let s = lock(&state);
+        let svc = s.services.get("prof-c2-vm").expect("the VM unit's service");
+        assert_eq!(svc["image"], "registry.example.org/three/analyse_base_amd64:latest");
+        assert!(svc["script"].as_str().expect("script").contains("cd /opt/analyse"), "{svc}");
+        assert_eq!((svc["cpu"].as_str(), svc["memory"].as_str()), (Some("1"), Some("1024Mi")));
+        // The last runs' parallelism (1) as the service's limits.
+        assert_eq!((svc["total_cpu"].as_str(), svc["total_memory"].as_str()), (Some("1"), Some("1024Mi")));
+        assert_eq!(svc["environment"]["variables"]["COMPONENT_NAME"], "analyse");
+        // Each run's jobs were cleared before the next: the last run's 8 remain.
+        assert_eq!(s.jobs.get("prof-c2-vm").map(|j| j.len()), Some(8));
+    }
+    let d = app.join("oscarp/campaign/deployment_0/C2@VM/results/Dataframes");
+    let table = std::fs::read_to_string(d.join("analyse_response_time_dataframe.csv")).expect("table");
+    let rows = aisprint_controller::models::parse_csv(&table).expect("parse");
+    assert_eq!(rows.iter().map(|r| r.parallelism).collect::<Vec<_>>(), [4.0, 4.0, 2.0, 2.0, 1.0, 1.0], "{table}");
+    // OSCAR's times: 1 s pending and 1 s running per job, 8 jobs on `parallelism` slots: the
+    // mean response grows as the slots shrink (2 s when all 8 find a free slot per 4).
+    let mean = |p: f64| rows.iter().filter(|r| r.parallelism == p).map(|r| r.response).sum::<f64>() / 2.0;
+    assert!(mean(4.0) >= 2.0 && mean(2.0) > mean(4.0) && mean(1.0) > mean(2.0), "{table}");
+    let jobs = std::fs::read_to_string(d.join("analyse_jobs.csv")).expect("jobs");
+    assert_eq!(jobs.lines().count(), 1 + 48, "{jobs}");
+    assert!(app.join("oscarp/performance_models.json").is_file(), "{stdout}");
 }
