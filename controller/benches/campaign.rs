@@ -8,8 +8,8 @@
 //! Real processes on loopback with mutual TLS (release builds): a controller and agents.
 //!
 //! - `campaign`: the three_tier example profiled on three agents standing for its resources
-//!   (EdgeNode, VM, Lambda): the wall time of `aisprint profile`, from the start to the models
-//!   written (`AISPRINT_BENCH_RUNS` times, default 2), and each unit's mean job split from its
+//!   (EdgeNode, VM, Lambda): each unit alone, then the whole pipeline; the wall time of
+//!   `aisprint profile`, from the start to the models written (`AISPRINT_BENCH_RUNS` times, default 2), and each unit's mean job split from its
 //!   per-job table.
 //! - `chain`: 500 files through `blur` on one agent and `mask` on another, every output of
 //!   `blur` shipped through the mesh (agent -> controller -> agent): files per second end to
@@ -21,7 +21,6 @@ mod common;
 #[path = "../tests/meshkit/mod.rs"]
 mod meshkit;
 
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{aisprint, copy_dir, repo, text};
@@ -39,13 +38,6 @@ fn wait(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn connected(dir: &Path, nodes: &[&str]) {
-    wait("the agents", Duration::from_secs(60), || {
-        let out = text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout);
-        nodes.iter().all(|n| out.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains(" yes ")))
-    });
-}
-
 fn campaign() {
     let runs: usize = std::env::var("AISPRINT_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let mut walls = Vec::new();
@@ -58,18 +50,7 @@ fn campaign() {
         assert!(r.status.success(), "{}", text(&r.stderr));
         let mesh = Mesh::new(dir);
         let controller = mesh.controller();
-        let mut agents = Vec::new();
-        for node in ["edge-1", "vm-1", "faas-1"] {
-            mesh.issue(node);
-            let cfg = mesh.agent_config(
-                node,
-                None,
-                60.0,
-                &format!("services:\n  cluster: {node}\n  buckets: buckets/{node}\n  state: state/{node}\n"),
-            );
-            agents.push(mesh.agent(&cfg, &format!("{node}.log")));
-        }
-        connected(dir, &["edge-1", "vm-1", "faas-1"]);
+        let agents = mesh.service_agents(&["edge-1", "vm-1", "faas-1"]);
         let t = Instant::now();
         let r = aisprint(
             dir,
@@ -90,7 +71,8 @@ fn campaign() {
         let wall = t.elapsed().as_secs_f64();
         assert!(r.status.success(), "{}", text(&r.stderr));
         walls.push(wall);
-        println!("campaign {}: {:.1} s (18 runs, 144 jobs, models trained)", k + 1, wall);
+        let done = text(&r.stdout).lines().find(|l| l.starts_with("Campaign done:")).unwrap_or_default().to_string();
+        println!("campaign {}: {:.1} s, models trained ({done})", k + 1, wall);
         if k == 0 {
             // The mean split of each unit's jobs.
             let c = app.join("oscarp/campaign/deployment_0");
@@ -133,8 +115,6 @@ fn chain() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let mesh = Mesh::new(dir);
-    mesh.issue("edge");
-    mesh.issue("cloud");
     std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
     std::fs::write(dir.join("pipeline/blur.sh"), "cp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/\"\n").expect("write");
     std::fs::write(dir.join("pipeline/mask.sh"), "cp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/\"\n").expect("write");
@@ -144,10 +124,7 @@ fn chain() {
     )
     .expect("write");
     let controller = mesh.controller();
-    let services = |n: &str| format!("services:\n  cluster: {n}\n  buckets: buckets/{n}\n  state: state-{n}\n");
-    let edge = mesh.agent(&mesh.agent_config("edge", None, 60.0, &services("edge")), "edge.log");
-    let cloud = mesh.agent(&mesh.agent_config("cloud", None, 60.0, &services("cloud")), "cloud.log");
-    connected(dir, &["edge", "cloud"]);
+    let agents = mesh.service_agents(&["edge", "cloud"]);
     let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
     assert!(r.status.success(), "{}", text(&r.stdout));
     let inbox = dir.join("buckets/edge/blur/input");
@@ -184,8 +161,9 @@ fn chain() {
         lat[lat.len() / 2] * 1000.0,
         lat[lat.len() * 95 / 100] * 1000.0
     );
-    edge.stop();
-    cloud.stop();
+    for a in agents {
+        a.stop();
+    }
     controller.stop();
 }
 

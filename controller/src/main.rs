@@ -872,23 +872,23 @@ fn profile_cmd(
         eprintln!("error: running the campaign needs the controller's config (--config) and the agent of each resource (--agent RESOURCE=NODE), or OSCAR clusters (--oscar RESOURCE=CLUSTER --oscar_auth auth.dat); --dry_run only prints the plan");
         return ExitCode::from(2);
     }
-    let pairs = |flag: &str,
-                 list: &[String],
-                 what: &str|
-     -> Result<std::collections::BTreeMap<String, String>, String> {
-        let mut map = std::collections::BTreeMap::new();
-        for a in list {
-            match a.split_once('=') {
-                Some((r, n)) if !r.trim().is_empty() && !n.trim().is_empty() => {
-                    map.insert(r.trim().to_string(), n.trim().to_string());
-                }
-                _ => return Err(format!(
+    let pairs =
+        |flag: &str, list: &[String], what: &str| -> Result<std::collections::BTreeMap<String, String>, String> {
+            let mut map = std::collections::BTreeMap::new();
+            for a in list {
+                match a.split_once('=') {
+                    Some((r, n)) if !r.trim().is_empty() && !n.trim().is_empty() => {
+                        map.insert(r.trim().to_string(), n.trim().to_string());
+                    }
+                    _ => {
+                        return Err(format!(
                     "error: {flag} `{a}`: expected RESOURCE={what} (the resource's name in candidate_resources.yaml)"
-                )),
+                ))
+                    }
+                }
             }
-        }
-        Ok(map)
-    };
+            Ok(map)
+        };
     let (map, oscar_map) = match (pairs("--agent", &agents, "NODE"), pairs("--oscar", &oscar, "CLUSTER")) {
         (Ok(a), Ok(o)) => (a, o),
         (Err(e), _) | (_, Err(e)) => {

@@ -6,7 +6,7 @@
 mod common;
 mod meshkit;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{aisprint, copy_dir, repo, text};
 use meshkit::Mesh;
@@ -22,27 +22,7 @@ fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
 
     let mesh = Mesh::new(dir);
     let controller = mesh.controller();
-    let mut agents = Vec::new();
-    for node in ["edge-1", "vm-1", "faas-1"] {
-        mesh.issue(node);
-        let cfg = mesh.agent_config(
-            node,
-            None,
-            60.0,
-            &format!("services:\n  cluster: {node}\n  buckets: buckets/{node}\n  state: state/{node}\n"),
-        );
-        agents.push(mesh.agent(&cfg, &format!("{node}.log")));
-    }
-    let t = Instant::now();
-    loop {
-        let out = text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout);
-        let up = |n: &str| out.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains(" yes "));
-        if ["edge-1", "vm-1", "faas-1"].iter().all(|n| up(n)) {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "agents not connected:\n{out}\n{}", mesh.log("vm-1.log"));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let agents = mesh.service_agents(&["edge-1", "vm-1", "faas-1"]);
 
     // Without an agent for every resource: refused, by name, before anything is sent.
     let r = aisprint(

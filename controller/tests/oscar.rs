@@ -129,8 +129,6 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let mesh = Mesh::new(dir);
-    mesh.issue("edge");
-    mesh.issue("cloud");
     std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
     // blur on the edge writes for mask, whose bucket is on the cloud node (the FDL's
     // `minio.cloud`, as `toscarizer fdl` writes for a successor on another cluster).
@@ -150,16 +148,9 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
     )
     .expect("write");
     let controller = mesh.controller();
-    let services =
-        |node: &str| format!("services:\n  cluster: {node}\n  buckets: buckets/{node}\n  state: state-{node}\n");
-    let edge_cfg = mesh.agent_config("edge", None, 60.0, &services("edge"));
-    let cloud_cfg = mesh.agent_config("cloud", None, 60.0, &services("cloud"));
-    let edge = mesh.agent(&edge_cfg, "edge.log");
-    let cloud = mesh.agent(&cloud_cfg, "cloud.log");
-    wait("both agents connected", Duration::from_secs(20), || {
-        let out = text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout);
-        ["edge", "cloud"].iter().all(|n| out.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains(" yes ")))
-    });
+    let mut agents = mesh.service_agents(&["edge", "cloud"]).into_iter();
+    let (edge, cloud) = (agents.next().expect("edge"), agents.next().expect("cloud"));
+    let cloud_cfg = dir.join("cloud.yaml");
     let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
     let out = text(&r.stdout);
     assert!(r.status.success(), "{out}{}", text(&r.stderr));
@@ -168,7 +159,7 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
 
     let inbox = dir.join("buckets/edge/blur/input");
     let final_out = dir.join("buckets/cloud/mask/output");
-    let outbox = dir.join("state-edge/outbox");
+    let outbox = dir.join("state/edge/outbox");
     wait("the buckets", Duration::from_secs(10), || inbox.is_dir() && final_out.is_dir());
     std::thread::sleep(Duration::from_millis(200));
 
@@ -206,7 +197,7 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
     controller.stop();
     // Each agent took each file once: one job per file name in its job store.
     for (node, service) in [("edge", "blur"), ("cloud", "mask")] {
-        let jobs = aisprint_agent::services::Jobs::open(&dir.join(format!("state-{node}/jobs.redb")))
+        let jobs = aisprint_agent::services::Jobs::open(&dir.join(format!("state/{node}/jobs.redb")))
             .expect("job store")
             .list(service)
             .expect("jobs");
@@ -216,5 +207,5 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
         assert_eq!((jobs.len(), files.len()), (200, 200), "{node}: one job per file");
         assert!(jobs.iter().all(|j| j.state == aisprint_agent::services::JobState::Succeeded), "{node}: {jobs:?}");
     }
-    assert!(count_files(&dir.join("state-edge/undeliverable")) == 0);
+    assert!(count_files(&dir.join("state/edge/undeliverable")) == 0);
 }

@@ -149,6 +149,33 @@ impl Mesh {
         (s.batches, s.next_seq)
     }
 
+    /// Agents that run services, one per node (certificate issued, buckets and state under
+    /// `buckets/<node>`, `state/<node>`), started and waited for until the controller lists
+    /// them connected.
+    pub fn service_agents(&self, nodes: &[&str]) -> Vec<Proc> {
+        let mut agents = Vec::new();
+        for node in nodes {
+            self.issue(node);
+            let services = format!("services:\n  cluster: {node}\n  buckets: buckets/{node}\n  state: state/{node}\n");
+            let cfg = self.agent_config(node, None, 60.0, &services);
+            agents.push(self.agent(&cfg, &format!("{node}.log")));
+        }
+        let t = Instant::now();
+        loop {
+            let out = text(&aisprint(&self.dir, &["agents", "list", "--config", "controller.yaml"]).stdout);
+            let up = |n: &str| out.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains(" yes "));
+            if nodes.iter().all(|n| up(n)) {
+                return agents;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "agents not connected:\n{out}\n{}",
+                self.log(&format!("{}.log", nodes[0]))
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
