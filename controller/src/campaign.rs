@@ -358,9 +358,12 @@ pub async fn run(
         return Err(format!("asynchronous.inter_upload_time: {gap}: expected seconds between 0 and 86400"));
     }
     let files_per_run = u64::from(asy.batch_size) * u64::from(asy.number_of_batches);
-    if files_per_run > 100_000 {
+    // A run is followed through the controller's job records, which keep the latest ones.
+    let most = crate::mesh::qos::JOBS_KEPT / 5;
+    if files_per_run > most as u64 {
         return Err(format!(
-            "asynchronous: batch_size x number_of_batches = {files_per_run} files per run: at most 100000"
+            "asynchronous: batch_size x number_of_batches = {files_per_run} files per run: at most {most} (the controller keeps the latest {} job records)",
+            crate::mesh::qos::JOBS_KEPT
         ));
     }
     let files_per_run = files_per_run as usize;

@@ -86,7 +86,7 @@ pub enum QosInput {
 const RESULTS_KEPT: usize = 1_000;
 
 /// Service jobs kept for `aisprint oscar jobs|logs`.
-const JOBS_KEPT: usize = 10_000;
+pub const JOBS_KEPT: usize = 10_000;
 
 struct Task {
     engine: Option<Engine>,
