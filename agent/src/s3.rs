@@ -144,9 +144,13 @@ pub async fn mirror(stores: Arc<Stores>, provider: String, path: String, local: 
                     continue;
                 }
             };
-            let part = local.join(format!(".{name}.part"));
-            match std::fs::write(&part, &bytes).and_then(|_| std::fs::rename(&part, &dest)) {
-                Ok(()) => {
+            let (dir, n) = (local.clone(), name.clone());
+            let written = tokio::task::spawn_blocking(move || crate::services::write_durably(&dir, &n, &bytes))
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r);
+            match written {
+                Ok(_) => {
                     seen.insert(name);
                 }
                 Err(e) => tracing::error!(file = %dest.display(), error = %e, "cannot write a fetched input"),

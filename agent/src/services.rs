@@ -75,6 +75,8 @@ pub struct Job {
 /// A service ready to run here.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The FDL cluster it was given for.
+    pub cluster: String,
     pub service: Service,
     /// The script, resolved from the FDL's folder.
     pub script: PathBuf,
@@ -102,7 +104,34 @@ pub enum Output {
 /// `s3.<cluster>`; `minio.default` and this cluster's own are local).
 pub fn remote_cluster<'a>(provider: &'a str, own: &str) -> Option<&'a str> {
     let (kind, cluster) = provider.split_once('.')?;
-    (matches!(kind, "minio" | "s3") && cluster != "default" && cluster != own).then_some(cluster)
+    (matches!(kind, "minio" | "s3")
+        && cluster != "default"
+        && cluster != own
+        && aisprint_shared::mesh::valid_name(cluster))
+    .then_some(cluster)
+}
+
+/// Writes a file so that it is on disk, whole, before this returns: under a hidden name,
+/// synced, renamed, and the folder synced (a watcher never sees half a file, and a power
+/// loss after an acknowledgement loses nothing).
+pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let part = dir.join(format!(".{name}.{}-{n}.part", std::process::id()));
+    let dest = dir.join(name);
+    let mut f = std::fs::File::create(&part)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&part, &dest)?;
+    sync_dir(dir)?;
+    Ok(dest)
+}
+
+/// Syncs a folder's entries (a rename into it survives a power loss).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The services of this node from the FDL files, checked (file and key in every error): the
@@ -168,6 +197,7 @@ fn load_fdl(
             ));
         }
         out.push(Prepared {
+            cluster: cluster.to_string(),
             service: svc.clone(),
             script,
             inputs: svc.input.iter().map(|i| buckets.join(&i.path)).collect(),
@@ -388,6 +418,7 @@ pub async fn start(
         watcher,
         routes: Vec::new(),
         running: std::collections::HashMap::new(),
+        clusters: std::collections::HashMap::new(),
         buckets: PathBuf::from(&sc.buckets),
         cancel: cancel.clone(),
         shared: Arc::new(Shared {
@@ -425,6 +456,8 @@ struct Manager {
     watcher: notify::RecommendedWatcher,
     routes: Vec<(PathBuf, String, mpsc::UnboundedSender<Vec<String>>)>,
     running: std::collections::HashMap<String, CancellationToken>,
+    /// Cluster -> the names of its running services.
+    clusters: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
     buckets: PathBuf,
     cancel: CancellationToken,
     shared: Arc<Shared>,
@@ -487,16 +520,10 @@ impl Manager {
         }
         s.script = s.script.canonicalize().unwrap_or_else(|_| s.script.clone());
         let name = s.service.name.clone();
-        if let Some(old) = self.running.remove(&name) {
-            old.cancel();
-            for (d, n, _) in &self.routes {
-                if *n == name {
-                    let _ = self.watcher.unwatch(d);
-                }
-            }
-            self.routes.retain(|(_, n, _)| *n != name);
+        if self.stop(&name) {
             tracing::info!(service = %name, "service replaced");
         }
+        self.clusters.entry(s.cluster.clone()).or_default().insert(name.clone());
         let (tx, rx) = mpsc::unbounded_channel::<Vec<String>>();
         for i in &s.inputs {
             self.watcher
@@ -532,6 +559,22 @@ impl Manager {
         Ok(())
     }
 
+    /// Stops a service (its runner and its watches); whether it ran.
+    fn stop(&mut self, name: &str) -> bool {
+        let Some(old) = self.running.remove(name) else { return false };
+        old.cancel();
+        for (d, n, _) in &self.routes {
+            if n == name {
+                let _ = self.watcher.unwatch(d);
+            }
+        }
+        self.routes.retain(|(_, n, _)| n != name);
+        for names in self.clusters.values_mut() {
+            names.remove(name);
+        }
+        true
+    }
+
     /// Keeps what the controller sent under the state folder (so that it runs again after a
     /// restart) and starts its services.
     fn apply(&mut self, a: Apply) -> Result<usize, String> {
@@ -565,6 +608,14 @@ impl Manager {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&staging, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let n = services.len();
+        // The cluster's services are the new set: those left out stop.
+        let keep: std::collections::BTreeSet<String> = services.iter().map(|s| s.service.name.clone()).collect();
+        let gone: Vec<String> =
+            self.clusters.get(&a.cluster).map(|c| c.difference(&keep).cloned().collect()).unwrap_or_default();
+        for name in gone {
+            self.stop(&name);
+            tracing::info!(service = %name, cluster = %a.cluster, "service stopped (not in the cluster's new set)");
+        }
         for mut s in services {
             s.script = dir.join(s.script.strip_prefix(&staging).unwrap_or(&s.script));
             self.add(s).map_err(|e| e.to_string())?;
@@ -604,6 +655,11 @@ impl Manager {
     /// Answers a command: a `command_result` point, replicated to the controller like every
     /// point (`aisprint oscar apply` and the campaign wait for it).
     async fn answer(&self, command: &str, ok: bool, message: String) {
+        self.answer_with(command, ok, false, message).await
+    }
+
+    /// An answer; `transient`: not done, but it may be tried again (a disk error).
+    async fn answer_with(&self, command: &str, ok: bool, transient: bool, message: String) {
         if command.is_empty() {
             return;
         }
@@ -613,31 +669,33 @@ impl Manager {
             tags: [("command".to_string(), command.to_string()), ("message".to_string(), message)]
                 .into_iter()
                 .collect(),
-            fields: [("ok".to_string(), if ok { 1.0 } else { 0.0 })].into_iter().collect(),
+            fields: [
+                ("ok".to_string(), if ok { 1.0 } else { 0.0 }),
+                ("transient".to_string(), if transient { 1.0 } else { 0.0 }),
+            ]
+            .into_iter()
+            .collect(),
             time_unix_ns: (now_s() * 1e9) as i64,
         };
         s.store(p, "command result").await;
     }
 
-    /// Writes a file the controller sent into a bucket.
-    fn put(&mut self, p: Put) -> Result<PathBuf, String> {
+    /// Writes a file the controller sent into a bucket, durably; an error is `(transient,
+    /// reason)`: a bad name or content is refused for good, a disk error may pass.
+    fn put(&mut self, p: Put) -> Result<PathBuf, (bool, String)> {
         use base64::Engine;
         if !oscar::valid_path(&p.bucket) {
-            return Err(format!("bucket `{}`: expected bucket/folder without `..`", p.bucket));
+            return Err((false, format!("bucket `{}`: expected bucket/folder without `..`", p.bucket)));
         }
         if p.name.is_empty() || p.name.starts_with('.') || p.name.contains('/') || p.name.contains('\\') {
-            return Err(format!("`{}` is not a file name (no `/`, not hidden)", p.name));
+            return Err((false, format!("`{}` is not a file name (no `/`, not hidden)", p.name)));
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(p.content.as_bytes())
-            .map_err(|e| format!("content: {e}"))?;
+            .map_err(|e| (false, format!("content: {e}")))?;
         let dir = self.buckets.join(&p.bucket);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let tmp = dir.join(format!(".{}.part", p.name));
-        let dest = dir.join(&p.name);
-        std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-        Ok(dest)
+        std::fs::create_dir_all(&dir).map_err(|e| (true, format!("{}: {e}", dir.display())))?;
+        write_durably(&dir, &p.name, &bytes).map_err(|e| (true, format!("{}/{}: {e}", dir.display(), p.name)))
     }
 
     async fn run(mut self, mut files: mpsc::UnboundedReceiver<PathBuf>, mut applies: mpsc::Receiver<Control>) {
@@ -678,17 +736,17 @@ impl Manager {
                         }
                         Some(Control::Put(p, command)) => {
                             let (bucket, name) = (p.bucket.clone(), p.name.clone());
-                            let (ok, message) = match self.put(p) {
+                            let (ok, transient, message) = match self.put(p) {
                                 Ok(path) => {
                                     tracing::debug!(%bucket, %name, path = %path.display(), "file put");
-                                    (true, format!("{bucket}/{name} stored"))
+                                    (true, false, format!("{bucket}/{name} stored"))
                                 }
-                                Err(e) => {
-                                    tracing::error!(%bucket, %name, error = %e, "file refused");
-                                    (false, e)
+                                Err((transient, e)) => {
+                                    tracing::error!(%bucket, %name, error = %e, transient, "file not stored");
+                                    (false, transient, e)
                                 }
                             };
-                            self.answer(&command, ok, message).await;
+                            self.answer_with(&command, ok, transient, message).await;
                         }
                     }
                 }
@@ -703,6 +761,7 @@ fn copy_whole(from: &Path, to: &Path) -> std::io::Result<()> {
     let name = to.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let part = to.with_file_name(format!(".{name}.part"));
     std::fs::copy(from, &part)?;
+    std::fs::File::open(&part)?.sync_all()?;
     std::fs::rename(&part, to)
 }
 
@@ -926,6 +985,7 @@ impl Runner {
         // Outputs to every output bucket (the first by renaming); those for other nodes into
         // the outbox, which the shipper empties.
         let mut shipped: Vec<Arc<tokio::sync::Notify>> = Vec::new();
+        let mut synced: Vec<PathBuf> = Vec::new();
         if let Ok(rd) = std::fs::read_dir(&tmp) {
             for e in rd.flatten() {
                 let from = e.path();
@@ -940,6 +1000,9 @@ impl Runner {
                             };
                             shipped.push(wake.clone());
                             let d = outbox.join(to).join(bucket);
+                            if !synced.contains(&d) {
+                                synced.push(d.clone());
+                            }
                             if let Err(err) = std::fs::create_dir_all(&d) {
                                 tracing::error!(service = %svc.name, folder = %d.display(), error = %err, "output not delivered");
                                 continue;
@@ -952,6 +1015,12 @@ impl Runner {
                         tracing::error!(service = %svc.name, file = %to.display(), error = %err, "output not delivered");
                     }
                 }
+            }
+        }
+        // The outputs for other nodes are on disk before the job is recorded as done.
+        for d in &synced {
+            if let Err(e) = sync_dir(d) {
+                tracing::warn!(folder = %d.display(), error = %e, "cannot sync the outbox");
             }
         }
         for wake in shipped {

@@ -12,9 +12,10 @@
 //! Outputs for a store wait the same way in their own outbox
 //! (`<state>/outbox-s3/<provider>/<bucket>/<folder>/<file>`) and leave it once uploaded.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aisprint_proto::v1::agent_service_client::AgentServiceClient;
 use aisprint_proto::v1::ShipRequest;
@@ -104,18 +105,26 @@ enum Target {
 /// Empties the outbox until `cancel` fires.
 pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: CancellationToken) {
     let undeliverable = outbox.with_file_name("undeliverable");
-    let mut backoff = Backoff::new();
+    let mut connect_backoff = Backoff::new();
     let mut client: Option<AgentServiceClient<Channel>> = None;
+    // Per destination (cluster or store) that failed: when to try it again, and its backoff.
+    // One that is away does not hold up the others, and its files are not sent again each
+    // round.
+    let mut away: HashMap<String, (Instant, Backoff)> = HashMap::new();
     loop {
         let files = {
             let o = outbox.clone();
             tokio::task::spawn_blocking(move || pending(&o)).await.unwrap_or_default()
         };
-        if files.is_empty() {
+        let now = Instant::now();
+        let ready: Vec<Pending> =
+            files.into_iter().filter(|f| away.get(&f.cluster).is_none_or(|(at, _)| *at <= now)).collect();
+        if ready.is_empty() {
+            let next = away.values().map(|(at, _)| at.saturating_duration_since(now)).min().unwrap_or(IDLE).min(IDLE);
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(IDLE) => {}
+                _ = tokio::time::sleep(next) => {}
             }
             continue;
         }
@@ -128,11 +137,12 @@ pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: C
                         .max_decoding_message_size(MESSAGE_MAX_BYTES)
                         .max_encoding_message_size(MESSAGE_MAX_BYTES);
                     client = Some(c.clone());
+                    connect_backoff.reset();
                     Target::Mesh(c, cfg.node_id.clone())
                 }
                 Err(e) => {
-                    let what = format!("{} output(s) for other nodes wait: controller unreachable", files.len());
-                    backoff.pause(&cancel, &what, &e).await;
+                    let what = format!("{} output(s) for other nodes wait: controller unreachable", ready.len());
+                    connect_backoff.pause(&cancel, &what, &e).await;
                     if cancel.is_cancelled() {
                         return;
                     }
@@ -140,34 +150,35 @@ pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: C
                 }
             },
         };
-        let mut set = tokio::task::JoinSet::new();
-        let mut retry: Option<String> = None;
+        let mut failed: HashMap<String, String> = HashMap::new();
         let mut delivered = 0usize;
-        let mut results = Vec::new();
-        for f in files {
-            while set.len() >= IN_FLIGHT {
-                if let Some(Ok(r)) = set.join_next().await {
-                    results.push(r);
+        let mut set = tokio::task::JoinSet::new();
+        let mut queue = ready.into_iter();
+        loop {
+            while set.len() < IN_FLIGHT {
+                let Some(f) = queue.next() else { break };
+                if failed.contains_key(&f.cluster) {
+                    continue; // its destination failed in this round: later
                 }
+                let t = target.clone();
+                set.spawn(async move {
+                    let sent = send(t, &f).await;
+                    (f, sent)
+                });
             }
-            if cancel.is_cancelled() {
-                break;
-            }
-            let t = target.clone();
-            set.spawn(async move {
-                let sent = send(t, &f).await;
-                (f, sent)
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            if let Ok(r) = r {
-                results.push(r);
-            }
-        }
-        for (f, sent) in results {
+            let joined = tokio::select! {
+                _ = cancel.cancelled() => {
+                    set.abort_all();
+                    return;
+                }
+                j = set.join_next() => j,
+            };
+            let Some(joined) = joined else { break };
+            let Ok((f, sent)) = joined else { continue };
             match sent {
                 Sent::Delivered => {
                     delivered += 1;
+                    away.remove(&f.cluster);
                     if let Err(e) = std::fs::remove_file(&f.path) {
                         tracing::warn!(file = %f.path.display(), error = %e, "delivered, but cannot remove it from the outbox (it will be sent again)");
                     }
@@ -179,33 +190,47 @@ pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: C
                         .map(std::fs::create_dir_all)
                         .transpose()
                         .and_then(|_| std::fs::rename(&f.path, &to));
-                    tracing::error!(to = %f.cluster, bucket = %f.bucket, file = %f.name, reason = %why, kept = %to.display(), kept_ok = kept.is_ok(), "output refused: kept aside");
+                    tracing::error!(to = %f.cluster, bucket = %f.bucket, file = %f.name, reason = %why, kept = %to.display(), "output refused: kept aside");
+                    if let Err(e) = kept {
+                        // Still in the outbox: tried again later rather than at once.
+                        failed.entry(f.cluster.clone()).or_insert(format!("cannot keep a refused file aside: {e}"));
+                    }
                 }
                 Sent::Retry(why) => {
-                    retry.get_or_insert(why);
+                    failed.entry(f.cluster.clone()).or_insert(why);
                 }
             }
         }
         if delivered > 0 {
             tracing::debug!(delivered, outbox = %outbox.display(), "outputs delivered");
         }
-        if cancel.is_cancelled() {
-            return;
-        }
-        match retry {
-            Some(why) => {
-                // A broken connection is made again; an absent receiver is waited for.
-                if why.contains("transport") {
-                    client = None;
-                }
-                backoff.pause(&cancel, "outputs not delivered yet (kept in the outbox)", &why).await;
+        for (to, why) in failed {
+            // A broken connection is made again; an absent receiver is waited for.
+            if why.contains("transport") {
+                client = None;
             }
-            None => backoff.reset(),
+            let e = away.entry(to.clone()).or_insert_with(|| (Instant::now(), Backoff::new()));
+            let wait = e.1.next();
+            e.0 = Instant::now() + wait;
+            tracing::warn!(%to, error = %why, retry_in_ms = wait.as_millis() as u64, "outputs not delivered yet (kept in the outbox)");
         }
     }
 }
 
+/// How long the controller may take to hand a file over (its own wait is 30 s).
+const SHIP_DEADLINE: Duration = Duration::from_secs(90);
+
 async fn send(t: Target, f: &Pending) -> Sent {
+    let size = match tokio::fs::metadata(&f.path).await {
+        Ok(m) => m.len(),
+        Err(e) => return Sent::Retry(format!("{}: {e}", f.path.display())),
+    };
+    if matches!(t, Target::Mesh(..)) && size > SHIP_MAX_BYTES as u64 {
+        return Sent::Refused(format!(
+            "{size} bytes; the mesh carries files of at most {} MiB (use an S3 store for larger outputs)",
+            SHIP_MAX_BYTES >> 20
+        ));
+    }
     let content = match tokio::fs::read(&f.path).await {
         Ok(b) => b,
         Err(e) => return Sent::Retry(format!("{}: {e}", f.path.display())),
@@ -219,20 +244,14 @@ async fn send(t: Target, f: &Pending) -> Sent {
             }
         }
     };
-    if content.len() > SHIP_MAX_BYTES {
-        return Sent::Refused(format!(
-            "{} bytes; the mesh carries files of at most {} MiB (use an S3 store for larger outputs)",
-            content.len(),
-            SHIP_MAX_BYTES >> 20
-        ));
-    }
-    let req = ShipRequest {
+    let mut req = tonic::Request::new(ShipRequest {
         node_id: node,
         cluster: f.cluster.clone(),
         bucket: f.bucket.clone(),
         name: f.name.clone(),
         content,
-    };
+    });
+    req.set_timeout(SHIP_DEADLINE);
     match c.ship(req).await {
         Ok(r) if r.get_ref().ok => Sent::Delivered,
         Ok(r) => Sent::Refused(r.into_inner().message),

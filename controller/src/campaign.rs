@@ -359,7 +359,8 @@ pub async fn run(
     }
     let files_per_run = u64::from(asy.batch_size) * u64::from(asy.number_of_batches);
     // A run is followed through the controller's job records, which keep the latest ones.
-    let most = crate::mesh::qos::JOBS_KEPT / 5;
+    let stages = plan.deployments.iter().map(|d| d.units.len()).max().unwrap_or(1);
+    let most = crate::mesh::qos::JOBS_KEPT / (stages + 1);
     if files_per_run > most as u64 {
         return Err(format!(
             "asynchronous: batch_size x number_of_batches = {files_per_run} files per run: at most {most} (the controller keeps the latest {} job records)",
@@ -874,8 +875,9 @@ fn oscar_time(t: &Option<String>) -> Option<f64> {
 /// A unit's single-service runs on an OSCAR cluster, through its REST API: the service
 /// (the container image of candidate_deployments.yaml, the component's OSCAR script) is
 /// created or updated with the run's parallelism as its limits (`total_cpu`, `total_memory`:
-/// parallelism x the container's); before each run the service's finished jobs are deleted,
-/// then the batches are sent as asynchronous invocations (`POST /job/<service>`, the input in
+/// parallelism x the container's), with one warm-up job at first; before each run the
+/// service's jobs are deleted (and the listing waited for to be empty: Kubernetes deletes in
+/// the background), then the batches are sent as asynchronous invocations (`POST /job/<service>`, the input in
 /// base64, the service's token), and the run waits until OSCAR lists every job finished. The
 /// rows come from OSCAR's job times (creation, start, finish; Kubernetes keeps seconds).
 #[allow(clippy::too_many_arguments)]
@@ -935,9 +937,41 @@ async fn oscar_unit(
             if token.is_empty() {
                 return Err(format!("{} on OSCAR cluster `{}`: the service has no token", unit.id, cluster.name));
             }
+            if applied == 0 {
+                // A warm-up job, not measured (the image's pull, cold caches).
+                client.invoke_async(&service, &token, t.uploads.encoded.as_bytes().to_vec()).await.map_err(what)?;
+                let t0 = Instant::now();
+                while !client
+                    .list_jobs(&service)
+                    .await
+                    .map_err(what)?
+                    .values()
+                    .any(|j| j.status == "Succeeded" || j.status == "Failed")
+                {
+                    if t0.elapsed() > o.run_timeout {
+                        return Err(format!(
+                            "{} on OSCAR cluster `{}`: the warm-up job did not finish in {}s",
+                            unit.id,
+                            cluster.name,
+                            o.run_timeout.as_secs()
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
             applied = r.parallelism;
         }
         client.delete_jobs(&service, true).await.map_err(what)?;
+        let t0 = Instant::now();
+        while !client.list_jobs(&service).await.map_err(what)?.is_empty() {
+            if t0.elapsed() > Duration::from_secs(120) {
+                return Err(format!(
+                    "{} on OSCAR cluster `{}`: the service's old jobs are still listed 120 s after their deletion",
+                    unit.id, cluster.name
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         let run_start = Instant::now();
         for b in 0..t.uploads.batches {
             if b > 0 {

@@ -867,9 +867,6 @@ fn dockerfile(base_image: &str, component: &str, unit: &str) -> String {
     )
 }
 
-/// The OSCAR user script: run once per input file, with `INPUT_FILE_PATH` and
-/// `TMP_OUTPUT_DIR` set by OSCAR (or the agent). A file named `aisprint-<uuid>...` keeps its
-/// session id along the pipeline.
 /// The OSCAR script of a design folder's component (as `toscarizer docker` writes it into
 /// the image's build context): `main.py` run in `/opt/<component>` on the input file.
 pub(crate) fn oscar_script(design: &Path, component: &str) -> String {
@@ -877,6 +874,9 @@ pub(crate) fn oscar_script(design: &Path, component: &str) -> String {
     user_script(component, main.contains("'-i'") || main.contains("\"-i\""))
 }
 
+/// The OSCAR user script: run once per input file, with `INPUT_FILE_PATH` and
+/// `TMP_OUTPUT_DIR` set by OSCAR (or the agent). A file named `aisprint-<uuid>...` keeps its
+/// session id along the pipeline.
 fn user_script(component: &str, dash_flags: bool) -> String {
     let args = if dash_flags { " -i \"$INPUT_FILE_PATH\" -o \"$OUTPUT_FILE\"" } else { "" };
     format!(

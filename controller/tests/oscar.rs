@@ -173,22 +173,40 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
     let cloud = mesh.agent(&cloud_cfg, "cloud.log");
     wait("all 150 through the chain", Duration::from_secs(120), || names_in(&final_out).len() >= 150);
 
-    // 2. The controller is away: the edge keeps what it made in its outbox, and delivers it
+    // 2. The receiving bucket cannot be written for a while (a file where its folder should
+    //    be: the receiver's put fails on its disk): the outputs wait on the edge, none is set
+    //    aside as refused, and they go once the bucket can be written again.
+    let cloud_in = dir.join("buckets/cloud/mask/input");
+    let saved = dir.join("buckets/cloud/mask/input-saved");
+    std::fs::rename(&cloud_in, &saved).expect("move the bucket away");
+    std::fs::write(&cloud_in, "in the way").expect("obstacle");
+    for i in 150..160 {
+        drop_file(&inbox, &format!("f{i:04}.txt"), &format!("n{i}"));
+    }
+    wait("the edge to hold 10 outputs", Duration::from_secs(60), || count_files(&outbox) == 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count_files(&outbox), 10, "kept while the receiver cannot store them");
+    assert_eq!(count_files(&dir.join("state/edge/undeliverable")), 0, "a disk error is not a refusal");
+    std::fs::remove_file(&cloud_in).expect("rm");
+    std::fs::rename(&saved, &cloud_in).expect("the bucket back");
+    wait("160 through the chain", Duration::from_secs(120), || names_in(&final_out).len() >= 160);
+
+    // 3. The controller is away: the edge keeps what it made in its outbox, and delivers it
     //    when the controller is back.
     controller.kill9();
-    for i in 150..200 {
+    for i in 160..210 {
         drop_file(&inbox, &format!("f{i:04}.txt"), &format!("n{i}"));
     }
     wait("the edge to hold 50 outputs", Duration::from_secs(60), || count_files(&outbox) == 50);
-    assert_eq!(names_in(&final_out).len(), 150, "nothing can arrive without the controller");
+    assert_eq!(names_in(&final_out).len(), 160, "nothing can arrive without the controller");
     let controller = mesh.controller();
-    wait("all 200 through the chain", Duration::from_secs(120), || names_in(&final_out).len() >= 200);
+    wait("all 210 through the chain", Duration::from_secs(120), || names_in(&final_out).len() >= 210);
     wait("the outbox emptied", Duration::from_secs(20), || count_files(&outbox) == 0);
 
     // Every file once, with both stages' work in it.
     let names = names_in(&final_out);
-    assert_eq!(names.len(), 200, "{names:?}");
-    for i in 0..200 {
+    assert_eq!(names.len(), 210, "{names:?}");
+    for i in 0..210 {
         let got = std::fs::read_to_string(final_out.join(format!("f{i:04}.txt"))).expect("output");
         assert_eq!(got, format!("masked blurred n{i}"));
     }
@@ -204,7 +222,7 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
         let mut files: Vec<&str> = jobs.iter().map(|j| j.file.as_str()).collect();
         files.sort();
         files.dedup();
-        assert_eq!((jobs.len(), files.len()), (200, 200), "{node}: one job per file");
+        assert_eq!((jobs.len(), files.len()), (210, 210), "{node}: one job per file");
         assert!(jobs.iter().all(|j| j.state == aisprint_agent::services::JobState::Succeeded), "{node}: {jobs:?}");
     }
     assert!(count_files(&dir.join("state/edge/undeliverable")) == 0);

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::diag::Diagnostics;
 use crate::yaml::YamlDoc;
 
-/// The AMS host metric families the agent can collect.
 /// The largest file a service's output may be to go to another node through the mesh (larger
 /// ones need an S3 store); gRPC messages between agents and the controller may hold it, base64
 /// inside a command included.
@@ -16,6 +15,7 @@ pub const SHIP_MAX_BYTES: usize = 32 << 20;
 /// The largest gRPC message between agents and the controller.
 pub const MESSAGE_MAX_BYTES: usize = 64 << 20;
 
+/// The AMS host metric families the agent can collect.
 pub const FAMILIES: &[&str] = &["cpu", "mem", "swap", "processes", "system", "kernel", "disk", "diskio", "net"];
 
 /// `agent.yaml`.
@@ -378,8 +378,10 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
             if st.access_key.is_empty() || st.secret_key.is_empty() {
                 out.push(doc.error(&key, "access_key and secret_key: both needed"));
             }
-            if !(st.poll_s.is_finite() && st.poll_s >= 0.05) {
-                out.push(doc.error(format!("{key}.poll_s"), format!("{}: expected seconds, at least 0.05", st.poll_s)));
+            if !(st.poll_s.is_finite() && (0.05..=86_400.0).contains(&st.poll_s)) {
+                out.push(
+                    doc.error(format!("{key}.poll_s"), format!("{}: expected seconds, from 0.05 to 86400", st.poll_s)),
+                );
             }
         }
     }

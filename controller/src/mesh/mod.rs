@@ -98,5 +98,6 @@ pub async fn admin_client(c: &ControllerConfig) -> Result<AdminServiceClient<Cha
         .connect()
         .await
         .map_err(|source| MeshError::Connect { addr, source })?;
-    Ok(AdminServiceClient::new(ch))
+    // Job listings (10,000 records with their logs' ends) exceed gRPC's default 4 MiB.
+    Ok(AdminServiceClient::new(ch).max_decoding_message_size(mesh::MESSAGE_MAX_BYTES))
 }

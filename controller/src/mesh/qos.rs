@@ -306,6 +306,7 @@ impl Task {
                     ok: p.fields.get("ok").copied().unwrap_or_default() > 0.5,
                     message: p.tags.get("message").cloned().unwrap_or_default(),
                     node: node.to_string(),
+                    transient: p.fields.get("transient").copied().unwrap_or_default() > 0.5,
                 };
                 if let Some(w) = self.waiters.remove(&id) {
                     let _ = w.send(reply.clone());

@@ -280,6 +280,16 @@ impl AgentService for Mesh {
                 message: format!("`{}` is not a valid cluster name", r.cluster),
             }));
         }
+        if r.content.len() > aisprint_shared::mesh::SHIP_MAX_BYTES {
+            return Ok(Response::new(ShipReply {
+                ok: false,
+                message: format!(
+                    "{} bytes: the mesh carries files of at most {} MiB",
+                    r.content.len(),
+                    aisprint_shared::mesh::SHIP_MAX_BYTES >> 20
+                ),
+            }));
+        }
         let id = command_id("bucket.put");
         let payload = serde_json::json!({
             "bucket": r.bucket,
@@ -290,18 +300,24 @@ impl AgentService for Mesh {
         let (tx, rx) = oneshot::channel();
         self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| Status::unavailable("stopping"))?;
         let cmd = Command { id, kind: "bucket.put".into(), payload_json: payload.to_string() };
-        if !self.send(&r.cluster, cmd).await {
-            return Err(Status::unavailable(format!("no agent of cluster `{}` is connected", r.cluster)));
+        // The command queue of an agent that stopped reading can be full: bounded too.
+        let answer = tokio::time::timeout(SHIP_ANSWER, async {
+            if !self.send(&r.cluster, cmd).await {
+                return Err(Status::unavailable(format!("no agent of cluster `{}` is connected", r.cluster)));
+            }
+            rx.await.map_err(|_| Status::unavailable("stopping"))
+        })
+        .await
+        .map_err(|_| {
+            Status::deadline_exceeded(format!(
+                "the agent of cluster `{}` did not answer within {SHIP_ANSWER:?}",
+                r.cluster
+            ))
+        })??;
+        if !answer.ok && answer.transient {
+            // Not stored, but it may be later (the receiver's disk): the sender keeps it.
+            return Err(Status::unavailable(format!("the agent of cluster `{}`: {}", r.cluster, answer.message)));
         }
-        let answer = tokio::time::timeout(SHIP_ANSWER, rx)
-            .await
-            .map_err(|_| {
-                Status::deadline_exceeded(format!(
-                    "the agent of cluster `{}` did not answer within {SHIP_ANSWER:?}",
-                    r.cluster
-                ))
-            })?
-            .map_err(|_| Status::unavailable("stopping"))?;
         tracing::debug!(from = %r.node_id, to = %r.cluster, bucket = %r.bucket, name = %r.name, ok = answer.ok, "file shipped");
         Ok(Response::new(ShipReply { ok: answer.ok, message: answer.message }))
     }
@@ -529,7 +545,11 @@ pub async fn serve(
             }
         });
     }
-    let mut builder = Server::builder();
+    // Keepalive pings: an agent gone without closing its connection (a network cut) is
+    // noticed in under a minute, not when TCP gives up.
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)));
     if let Some(t) = &tls {
         let cfg = ServerTlsConfig::new()
             .identity(Identity::from_pem(&t.cert, &t.key))
