@@ -88,6 +88,24 @@ fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart()
     let r = aisprint(dir, &["oscar", "logs", "nothing", "--config", "controller.yaml"]);
     assert_eq!(r.status.code(), Some(1));
     assert!(text(&r.stderr).contains("no job of service `nothing`"));
+
+    // A new set for the cluster replaces the old one: `upper`, left out, stops.
+    std::fs::write(
+        dir.join("pipeline/fdl.yaml"),
+        "functions:\n  oscar:\n  - n1:\n      name: lower\n      script: upper.sh\n      input:\n      - path: lower/in\n      output:\n      - path: lower/out\n",
+    )
+    .expect("write");
+    let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
+    assert!(text(&r.stdout).contains("n1: 1 service(s) of cluster n1 applied"), "{}", text(&r.stdout));
+    let lower_in = dir.join("buckets/n1/lower/in");
+    wait("the new service's bucket", Duration::from_secs(10), || lower_in.is_dir());
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(lower_in.join("c.txt"), "new\n").expect("write");
+    std::fs::write(inbox.join("d.txt"), "old\n").expect("write");
+    wait("the new service's output", Duration::from_secs(10), || dir.join("buckets/n1/lower/out/c.txt").exists());
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(!dir.join("buckets/n1/upper/out/d.txt").exists(), "the service left out still ran");
+    assert!(mesh.log("n1.log").contains("service stopped (not in the cluster's new set)"));
     agent.stop();
     controller.stop();
     let log = mesh.log("n1.log");
