@@ -922,10 +922,10 @@ impl Runner {
                             c.arg("-v").arg(format!("{0}:{0}", d.display()));
                         }
                         c.arg("-w").arg(&dir);
-                        if let Some(cores) = svc.cpu.as_ref().and_then(crate::limits::parse_cpu) {
+                        if let Some(cores) = cpu {
                             c.arg("--cpus").arg(format!("{cores}"));
                         }
-                        if let Some(bytes) = svc.memory.as_deref().and_then(crate::limits::parse_memory) {
+                        if let Some(bytes) = memory {
                             c.arg("--memory").arg(bytes.to_string());
                         }
                         for (k, v) in &env {
@@ -984,8 +984,8 @@ impl Runner {
         };
         // Outputs to every output bucket (the first by renaming); those for other nodes into
         // the outbox, which the shipper empties.
-        let mut shipped: Vec<Arc<tokio::sync::Notify>> = Vec::new();
-        let mut synced: Vec<PathBuf> = Vec::new();
+        // The outbox folders written to (synced below), by shipper: mesh or S3.
+        let mut written: std::collections::BTreeSet<(bool, PathBuf)> = std::collections::BTreeSet::new();
         if let Ok(rd) = std::fs::read_dir(&tmp) {
             for e in rd.flatten() {
                 let from = e.path();
@@ -994,15 +994,10 @@ impl Runner {
                     let to = match out {
                         Output::Local(d) => d.join(name),
                         Output::Mesh { cluster: to, bucket } | Output::S3 { provider: to, bucket } => {
-                            let (outbox, wake) = match out {
-                                Output::S3 { .. } => (&self.s.outbox_s3, &self.s.ship_s3),
-                                _ => (&self.s.outbox, &self.s.ship),
-                            };
-                            shipped.push(wake.clone());
+                            let s3 = matches!(out, Output::S3 { .. });
+                            let outbox = if s3 { &self.s.outbox_s3 } else { &self.s.outbox };
                             let d = outbox.join(to).join(bucket);
-                            if !synced.contains(&d) {
-                                synced.push(d.clone());
-                            }
+                            written.insert((s3, d.clone()));
                             if let Err(err) = std::fs::create_dir_all(&d) {
                                 tracing::error!(service = %svc.name, folder = %d.display(), error = %err, "output not delivered");
                                 continue;
@@ -1018,13 +1013,16 @@ impl Runner {
             }
         }
         // The outputs for other nodes are on disk before the job is recorded as done.
-        for d in &synced {
+        for (_, d) in &written {
             if let Err(e) = sync_dir(d) {
                 tracing::warn!(folder = %d.display(), error = %e, "cannot sync the outbox");
             }
         }
-        for wake in shipped {
-            wake.notify_one();
+        if written.iter().any(|(s3, _)| !s3) {
+            self.s.ship.notify_one();
+        }
+        if written.iter().any(|(s3, _)| *s3) {
+            self.s.ship_s3.notify_one();
         }
         let _ = std::fs::remove_dir_all(&tmp);
         (job.function_start, job.function_end) = function_times(&times_path);

@@ -290,6 +290,21 @@ async fn wait_done(
     }
 }
 
+/// Puts one input, `<name><ext>`, into `bucket` of `node` and waits until `service` (the
+/// last of a pipeline) has done it; false when it has not within `limit`.
+async fn warm_up(
+    admin: &mut AdminServiceClient<Channel>,
+    node: &str,
+    bucket: &str,
+    service: &str,
+    name: &str,
+    u: &Uploads<'_>,
+    limit: Duration,
+) -> Result<bool, String> {
+    put(admin, node, bucket, &format!("{name}{}", u.ext), u.encoded).await?;
+    Ok(wait_done(admin, service, name, 1, limit, |_| {}).await?.is_some())
+}
+
 /// The jobs of a service whose files start with `prefix`.
 async fn jobs_of(admin: &mut AdminServiceClient<Channel>, service: &str, prefix: &str) -> Result<Vec<JobInfo>, String> {
     let r = admin
@@ -482,8 +497,9 @@ pub async fn run(
                     // A warm-up job, not measured: the first process of a component on a node
                     // pays for cold caches (interpreter, libraries, the input's page).
                     let warmup = format!("aisprint-{stamp}-warmup");
-                    put(admin, node, &format!("{bucket}/in"), &format!("{warmup}{ext}"), &encoded).await?;
-                    if wait_done(admin, &service, &warmup, 1, o.run_timeout, |_| {}).await?.is_none() {
+                    if !warm_up(admin, node, &format!("{bucket}/in"), &service, &warmup, &uploads, o.run_timeout)
+                        .await?
+                    {
                         return Err(format!(
                             "{}: the warm-up job did not finish in {}s (is agent `{node}` running its services?)",
                             unit.id,
@@ -571,8 +587,7 @@ pub async fn run(
                 }
                 if applied_level.is_none() {
                     let warmup = format!("aisprint-{stamp}-wf{dep_i}-warmup");
-                    put(admin, nodes[0], &bucket(0), &format!("{warmup}{ext}"), &encoded).await?;
-                    if wait_done(admin, &services[last], &warmup, 1, o.run_timeout, |_| {}).await?.is_none() {
+                    if !warm_up(admin, nodes[0], &bucket(0), &services[last], &warmup, &uploads, o.run_timeout).await? {
                         return Err(format!(
                             "{} Full_workflow: the warm-up file did not come out of the last service in {}s (do the components keep the file's name?)",
                             dep.name,
@@ -605,15 +620,13 @@ pub async fn run(
                 }
                 total_jobs += done.len();
             }
-            let first = per_file.values().map(|v| v.0).fold(f64::INFINITY, f64::min);
-            let end = per_file.values().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
-            rows[dep.units.len()].push(Row {
-                run: r.name.clone(),
-                throughput: per_file.len() as f64 / (end - first).max(1e-6),
-                response: per_file.values().map(|v| v.1 - v.0).sum::<f64>() / per_file.len().max(1) as f64,
-                parallelism: f64::from(pars[0]),
-                cores: dep.units.iter().zip(&pars).map(|(u, p)| f64::from(*p) * u.cpu).sum(),
-            });
+            // Each file's way through the pipeline, as one job of it.
+            let spans: Vec<JobInfo> = per_file
+                .values()
+                .map(|&(created, finished)| JobInfo { created, finished, ..Default::default() })
+                .collect();
+            let cores = dep.units.iter().zip(&pars).map(|(u, p)| f64::from(*p) * u.cpu).sum();
+            rows[dep.units.len()].push(row_of(&spans, &r.name, f64::from(pars[0]), cores));
             total_runs += 1;
             if !cooldown.is_zero() {
                 tokio::time::sleep(cooldown).await;
@@ -660,6 +673,16 @@ struct Uploads<'a> {
     ext: &'a str,
 }
 
+impl Uploads<'_> {
+    /// Waits the inter-upload time before batch `b` (none before the first).
+    async fn before_batch(&self, b: u32, rng: &mut aisprint_shared::space4aid::search::Rng) {
+        if b > 0 {
+            let wait = if self.exponential { exponential(self.gap, 1.0 - rng.unit()) } else { self.gap };
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+}
+
 /// Uploads a run's batches on schedule into `bucket` of `node`, as `<prefix>NNN<ext>`.
 async fn upload_run(
     admin: &mut AdminServiceClient<Channel>,
@@ -670,10 +693,7 @@ async fn upload_run(
     rng: &mut aisprint_shared::space4aid::search::Rng,
 ) -> Result<(), String> {
     for b in 0..u.batches {
-        if b > 0 {
-            let wait = if u.exponential { exponential(u.gap, 1.0 - rng.unit()) } else { u.gap };
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-        }
+        u.before_batch(b, rng).await;
         for f in 0..u.batch_size {
             let name = format!("{prefix}{:03}{}", b * u.batch_size + f, u.ext);
             put(admin, node, bucket, &name, u.encoded).await?;
@@ -698,16 +718,18 @@ fn unit_files(
     unit: &Unit,
     partitions: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<(String, String)>, String> {
-    let design = design_dir(
-        app_dir,
-        unit,
-        partitions.get(unit.name.split("_partition").next().unwrap_or("")).map_or(&[], |v| v.as_slice()),
-    );
+    let design = unit_design(app_dir, unit, partitions);
     let files = design_files(&design)?;
     if !files.iter().any(|(n, _)| n == "main.py") {
         return Err(format!("{}: no main.py (run `aisprint design` first)", design.display()));
     }
     Ok(files)
+}
+
+/// A unit's design folder, the component's partitionings taken from `partitions`.
+fn unit_design(app_dir: &Path, unit: &Unit, partitions: &BTreeMap<String, Vec<String>>) -> PathBuf {
+    let component = unit.name.split("_partition").next().unwrap_or(&unit.name);
+    design_dir(app_dir, unit, partitions.get(component).map_or(&[], |v| v.as_slice()))
 }
 
 /// A service's files, under `<service>/`: its script, its design and the annotations package
@@ -862,6 +884,32 @@ fn oscar_image(app: &Application, unit: &Unit, cluster: &str) -> Result<String, 
         })
 }
 
+/// How many of an OSCAR service's jobs have finished (succeeded or failed).
+fn finished(jobs: &indexmap::IndexMap<String, crate::oscar_client::JobInfo>) -> usize {
+    jobs.values().filter(|j| matches!(j.status.as_str(), "Succeeded" | "Failed")).count()
+}
+
+/// Lists a service's jobs every 500 ms until `enough` says so: that listing, or `None` after
+/// `limit`.
+async fn oscar_jobs_until(
+    client: &crate::oscar_client::OscarClient,
+    service: &str,
+    limit: Duration,
+    mut enough: impl FnMut(&indexmap::IndexMap<String, crate::oscar_client::JobInfo>) -> bool,
+) -> Result<Option<indexmap::IndexMap<String, crate::oscar_client::JobInfo>>, crate::oscar_client::OscarError> {
+    let start = Instant::now();
+    loop {
+        let jobs = client.list_jobs(service).await?;
+        if enough(&jobs) {
+            return Ok(Some(jobs));
+        }
+        if start.elapsed() > limit {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Unix seconds of an OSCAR (Kubernetes) time, RFC 3339 in UTC.
 fn oscar_time(t: &Option<String>) -> Option<f64> {
     let t = t.as_deref()?;
@@ -894,15 +942,11 @@ async fn oscar_unit(
     use crate::oscar_client::{Environment, ServiceDefinition, StorageIo};
     let service = oscar_service_of(&unit.id);
     let image = oscar_image(app, unit, &cluster.name)?;
-    let design = design_dir(
-        app_dir,
-        unit,
-        partitions.get(unit.name.split("_partition").next().unwrap_or("")).map_or(&[], |v| v.as_slice()),
-    );
     let component = unit.name.split("_partition").next().unwrap_or(&unit.name);
-    let script = crate::toscarizer::oscar_script(&design, component);
+    let script = crate::toscarizer::oscar_script(&unit_design(app_dir, unit, partitions), component);
     let client = &cluster.client;
-    let what = |e: crate::oscar_client::OscarError| format!("{} on OSCAR cluster `{}`: {e}", unit.id, cluster.name);
+    let ctx = format!("{} on OSCAR cluster `{}`", unit.id, cluster.name);
+    let what = |e: crate::oscar_client::OscarError| format!("{ctx}: {e}");
     let (mut rows, mut job_rows, mut jobs_total) = (Vec::new(), String::from(JOBS_HEADER), 0usize);
     let mut token = String::new();
     let mut applied = 0;
@@ -930,82 +974,62 @@ async fn oscar_unit(
             let p = f64::from(r.parallelism);
             def.extra.insert("total_cpu".into(), format!("{}", p * unit.cpu).into());
             def.extra.insert("total_memory".into(), format!("{}Mi", (p * unit.memory).round() as u64).into());
-            crate::oscar_apply::put_service(cluster, &def)
-                .await
-                .map_err(|e| format!("{} on OSCAR cluster `{}`: {e}", unit.id, cluster.name))?;
+            crate::oscar_apply::put_service(cluster, &def).await.map_err(|e| format!("{ctx}: {e}"))?;
             token = client.get_service(&service).await.map_err(what)?.token().unwrap_or_default().to_string();
             if token.is_empty() {
-                return Err(format!("{} on OSCAR cluster `{}`: the service has no token", unit.id, cluster.name));
+                return Err(format!("{ctx}: the service has no token"));
             }
             if applied == 0 {
                 // A warm-up job, not measured (the image's pull, cold caches).
                 client.invoke_async(&service, &token, t.uploads.encoded.as_bytes().to_vec()).await.map_err(what)?;
-                let t0 = Instant::now();
-                while !client
-                    .list_jobs(&service)
+                if oscar_jobs_until(client, &service, o.run_timeout, |jobs| finished(jobs) >= 1)
                     .await
                     .map_err(what)?
-                    .values()
-                    .any(|j| j.status == "Succeeded" || j.status == "Failed")
+                    .is_none()
                 {
-                    if t0.elapsed() > o.run_timeout {
-                        return Err(format!(
-                            "{} on OSCAR cluster `{}`: the warm-up job did not finish in {}s",
-                            unit.id,
-                            cluster.name,
-                            o.run_timeout.as_secs()
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    return Err(format!("{ctx}: the warm-up job did not finish in {}s", o.run_timeout.as_secs()));
                 }
             }
             applied = r.parallelism;
         }
         client.delete_jobs(&service, true).await.map_err(what)?;
-        let t0 = Instant::now();
-        while !client.list_jobs(&service).await.map_err(what)?.is_empty() {
-            if t0.elapsed() > Duration::from_secs(120) {
-                return Err(format!(
-                    "{} on OSCAR cluster `{}`: the service's old jobs are still listed 120 s after their deletion",
-                    unit.id, cluster.name
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        if oscar_jobs_until(client, &service, Duration::from_secs(120), |jobs| jobs.is_empty())
+            .await
+            .map_err(what)?
+            .is_none()
+        {
+            return Err(format!("{ctx}: the service's old jobs are still listed 120 s after their deletion"));
         }
         let run_start = Instant::now();
         for b in 0..t.uploads.batches {
-            if b > 0 {
-                let u = t.uploads;
-                let wait = if u.exponential { exponential(u.gap, 1.0 - rng.unit()) } else { u.gap };
-                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-            }
+            t.uploads.before_batch(b, rng).await;
             for _ in 0..t.uploads.batch_size {
                 client.invoke_async(&service, &token, t.uploads.encoded.as_bytes().to_vec()).await.map_err(what)?;
             }
         }
         let label = format!("{} {} (parallelism {}) on OSCAR cluster {}", unit.id, r.name, r.parallelism, cluster.name);
         let mut shown = None;
-        let done = loop {
-            let listed = client.list_jobs(&service).await.map_err(what)?;
-            let finished: Vec<(String, crate::oscar_client::JobInfo)> =
-                listed.into_iter().filter(|(_, j)| matches!(j.status.as_str(), "Succeeded" | "Failed")).collect();
-            if shown != Some(finished.len()) {
-                eprintln!("  {label}: {}/{} jobs done", finished.len(), t.files_per_run);
-                shown = Some(finished.len());
+        let left = o.run_timeout.saturating_sub(run_start.elapsed());
+        let listed = oscar_jobs_until(client, &service, left, |jobs| {
+            let n = finished(jobs);
+            if shown != Some(n) {
+                eprintln!("  {label}: {n}/{} jobs done", t.files_per_run);
+                shown = Some(n);
             }
-            if finished.len() >= t.files_per_run {
-                break finished;
-            }
-            if run_start.elapsed() > o.run_timeout {
-                return Err(format!(
-                    "{label}: {} of {} jobs done after {}s (raise --run_timeout)",
-                    finished.len(),
-                    t.files_per_run,
-                    o.run_timeout.as_secs()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            n >= t.files_per_run
+        })
+        .await
+        .map_err(what)?;
+        let Some(listed) = listed else {
+            return Err(format!(
+                "{label}: {} of {} jobs done after {}s (raise --run_timeout)",
+                shown.unwrap_or(0),
+                t.files_per_run,
+                o.run_timeout.as_secs()
+            ));
         };
+        let done: Vec<(String, crate::oscar_client::JobInfo)> =
+            listed.into_iter().filter(|(_, j)| matches!(j.status.as_str(), "Succeeded" | "Failed")).collect();
         if let Some((name, _)) = done.iter().find(|(_, j)| j.status == "Failed") {
             let log = client.job_logs(&service, name, false).await.unwrap_or_default();
             let tail: String =
