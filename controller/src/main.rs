@@ -902,16 +902,14 @@ fn profile_cmd(
             eprintln!("error: --oscar needs --oscar_auth (the auth.dat with the clusters' `type = OSCAR` lines)");
             return ExitCode::from(2);
         };
-        let all = match aisprint_controller::toscarizer::read_auth_file(auth).map_err(|e| e.to_string()).and_then(|a| {
-            aisprint_controller::oscar_apply::clusters(&a).map_err(|e| format!("{}: {e}", auth.display()))
-        }) {
+        let all = match aisprint_controller::oscar_apply::clusters_in(auth) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let mut all: std::collections::BTreeMap<String, std::sync::Arc<_>> =
+        let all: std::collections::BTreeMap<String, std::sync::Arc<_>> =
             all.into_iter().map(|c| (c.name.clone(), std::sync::Arc::new(c))).collect();
         for (res, id) in &oscar_map {
             match all.get(id) {
@@ -924,7 +922,6 @@ fn profile_cmd(
                 }
             }
         }
-        all.clear();
     }
     let opts = aisprint_controller::campaign::CampaignOptions {
         agents: map,
@@ -1257,10 +1254,7 @@ async fn oscar_apply(fdl: PathBuf, config: Option<PathBuf>, oscar_auth: Option<P
     }
     let base = fdl.parent().unwrap_or(std::path::Path::new("."));
     let rest_clusters = match &oscar_auth {
-        Some(p) => {
-            let auth = aisprint_controller::toscarizer::read_auth_file(p).map_err(|e| format!("error: {e}"))?;
-            aisprint_controller::oscar_apply::clusters(&auth).map_err(|e| format!("error: {}: {e}", p.display()))?
-        }
+        Some(p) => aisprint_controller::oscar_apply::clusters_in(p).map_err(|e| format!("error: {e}"))?,
         None => Vec::new(),
     };
     // Everything is read before anything is sent.

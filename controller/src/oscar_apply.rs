@@ -19,6 +19,13 @@ pub struct OscarCluster {
     pub client: OscarClient,
 }
 
+/// The clusters of an auth.dat file (read, its permissions checked); errors name the file and
+/// the line, never a value.
+pub fn clusters_in(path: &Path) -> Result<Vec<OscarCluster>, String> {
+    let auth = crate::toscarizer::read_auth_file(path).map_err(|e| e.to_string())?;
+    clusters(&auth).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// The clusters of auth.dat's `type = OSCAR` lines, by `id`. Errors name the line, never a
 /// value.
 pub fn clusters(auth: &AuthFile) -> Result<Vec<OscarCluster>, String> {
