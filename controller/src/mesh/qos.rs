@@ -205,11 +205,10 @@ impl Task {
                 let _ = tx.send(v);
             }
             QosInput::CommandResult(id, tx) => {
-                let r = self.results.iter().rev().find(|(k, _)| *k == id).map(|(_, r)| r.clone()).unwrap_or_default();
-                let _ = tx.send(r);
+                let _ = tx.send(self.result(&id).cloned().unwrap_or_default());
             }
-            QosInput::AwaitResult(id, tx) => match self.results.iter().rev().find(|(k, _)| *k == id) {
-                Some((_, r)) => {
+            QosInput::AwaitResult(id, tx) => match self.result(&id) {
+                Some(r) => {
                     let _ = tx.send(r.clone());
                 }
                 None => {
@@ -219,6 +218,11 @@ impl Task {
                 }
             },
         }
+    }
+
+    /// The latest answer to a command, if it came.
+    fn result(&self, id: &str) -> Option<&CommandResultReply> {
+        self.results.iter().rev().find(|(k, _)| k == id).map(|(_, r)| r)
     }
 
     fn point(&mut self, node: &str, p: Point) {
