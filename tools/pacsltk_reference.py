@@ -4,7 +4,7 @@ with `pip install pacsltk==0.2.0 numpy scipy`:
 
     python tools/pacsltk_reference.py > tests/fixtures/pacsltk_reference.json
 
-The Rust port (shared/src/space4aid/pacsltk.rs) must agree to 1e-9 relative.
+The Rust port (shared/space4aid/src/pacsltk.rs) must agree to 1e-9 relative.
 """
 import itertools
 import json

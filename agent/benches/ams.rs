@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aisprint_shared::mesh::{
+use aisprint_model::config::{
     AgentConfig, AgentMonitoring, Backfill, BufferConfig, Collection, ControllerLink, WhenFull,
 };
 use tokio_util::sync::CancellationToken;
@@ -235,7 +235,10 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let cancel = CancellationToken::new();
     let cfg = config(dir, port);
-    let agent = rt.spawn(aisprint_agent::run::run(cfg, cancel.clone()));
+    let agent = rt.spawn(aisprint_agent::run::run(
+        aisprint_agent::config::Loaded::from_config(cfg).expect("config"),
+        cancel.clone(),
+    ));
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(t.elapsed() < Duration::from_secs(10), "the agent did not start");

@@ -13,7 +13,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aisprint_shared::mesh::{AgentConfig, AgentServices, Backfill, BufferConfig, Collection, ControllerLink, WhenFull};
+use aisprint_model::config::{
+    AgentConfig, AgentServices, Backfill, BufferConfig, Collection, ControllerLink, WhenFull,
+};
 use tokio_util::sync::CancellationToken;
 
 fn free_port() -> u16 {
@@ -81,7 +83,10 @@ fn main() {
     let dir = tmp.path();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let cancel = CancellationToken::new();
-    let agent = rt.spawn(aisprint_agent::run::run(config(dir), cancel.clone()));
+    let agent = rt.spawn(aisprint_agent::run::run(
+        aisprint_agent::config::Loaded::from_config(config(dir)).expect("config"),
+        cancel.clone(),
+    ));
     let stamp_in = dir.join("buckets/stamp/in");
     let t = Instant::now();
     while !stamp_in.is_dir() {

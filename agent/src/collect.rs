@@ -5,9 +5,45 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
+use aisprint_model::config::Collection;
 use aisprint_proto::v1::Point;
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System};
+use tokio::sync::mpsc;
+
+use crate::batch::StoreError;
+use crate::ctx::Ctx;
+use crate::monitoring::Input;
+
+/// Collects at the configured period until cancelled: each reading is committed as a batch,
+/// and handed to the monitoring endpoint when there is one (for infrastructure alerts and
+/// /metrics; never waiting on it).
+pub async fn run(ctx: Ctx, collection: Collection, monitor: Option<mpsc::Sender<Input>>) {
+    let mut collector = Collector::new(&collection.families);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(collection.period_s));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let points = collector.collect();
+        if let Some(m) = &monitor {
+            let _ = m.try_send(Input::Host(points.clone()));
+        }
+        match ctx.batches.store(points).await {
+            Ok(s) => {
+                if s.dropped > 0 {
+                    tracing::warn!(dropped = s.dropped, "buffer full: dropped the oldest batches");
+                }
+                tracing::debug!(seq = s.seq, "batch stored");
+            }
+            Err(StoreError::Full) => tracing::warn!("buffer full: collection skipped (when_full: stop_collecting)"),
+            Err(e) => tracing::error!(error = %e, "cannot store a batch"),
+        }
+    }
+}
 
 /// File systems that hold no user data (as Telegraf's disk input ignores them).
 const PSEUDO_FS: &[&str] = &[
@@ -278,32 +314,13 @@ fn proc_diskstats() -> BTreeMap<String, Fields> {
     out
 }
 
-/// This boot's identifier (Linux: /proc/sys/kernel/random/boot_id; elsewhere, the boot time).
-pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("boot-{}", System::boot_time().unwrap_or(0)))
-}
-
-/// Milliseconds since boot (a clock that does not jump with the wall clock).
-pub fn monotonic_ms() -> u64 {
-    if let Ok(text) = std::fs::read_to_string("/proc/uptime") {
-        if let Some(secs) = text.split_whitespace().next().and_then(|s| s.parse::<f64>().ok()) {
-            return (secs * 1000.0) as u64;
-        }
-    }
-    System::uptime().unwrap_or(0) * 1000
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_family_is_collected_here() {
-        let all: Vec<String> = aisprint_shared::mesh::FAMILIES.iter().map(|s| s.to_string()).collect();
+        let all: Vec<String> = aisprint_model::config::FAMILIES.iter().map(|s| s.to_string()).collect();
         let mut c = Collector::new(&all);
         let points = c.collect();
         for f in ["cpu", "mem", "swap", "system", "processes", "kernel", "net"] {

@@ -1,9 +1,12 @@
-//! `aisprint-agent`: the agent that runs on every edge node.
+//! `aisprint-agent`: the agent that runs on every edge node. Parses the command line, starts
+//! logging, loads the configuration and hands it to [`run`]; every error ends here, printed
+//! once, with the exit status of the table in `--help`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aisprint_agent::run::{self, AgentError};
+use aisprint_agent::error::AgentError;
+use aisprint_agent::{config, run};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -11,7 +14,13 @@ use tokio_util::sync::CancellationToken;
 /// keeps them in a durable local buffer and delivers them to the controller (gRPC, mutual
 /// TLS), replaying what it kept after an outage.
 #[derive(Debug, Parser)]
-#[command(name = "aisprint-agent", version, about, long_about)]
+#[command(
+    name = "aisprint-agent",
+    version,
+    about,
+    long_about,
+    after_help = "Exit status: 0 done; 1 error (the configuration, a file it names, a port, the buffer); 2 usage (bad flags)."
+)]
 struct Cli {
     /// More log output on standard error (repeat for more); RUST_LOG also works.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -46,108 +55,82 @@ enum Command {
     },
 }
 
-fn report(e: &AgentError) {
-    match e {
-        AgentError::Invalid(d) => {
-            for w in d.warnings() {
-                eprintln!("{w}");
-            }
-            for x in d.errors() {
-                eprintln!("{x}");
-            }
-        }
-        e => eprintln!("error: {e}"),
-    }
+/// Why the agent stops with an error.
+enum Failure {
+    Agent(AgentError),
+    Usage(String),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default = match cli.verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-    match cli.command {
-        Command::GenerateConfig { node } => {
-            if !aisprint_shared::mesh::valid_name(&node) {
-                eprintln!("error: `{node}` is not a valid node id: use letters, digits, `-`, `_` and `.`");
-                return ExitCode::FAILURE;
-            }
-            print!("{}", aisprint_shared::mesh::agent_template(&node));
-            ExitCode::SUCCESS
+    aisprint_runtime::telemetry::init(cli.verbose, ["info", "debug", "trace"]);
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Agent(AgentError::Invalid(d))) => {
+            d.warnings().for_each(|w| eprintln!("{w}"));
+            d.errors().for_each(|e| eprintln!("{e}"));
+            ExitCode::FAILURE
         }
-        Command::Validate { config } => match run::load_config(&config) {
-            Ok(c) => {
-                println!("{}: valid (node {}, controller {})", config.display(), c.node_id, c.controller.address);
-                ExitCode::SUCCESS
+        Err(Failure::Agent(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::GenerateConfig { node } => {
+            if !aisprint_model::config::valid_name(&node) {
+                let m = format!("`{node}` is not a valid node id: use letters, digits, `-`, `_` and `.`");
+                return Err(Failure::Usage(m));
             }
-            Err(e) => {
-                report(&e);
-                ExitCode::FAILURE
-            }
-        },
+            print!("{}", aisprint_model::config::agent_template(&node));
+            Ok(())
+        }
+        Command::Validate { config } => {
+            let c = config::load(&config).map_err(Failure::Agent)?;
+            println!(
+                "{}: valid (node {}, controller {})",
+                config.display(),
+                c.agent.node_id,
+                c.agent.controller.address
+            );
+            Ok(())
+        }
         Command::Run { config, insecure } => {
-            let cfg = match run::load_config(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    report(&e);
-                    return ExitCode::FAILURE;
-                }
-            };
-            if cfg.controller.insecure != insecure {
-                if cfg.controller.insecure {
-                    eprintln!("error: {}: controller.insecure: true connects in plain text; give --insecure as well to mean it", config.display());
-                } else {
-                    eprintln!(
-                        "error: --insecure, but {} sets up mutual TLS; set controller.insecure: true there",
-                        config.display()
-                    );
-                }
-                return ExitCode::FAILURE;
-            }
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let cancel = CancellationToken::new();
-            let stop = cancel.clone();
-            rt.spawn(async move {
-                wait_for_signal().await;
-                stop.cancel();
-            });
-            match rt.block_on(run::run(cfg, cancel)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    report(&e);
-                    ExitCode::FAILURE
-                }
+            let cfg = config::load(&config).map_err(Failure::Agent)?;
+            match (cfg.agent.controller.insecure, insecure) {
+                (true, false) => Err(Failure::Usage(format!(
+                    "{}: controller.insecure: true connects in plain text; give --insecure as well to mean it",
+                    config.display()
+                ))),
+                (false, true) => Err(Failure::Usage(format!(
+                    "--insecure, but {} sets up mutual TLS; set controller.insecure: true there",
+                    config.display()
+                ))),
+                _ => serve(cfg),
             }
         }
     }
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+/// Runs the agent on a runtime of two workers until SIGINT or SIGTERM.
+fn serve(cfg: config::Loaded) -> Result<(), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Agent(AgentError::Runtime(e)))?;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    rt.spawn(async move {
+        aisprint_runtime::signal::shutdown().await;
+        stop.cancel();
+    });
+    rt.block_on(run::run(cfg, cancel)).map_err(Failure::Agent)
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aisprint_shared::mesh::S3Store;
+use aisprint_model::config::S3Store;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, PutPayload};
@@ -145,10 +145,11 @@ pub async fn mirror(stores: Arc<Stores>, provider: String, path: String, local: 
                 }
             };
             let (dir, n) = (local.clone(), name.clone());
-            let written = tokio::task::spawn_blocking(move || crate::services::write_durably(&dir, &n, &bytes))
-                .await
-                .map_err(std::io::Error::other)
-                .and_then(|r| r);
+            let written =
+                tokio::task::spawn_blocking(move || aisprint_runtime::fsutil::write_durably(&dir, &n, &bytes))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
             match written {
                 Ok(_) => {
                     seen.insert(name);

@@ -17,19 +17,33 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aisprint_model::config::{AgentConfig, SHIP_MAX_BYTES};
 use aisprint_proto::v1::agent_service_client::AgentServiceClient;
 use aisprint_proto::v1::ShipRequest;
-use aisprint_shared::mesh::{AgentConfig, MESSAGE_MAX_BYTES, SHIP_MAX_BYTES};
+use aisprint_runtime::backoff::Backoff;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use crate::run::{connect, Backoff};
+use crate::s3::Stores;
 
 /// Files sent at a time.
 const IN_FLIGHT: usize = 8;
 /// How often the outbox is looked at without being woken (files left by a previous run).
 const IDLE: Duration = Duration::from_secs(5);
+
+/// An outbox folder and the wake handle of the task that empties it.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    pub dir: PathBuf,
+    pub wake: Arc<Notify>,
+}
+
+impl Folder {
+    pub fn new(dir: PathBuf) -> Folder {
+        Folder { dir, wake: Arc::new(Notify::new()) }
+    }
+}
 
 /// A file waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,18 +106,19 @@ pub enum Dest {
     /// Other clusters' agents, through the controller (the outbox's first level: the cluster).
     Mesh(Box<AgentConfig>),
     /// S3-compatible stores (the first level: the storage provider).
-    S3(Arc<crate::s3::Stores>),
+    S3(Arc<Stores>),
 }
 
 /// A ready way to send.
 #[derive(Clone)]
 enum Target {
     Mesh(AgentServiceClient<Channel>, String),
-    S3(Arc<crate::s3::Stores>),
+    S3(Arc<Stores>),
 }
 
 /// Empties the outbox until `cancel` fires.
-pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: CancellationToken) {
+pub async fn run(dest: Dest, folder: Folder, cancel: CancellationToken) {
+    let Folder { dir: outbox, wake } = folder;
     let undeliverable = outbox.with_file_name("undeliverable");
     let mut connect_backoff = Backoff::new();
     let mut client: Option<AgentServiceClient<Channel>> = None;
@@ -131,11 +146,8 @@ pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: C
         let target = match (&dest, &client) {
             (Dest::S3(st), _) => Target::S3(st.clone()),
             (Dest::Mesh(cfg), Some(c)) => Target::Mesh(c.clone(), cfg.node_id.clone()),
-            (Dest::Mesh(cfg), None) => match connect(cfg).await {
-                Ok(ch) => {
-                    let c = AgentServiceClient::new(ch)
-                        .max_decoding_message_size(MESSAGE_MAX_BYTES)
-                        .max_encoding_message_size(MESSAGE_MAX_BYTES);
+            (Dest::Mesh(cfg), None) => match crate::link::connect(cfg).await {
+                Ok(c) => {
                     client = Some(c.clone());
                     connect_backoff.reset();
                     Target::Mesh(c, cfg.node_id.clone())
@@ -210,7 +222,7 @@ pub async fn ship_loop(dest: Dest, outbox: PathBuf, wake: Arc<Notify>, cancel: C
                 client = None;
             }
             let e = away.entry(to.clone()).or_insert_with(|| (Instant::now(), Backoff::new()));
-            let wait = e.1.next();
+            let wait = e.1.next_delay();
             e.0 = Instant::now() + wait;
             tracing::warn!(%to, error = %why, retry_in_ms = wait.as_millis() as u64, "outputs not delivered yet (kept in the outbox)");
         }
@@ -274,15 +286,5 @@ mod tests {
         let p = pending(o);
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].cluster.as_str(), p[0].bucket.as_str(), p[0].name.as_str()), ("cloud", "mask/input", "a.jpg"));
-    }
-
-    #[test]
-    fn remote_cluster_is_another_clusters_provider() {
-        use crate::services::remote_cluster;
-        assert_eq!(remote_cluster("minio.cloud", "edge"), Some("cloud"));
-        assert_eq!(remote_cluster("s3.faas", "edge"), Some("faas"));
-        assert_eq!(remote_cluster("minio.default", "edge"), None);
-        assert_eq!(remote_cluster("minio.edge", "edge"), None);
-        assert_eq!(remote_cluster("onedata.x", "edge"), None);
     }
 }

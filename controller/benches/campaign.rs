@@ -16,15 +16,13 @@
 //!   end and the time from a file's arrival on the first agent to its final output on the
 //!   second (median, p95).
 
-#[path = "../tests/common.rs"]
-mod common;
-#[path = "../tests/meshkit/mod.rs"]
-mod meshkit;
+#[path = "../tests/it/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{aisprint, copy_dir, repo, text};
-use meshkit::Mesh;
+use support::mesh::Mesh;
+use support::{aisprint, copy_dir, repo, text};
 
 fn wanted(part: &str) -> bool {
     std::env::var("AISPRINT_CAMPAIGN_BENCH").map_or(true, |v| v.split(',').any(|p| p == part))

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aisprint_shared::design::DesignOptions;
+use aisprint_model::design::DesignOptions;
 
 const RUNS: usize = 15;
 

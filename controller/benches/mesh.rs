@@ -19,13 +19,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aisprint_agent::buffer::Buffer;
 use aisprint_agent::collect::Collector;
-use aisprint_controller::mesh::{certs, serve};
+use aisprint_controller::mesh::{certs, config, serve};
+use aisprint_model::config::{AgentConfig, Backfill, BufferConfig, Collection, ControllerLink, WhenFull, FAMILIES};
 use aisprint_proto::v1::admin_service_client::AdminServiceClient;
 use aisprint_proto::v1::agent_service_client::AgentServiceClient;
 use aisprint_proto::v1::{ListAgentsRequest, MetricBatch, Point, RegisterRequest};
-use aisprint_shared::mesh::{AgentConfig, Backfill, BufferConfig, Collection, ControllerLink, WhenFull, FAMILIES};
+use aisprint_runtime::buffer::Buffer;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -49,22 +49,19 @@ fn sample_batch() -> MetricBatch {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// A controller on a free loopback port: (port, its stop token, its task).
+/// A controller on a loopback port the system gives: (port, its stop token, its task).
 fn start_controller(
     rt: &tokio::runtime::Runtime,
     state: std::path::PathBuf,
-    tls: Option<serve::Tls>,
+    tls: Option<config::Tls>,
 ) -> (u16, CancellationToken, tokio::task::JoinHandle<Result<(), serve::ServeError>>) {
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let incoming = rt.block_on(async {
+        tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], 0).into()).expect("bind").with_nodelay(Some(true))
+    });
+    let port = incoming.local_addr().expect("addr").port();
     let stop = CancellationToken::new();
-    let s2 = stop.clone();
     let week = Duration::from_secs(7 * 24 * 3600);
-    let task = rt.spawn(serve::serve(addr, state, tls, week, None, async move { s2.cancelled().await }));
+    let task = rt.spawn(serve::serve(incoming, state, tls, week, None, stop.clone()));
     std::thread::sleep(Duration::from_millis(300));
     (port, stop, task)
 }
@@ -131,7 +128,7 @@ fn buffer_part(batch: &MetricBatch) {
     println!("buffer: replay read: {replay:.0} batches/s ({got} batches, file {:.1} MiB)", file as f64 / 1048576.0);
 }
 
-async fn admin(addr: &str, tls: Option<&serve::Tls>) -> AdminServiceClient<Channel> {
+async fn admin(addr: &str, tls: Option<&config::Tls>) -> AdminServiceClient<Channel> {
     let mut ep = Channel::from_shared(addr.to_string()).expect("uri");
     if let Some(t) = tls {
         ep = ep
@@ -155,7 +152,7 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
     certs::init(&dir.join("certs"), &["127.0.0.1".to_string()], false).expect("certs");
     certs::issue(&dir.join("certs"), "bench-1").expect("issue");
     let read = |f: &str| std::fs::read_to_string(dir.join("certs").join(f)).expect("read");
-    let tls = serve::Tls { ca: read("ca.pem"), cert: read("controller.pem"), key: read("controller.key") };
+    let tls = config::Tls { ca: read("ca.pem"), cert: read("controller.pem"), key: read("controller.key") };
     let n = 86_400u64;
     {
         let b =
@@ -197,7 +194,10 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
     };
     let cancel = CancellationToken::new();
     let t = Instant::now();
-    let agent = rt.spawn(aisprint_agent::run::run(cfg, cancel.clone()));
+    let agent = rt.spawn(aisprint_agent::run::run(
+        aisprint_agent::config::Loaded::from_config(cfg).expect("config"),
+        cancel.clone(),
+    ));
     let secs = rt.block_on(async {
         let mut client = admin(&format!("https://127.0.0.1:{port}"), Some(&tls)).await;
         loop {

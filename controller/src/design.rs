@@ -1,13 +1,14 @@
 //! `aisprint design`: reads and checks an application directory, then writes its designs,
-//! deployments and QoS constraints (see [`aisprint_shared::design`] for the rules). Nothing is
+//! deployments and QoS constraints (see [`aisprint_model::design`] for the rules). Nothing is
 //! written unless everything checks out, and then all files are put in place together.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use aisprint_shared::app::paths;
-use aisprint_shared::design::{self, DesignOptions};
-use aisprint_shared::diag::Diagnostics;
+use aisprint_model::app::check::Application;
+use aisprint_model::app::paths;
+use aisprint_model::design::{self, DesignOptions, PlannedDeployment};
+use aisprint_model::diag::Diagnostics;
 use serde::Serialize;
 
 use crate::appdir;
@@ -46,7 +47,7 @@ const TAG: &str = "[AI-SPRINT]:";
 const INDENT: &str = "             ";
 
 fn to_yaml<T: Serialize>(what: &str, v: &T) -> Result<String, DesignError> {
-    aisprint_shared::yaml::to_string(v).map_err(|source| DesignError::Serialise { what: what.to_string(), source })
+    aisprint_model::yaml::to_string(v).map_err(|source| DesignError::Serialise { what: what.to_string(), source })
 }
 
 /// Files and folders that are never copied: secrets stay where the user put them, and
@@ -81,14 +82,8 @@ fn copy_tree(out: &mut OutputSet, from: &Path, to: &Path) -> Result<(), DesignEr
     Ok(())
 }
 
-/// Runs the design of the application in `dir`, writing progress lines to `log`.
-pub fn run(dir: &Path, options: &DesignOptions, log: &mut dyn Write) -> Result<DesignReport, DesignError> {
-    let display = appdir::display_dir(dir);
-    let name = Path::new(&display).file_name().map_or(display.clone(), |n| n.to_string_lossy().to_string());
-    let _ = writeln!(log, "{TAG} Starting the design of the AI-SPRINT application: {name}");
-
-    let loaded = appdir::load(dir).map_err(DesignError::Invalid)?;
-    let app = &loaded.app;
+/// The DAG as found, a line per component with successors.
+fn log_dag(app: &Application, log: &mut dyn Write) {
     let graph = app.dag.value.graph();
     let _ = writeln!(
         log,
@@ -101,13 +96,51 @@ pub fn run(dir: &Path, options: &DesignOptions, log: &mut dyn Write) -> Result<D
             let _ = writeln!(log, "{INDENT}- {c} -> [{}]", next.join(", "));
         }
     }
-    let _ = writeln!(log, "{TAG} Parsed and validated the AI-SPRINT annotations of {} scripts.", app.sources.len());
+}
 
-    let plan = design::plan(app, options).map_err(DesignError::Invalid)?;
-    for n in &plan.notes {
-        let _ = writeln!(log, "{INDENT}Note: {n}");
+/// One deployment's folder: the tools' files copied, its DAG, its QoS constraints, the links
+/// to its designs, and for the base deployment its production deployment.
+fn add_deployment(
+    out: &mut OutputSet,
+    dir: &Path,
+    loaded: &appdir::LoadedApp,
+    plan: &design::DesignPlan,
+    dep: &PlannedDeployment,
+) -> Result<(), DesignError> {
+    let app = &loaded.app;
+    let root = Path::new(paths::DEPLOYMENTS_DIR).join(&dep.name);
+    for tool in paths::TOOL_DIRS {
+        out.dir(root.join(tool));
+        copy_tree(out, &dir.join(tool), &root.join(tool))?;
     }
+    let dag_text = if dep.is_base { loaded.dag_text.clone() } else { to_yaml("deployment DAG", &dep.dag)? };
+    out.file(root.join("application_dag.yaml"), dag_text);
+    for layer in dep.qos_layers.keys() {
+        if let Some(f) = dep.ams_file(&app.dag.value.system.name, *layer) {
+            out.file(root.join(format!("ams/qos_constraints_L{layer}.yaml")), to_yaml("QoS constraints", &f)?);
+        }
+    }
+    out.file(root.join("space4ai-d/qos_constraints.yaml"), to_yaml("QoS constraints", &dep.qos)?);
+    if app.space4aid.is_none() {
+        out.file(
+            root.join("space4ai-d/SPACE4AI-D.yaml"),
+            to_yaml("SPACE4AI-D configuration", &plan.default_space4aid)?,
+        );
+    }
+    out.own_dir(root.join("src"));
+    for (link, component, d) in &dep.links {
+        out.symlink(root.join("src").join(link), format!("../../../designs/{component}/{d}"));
+    }
+    if dep.is_base {
+        out.file(root.join("production_deployment.yaml"), to_yaml("production deployment", &plan.production)?);
+        out.file(paths::SPACE4AID_QOS, to_yaml("QoS constraints", &dep.qos)?);
+    }
+    Ok(())
+}
 
+/// Everything a design writes, as one output set.
+fn output(dir: &Path, loaded: &appdir::LoadedApp, plan: &design::DesignPlan) -> Result<OutputSet, DesignError> {
+    let app = &loaded.app;
     let mut out = OutputSet::new();
     out.file(paths::ANNOTATIONS, to_yaml("annotations", &plan.annotations)?);
     // The user's own file (with its comments) stays when it already says the same.
@@ -123,64 +156,59 @@ pub fn run(dir: &Path, options: &DesignOptions, log: &mut dyn Write) -> Result<D
             copy_tree(&mut out, folder, &to)?;
         }
     }
-    let has_space4aid_config = app.space4aid.is_some();
     for dep in &plan.deployments {
-        let root = Path::new(paths::DEPLOYMENTS_DIR).join(&dep.name);
-        for tool in paths::TOOL_DIRS {
-            out.dir(root.join(tool));
-            copy_tree(&mut out, &dir.join(tool), &root.join(tool))?;
-        }
-        let dag_text = if dep.is_base { loaded.dag_text.clone() } else { to_yaml("deployment DAG", &dep.dag)? };
-        out.file(root.join("application_dag.yaml"), dag_text);
-        for layer in dep.qos_layers.keys() {
-            if let Some(f) = dep.ams_file(&app.dag.value.system.name, *layer) {
-                out.file(root.join(format!("ams/qos_constraints_L{layer}.yaml")), to_yaml("QoS constraints", &f)?);
-            }
-        }
-        out.file(root.join("space4ai-d/qos_constraints.yaml"), to_yaml("QoS constraints", &dep.qos)?);
-        if !has_space4aid_config {
-            out.file(
-                root.join("space4ai-d/SPACE4AI-D.yaml"),
-                to_yaml("SPACE4AI-D configuration", &plan.default_space4aid)?,
-            );
-        }
-        out.own_dir(root.join("src"));
-        for (link, component, d) in &dep.links {
-            out.symlink(root.join("src").join(link), format!("../../../designs/{component}/{d}"));
-        }
-        if dep.is_base {
-            out.file(root.join("production_deployment.yaml"), to_yaml("production deployment", &plan.production)?);
-            out.file(paths::SPACE4AID_QOS, to_yaml("QoS constraints", &dep.qos)?);
-        }
+        add_deployment(&mut out, dir, loaded, plan, dep)?;
     }
     out.file(paths::MULTI_CLUSTER_QOS, to_yaml("multi-cluster QoS constraints", &plan.multi_cluster)?);
     out.file(paths::DEPLOYMENT_INDEX, to_yaml("deployment index", &plan.index)?);
     // The reference tool of late 2023 left a folder here; a link to the deployment replaces it.
     out.symlink_replacing(paths::OPTIMAL, "base", &["production_deployment.yaml"]);
+    Ok(out)
+}
 
-    out.commit(dir)?;
-
-    let mut warnings = loaded.warnings;
-    // Deployments an earlier design wrote that this one no longer has.
-    if let Ok(read) = std::fs::read_dir(dir.join(paths::DEPLOYMENTS_DIR)) {
-        let mut stale: Vec<String> = read
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|n| {
-                n.strip_prefix("deployment").is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
-            })
-            .filter(|n| !plan.deployments.iter().any(|d| &d.name == n))
-            .collect();
-        stale.sort();
-        for n in stale {
-            warnings.push(aisprint_shared::Diagnostic::warning(
+/// Deployments an earlier design wrote that this one no longer has, as warnings.
+fn stale_deployments(dir: &Path, display: &str, plan: &design::DesignPlan) -> Vec<aisprint_model::Diagnostic> {
+    let Ok(read) = std::fs::read_dir(dir.join(paths::DEPLOYMENTS_DIR)) else { return Vec::new() };
+    let mut stale: Vec<String> = read
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| {
+            n.strip_prefix("deployment").is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter(|n| !plan.deployments.iter().any(|d| &d.name == n))
+        .collect();
+    stale.sort();
+    stale
+        .into_iter()
+        .map(|n| {
+            aisprint_model::Diagnostic::warning(
                 format!("{display}/{}/{n}", paths::DEPLOYMENTS_DIR),
                 "",
                 "left from an earlier design: this design has no such deployment (remove the folder)",
-            ));
-        }
-    }
+            )
+        })
+        .collect()
+}
 
+/// Runs the design of the application in `dir`, writing progress lines to `log`.
+pub fn run(dir: &Path, options: &DesignOptions, log: &mut dyn Write) -> Result<DesignReport, DesignError> {
+    let display = appdir::display_dir(dir);
+    let name = Path::new(&display).file_name().map_or(display.clone(), |n| n.to_string_lossy().to_string());
+    let _ = writeln!(log, "{TAG} Starting the design of the AI-SPRINT application: {name}");
+    let loaded = appdir::load(dir).map_err(DesignError::Invalid)?;
+    let app = &loaded.app;
+    log_dag(app, log);
+    let _ = writeln!(log, "{TAG} Parsed and validated the AI-SPRINT annotations of {} scripts.", app.sources.len());
+    let plan = design::plan(app, options).map_err(DesignError::Invalid)?;
+    for n in &plan.notes {
+        let _ = writeln!(log, "{INDENT}Note: {n}");
+    }
+    let out = output(dir, &loaded, &plan)?;
+    out.commit(dir)?;
+    let mut warnings = loaded.warnings.clone();
+    for w in stale_deployments(dir, &display, &plan) {
+        warnings.push(w);
+    }
     let _ = writeln!(log, "{TAG} Done! Annotations stored in: {display}/{}", paths::ANNOTATIONS);
     let _ = writeln!(
         log,

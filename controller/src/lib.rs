@@ -1,17 +1,19 @@
-//! The AI-SPRINT controller: design tools and their command line.
+//! The AI-SPRINT controller: the design tools, SPACE4AI-D on applications, provisioning, the
+//! profiling campaigns, and the controller's side of the agent mesh; and `aisprint`'s command
+//! line over them (`cli` parses, `commands` runs, `error` says how a command ended).
 
 pub mod appdir;
 pub mod campaign;
+pub mod cli;
+pub mod clients;
+pub mod commands;
 pub mod dashboards;
 pub mod design;
-pub mod im_client;
+pub mod error;
+pub mod jobs;
 pub mod mesh;
 pub mod models;
 pub mod new_app;
-pub mod oscar_apply;
-pub mod oscar_client;
 pub mod output;
-pub mod pysource;
-pub mod space4aid_app;
-pub mod space4aid_cmd;
-pub mod toscarizer;
+pub mod provision;
+pub mod space4aid;

@@ -5,7 +5,7 @@
 //! unit tested alone (`C1@VM1`, `C1P1.2@VM1`; columns `run_name, observed_throughput,
 //! avg_response_time, requested_parallelism, cores`), trains for each unit a model of the
 //! response time from the cores (CoreBasedPredictor) and one from the cores and the
-//! observed throughput (LambdaBasedPredictor) with [`aisprint_shared::perfmodel`], and
+//! observed throughput (LambdaBasedPredictor) with [`aisprint_model::perfmodel`], and
 //! writes the models (`oscarp/models/<unit>.<kind>.json`) and `oscarp/performance_models.json`
 //! (component -> component or partition -> resource -> {model, regressor_file, meanTime,
 //! demand, mape}) with the core-based one (see [`Trained::chosen`]).
@@ -13,9 +13,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aisprint_shared::app::check::Application;
-use aisprint_shared::perfmodel::{self, Regressor, Sample, TrainOptions, CORES, THROUGHPUT};
-use aisprint_shared::{Diagnostic, Diagnostics};
+use aisprint_model::app::check::Application;
+use aisprint_model::perfmodel::{self, Regressor, Sample, TrainOptions, CORES, THROUGHPUT};
+use aisprint_model::{Diagnostic, Diagnostics};
 
 use crate::output::OutputSet;
 
@@ -188,7 +188,7 @@ fn partition_names(app: &Application, entry_name: &str) -> Vec<String> {
 /// Trains the models of every unit the campaign tested alone. Units are named as the
 /// campaign plan names them (`aisprint profile --dry_run`).
 pub fn train(app: &Application, campaign: &Path, opts: &TrainOptions) -> Result<Vec<Trained>, Diagnostics> {
-    let plan = aisprint_shared::profile::plan(app)?;
+    let plan = aisprint_model::profile::plan(app)?;
     let csvs = find_csvs(campaign);
     let mut diags = Diagnostics::new();
     if csvs.is_empty() {
@@ -316,8 +316,8 @@ pub fn write(app_dir: &Path, app: &Application, trained: &[Trained]) -> Result<V
         }
     }
     let text = serde_json::to_string_pretty(&serde_json::Value::Object(doc)).map_err(|e| e.to_string())? + "\n";
-    out.file(aisprint_shared::app::paths::PERFORMANCE_MODELS, text);
-    written.push(aisprint_shared::app::paths::PERFORMANCE_MODELS.to_string());
+    out.file(aisprint_model::app::paths::PERFORMANCE_MODELS, text);
+    written.push(aisprint_model::app::paths::PERFORMANCE_MODELS.to_string());
     out.commit(app_dir).map_err(|e| e.to_string())?;
     Ok(written)
 }

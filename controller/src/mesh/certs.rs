@@ -121,7 +121,7 @@ pub fn init(dir: &Path, hosts: &[String], force: bool) -> Result<Written, CertEr
 /// Issues the certificate of agent `node` (`<node>.pem`, `<node>.key` in `dir`), signed by
 /// the CA that `init` made there.
 pub fn issue(dir: &Path, node: &str) -> Result<Written, CertError> {
-    if !aisprint_shared::mesh::valid_name(node) || node == CONTROLLER_NAME {
+    if !aisprint_model::config::valid_name(node) || node == CONTROLLER_NAME {
         return Err(CertError::BadName(node.to_string()));
     }
     let read = |f: &str| {

@@ -6,23 +6,25 @@
 //! outbox (the agent's).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use aisprint_agent::notify::{Outbox, Outgoing};
+use aisprint_ams::engine::{Engine, Kind, Scope, State as CheckState};
+use aisprint_ams::prometheus::{Exposition, Type};
+use aisprint_ams::record::Execution;
+use aisprint_model::config::FAMILIES;
+use aisprint_proto::commands::Reply;
 use aisprint_proto::v1::{
     CommandResultReply, ConstraintState, JobInfo, Point, QosEvent, QosStatusReply, ThroughputState,
 };
-use aisprint_shared::ams::engine::{Engine, Kind, Scope, State as CheckState};
-use aisprint_shared::ams::prometheus::{Exposition, Type};
-use aisprint_shared::ams::record::Execution;
-use aisprint_shared::ams::{self};
-use aisprint_shared::mesh::{ControllerConfig, FAMILIES};
+use aisprint_runtime::clock::now_s;
+use aisprint_runtime::outbox::{Outbox, Outgoing};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use super::config::QosSetup;
 use super::MeshError;
 
 /// Series kept for `/metrics` at most (host and custom metrics, latest value each).
@@ -33,35 +35,6 @@ pub const QUEUE: usize = 65_536;
 
 /// Recent notifications kept for `qos status`.
 const EVENTS: usize = 100;
-
-/// What the monitoring section of `controller.yaml` names, read and checked.
-#[derive(Debug, Clone, Default)]
-pub struct QosSetup {
-    pub loaded: ams::Loaded,
-    pub endpoint: Option<String>,
-    pub http: Option<SocketAddr>,
-    pub outbox: PathBuf,
-}
-
-impl QosSetup {
-    /// `Ok(None)` without a monitoring section; paths are already resolved.
-    pub fn load(c: &ControllerConfig) -> Result<Option<QosSetup>, MeshError> {
-        let Some(m) = &c.monitoring else { return Ok(None) };
-        let read = |p: &str| super::read(Path::new(p)).map(|t| (p.to_string(), t));
-        let ms = m.monitoring_setup.as_deref().map(read).transpose()?;
-        let qos = m.qos_constraints.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
-        let (loaded, warnings) =
-            ams::load(ms.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), None, &qos).map_err(MeshError::Invalid)?;
-        for w in warnings.warnings() {
-            tracing::warn!("{w}");
-        }
-        let endpoint = m.notification_endpoint.clone().or_else(|| loaded.monitoring.default_endpoint.clone());
-        let outbox =
-            m.outbox.clone().map(PathBuf::from).unwrap_or_else(|| Outbox::beside(Path::new(&c.state), "controller"));
-        let http = m.http.as_deref().and_then(|h| h.parse().ok());
-        Ok(Some(QosSetup { loaded, endpoint, http, outbox }))
-    }
-}
 
 /// What the task is asked.
 #[derive(Debug)]
@@ -106,10 +79,6 @@ struct Task {
     waiters: HashMap<String, oneshot::Sender<CommandResultReply>>,
 }
 
-fn now_s() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
 fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::Local => "local",
@@ -131,7 +100,8 @@ fn state_name(s: CheckState) -> &'static str {
 pub fn start(
     setup: Option<QosSetup>,
     cancel: CancellationToken,
-) -> Result<(mpsc::Sender<QosInput>, tokio::task::JoinHandle<()>), MeshError> {
+    tasks: &TaskTracker,
+) -> Result<mpsc::Sender<QosInput>, MeshError> {
     // Bounded: when the task falls behind a flood of batches, the writer skips it (counted)
     // rather than let memory grow; storing and acknowledging batches never waits for it.
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -150,16 +120,15 @@ pub fn start(
     if let Some(s) = setup {
         let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
         e.add_constraints(s.loaded.constraints.clone(), None);
-        tracing::info!(constraints = e.constraints().len(), endpoint = ?s.endpoint.as_deref().map(ams::redact), "QoS checks across nodes");
+        tracing::info!(constraints = e.constraints().len(), endpoint = ?s.endpoint.as_deref().map(aisprint_model::url::redact), "QoS checks across nodes");
         task.engine = Some(e);
         task.endpoint = s.endpoint;
         let outbox = Outbox::open(&s.outbox).map_err(|e| MeshError::Outbox(e.to_string()))?;
-        let (o, c) = (outbox.clone(), cancel.clone());
-        tokio::spawn(async move { o.deliver(c).await });
+        tasks.spawn(outbox.clone().deliver(cancel.clone()));
         task.outbox = Some(outbox);
     }
-    let handle = tokio::spawn(async move { task.run(rx, cancel).await });
-    Ok((tx, handle))
+    tasks.spawn(task.run(rx, cancel));
+    Ok(tx)
 }
 
 impl Task {
@@ -300,22 +269,22 @@ impl Task {
                     function_end: f("function_end"),
                 });
             }
-            "command_result" => {
+            Reply::MEASUREMENT => {
+                let Some(r) = Reply::from_point(&p) else { return };
                 if self.results.len() == RESULTS_KEPT {
                     self.results.pop_front();
                 }
-                let id = p.tags.get("command").cloned().unwrap_or_default();
                 let reply = CommandResultReply {
                     known: true,
-                    ok: p.fields.get("ok").copied().unwrap_or_default() > 0.5,
-                    message: p.tags.get("message").cloned().unwrap_or_default(),
+                    ok: r.ok,
+                    message: r.message,
                     node: node.to_string(),
-                    transient: p.fields.get("transient").copied().unwrap_or_default() > 0.5,
+                    transient: r.transient,
                 };
-                if let Some(w) = self.waiters.remove(&id) {
+                if let Some(w) = self.waiters.remove(&r.command) {
                     let _ = w.send(reply.clone());
                 }
-                self.results.push_back((id, reply));
+                self.results.push_back((r.command, reply));
             }
             "ams_notification" => {
                 let body = p.tags.get("body").cloned().unwrap_or_default();

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use aisprint_proto::commands::{AgentCommand, Put};
 use aisprint_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
 use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer};
 use aisprint_proto::v1::{
@@ -16,25 +17,22 @@ use aisprint_proto::v1::{
     QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply, SendCommandRequest, ShipReply, ShipRequest,
     TailMetricsReply, TailMetricsRequest,
 };
+use aisprint_runtime::clock::now_ms;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::certs::{common_name, CONTROLLER_NAME};
-use super::qos::{QosInput, QosSetup};
-use super::state::{now_ms, State, Stored};
+use super::config::{QosSetup, Tls};
+use super::qos::QosInput;
+use super::state::{State, Stored};
 
 /// A batch to store, and where to send (boot id, seq, duplicate) or the failure.
 type WriteReq = (MetricBatch, oneshot::Sender<Result<(String, u64, bool), String>>);
-
-/// TLS material (PEM) for serving.
-#[derive(Debug, Clone)]
-pub struct Tls {
-    pub ca: String,
-    pub cert: String,
-    pub key: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -76,6 +74,8 @@ fn command_id(kind: &str) -> String {
 
 #[derive(Debug, Clone)]
 struct Mesh {
+    /// The connections' reader and acker tasks (`serve` waits for them before it returns).
+    tasks: TaskTracker,
     state: Arc<State>,
     writer: mpsc::Sender<WriteReq>,
     secure: bool,
@@ -94,7 +94,7 @@ fn peer_name<T>(req: &Request<T>) -> Option<String> {
 impl Mesh {
     /// Checks that the client may speak for `node`.
     fn check_node<T>(&self, req: &Request<T>, node: &str) -> Result<(), Status> {
-        if !aisprint_shared::mesh::valid_name(node) {
+        if !aisprint_model::config::valid_name(node) {
             return Err(Status::invalid_argument(format!("`{node}` is not a valid node id")));
         }
         if !self.secure {
@@ -194,7 +194,7 @@ impl AgentService for Mesh {
         let err_tx = tx.clone();
         let connected = self.connected.clone();
         // Reader: batches in, each to the writer; its answer waits in order for the acker.
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut node_seen: Option<String> = None;
             loop {
                 let b = match inbound.message().await {
@@ -232,7 +232,7 @@ impl AgentService for Mesh {
             }
         });
         // Acker: one acknowledgement per stored batch, in the order received.
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             while let Some(orx) = pending_rx.recv().await {
                 let reply = match orx.await {
                     Ok(Ok(stored)) => Ok(stored),
@@ -274,32 +274,32 @@ impl AgentService for Mesh {
         let r = req.get_ref();
         self.check_node(&req, &r.node_id)?;
         let r = req.into_inner();
-        if !aisprint_shared::mesh::valid_name(&r.cluster) {
+        if !aisprint_model::config::valid_name(&r.cluster) {
             return Ok(Response::new(ShipReply {
                 ok: false,
                 message: format!("`{}` is not a valid cluster name", r.cluster),
             }));
         }
-        if r.content.len() > aisprint_shared::mesh::SHIP_MAX_BYTES {
+        if r.content.len() > aisprint_model::config::SHIP_MAX_BYTES {
             return Ok(Response::new(ShipReply {
                 ok: false,
                 message: format!(
                     "{} bytes: the mesh carries files of at most {} MiB",
                     r.content.len(),
-                    aisprint_shared::mesh::SHIP_MAX_BYTES >> 20
+                    aisprint_model::config::SHIP_MAX_BYTES >> 20
                 ),
             }));
         }
-        let id = command_id("bucket.put");
-        let payload = serde_json::json!({
-            "bucket": r.bucket,
-            "name": r.name,
-            "content": base64::engine::general_purpose::STANDARD.encode(&r.content),
+        let put = AgentCommand::BucketPut(Put {
+            bucket: r.bucket.clone(),
+            name: r.name.clone(),
+            content: base64::engine::general_purpose::STANDARD.encode(&r.content),
         });
+        let id = command_id(put.kind());
         // Waits from before the command goes, so that a quick answer is not missed.
         let (tx, rx) = oneshot::channel();
         self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| Status::unavailable("stopping"))?;
-        let cmd = Command { id, kind: "bucket.put".into(), payload_json: payload.to_string() };
+        let cmd = put.to_wire(id);
         // The command queue of an agent that stopped reading can be full: bounded too.
         let answer = tokio::time::timeout(SHIP_ANSWER, async {
             if !self.send(&r.cluster, cmd).await {
@@ -356,9 +356,10 @@ impl AdminService for Mesh {
     async fn send_command(&self, req: Request<SendCommandRequest>) -> Result<Response<SendCommandReply>, Status> {
         self.check_admin(&req)?;
         let r = req.into_inner();
-        let id = command_id(&r.kind);
-        let cmd = Command { id: id.clone(), kind: r.kind.clone(), payload_json: r.payload_json };
-        let sent = self.send(&r.node_id, cmd).await;
+        // Only commands the agents know go out, with payloads of their shape.
+        let cmd = AgentCommand::parse(&r.kind, &r.payload_json).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let id = command_id(cmd.kind());
+        let sent = self.send(&r.node_id, cmd.to_wire(id.clone())).await;
         tracing::info!(node = %r.node_id, kind = %r.kind, sent, "command");
         Ok(Response::new(SendCommandReply { sent, command_id: id }))
     }
@@ -392,7 +393,7 @@ impl Mesh {
 
 /// `GET /metrics` of the controller: the agents, and the QoS checks.
 async fn metrics(axum::extract::State(mesh): axum::extract::State<Mesh>) -> axum::response::Response {
-    use aisprint_shared::ams::prometheus::{Exposition, Type};
+    use aisprint_ams::prometheus::{Exposition, Type};
     use axum::response::IntoResponse;
     let mut e = Exposition::new();
     if let Ok(agents) = mesh.agents().await {
@@ -506,28 +507,36 @@ fn writer_loop(
     }
 }
 
-/// Serves until `shutdown` completes.
+/// How long `serve` waits for its tasks once the server stopped.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the agents on `incoming` until `cancel` fires; then the writer stores what it was
+/// given, the QoS task and the notifications' delivery stop, and every task ends.
 pub async fn serve(
-    addr: SocketAddr,
+    incoming: TcpIncoming,
     state_path: PathBuf,
     tls: Option<Tls>,
     retention: std::time::Duration,
     qos: Option<QosSetup>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    cancel: CancellationToken,
 ) -> Result<(), ServeError> {
+    let addr = incoming.local_addr().map_err(|source| ServeError::Bind { addr: ([0, 0, 0, 0], 0).into(), source })?;
     let state = Arc::new(State::open(&state_path)?);
-    let cancel = tokio_util::sync::CancellationToken::new();
+    // The QoS task, the outbox and /metrics outlive the gRPC server: the writer hands the
+    // QoS task the last batches while it drains.
+    let inner = CancellationToken::new();
+    let tasks = TaskTracker::new();
     let metrics_addr = qos.as_ref().and_then(|q| q.http);
     let metrics_listener = match metrics_addr {
         Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|source| ServeError::Bind { addr: a, source })?),
         None => None,
     };
-    let (qtx, qos_task) = super::qos::start(qos, cancel.clone())?;
+    let qtx = super::qos::start(qos, inner.clone(), &tasks)?;
     let (wtx, wrx) = mpsc::channel::<WriteReq>(8192);
-    let wstate = state.clone();
-    let wqos = qtx.clone();
+    let (wstate, wqos) = (state.clone(), qtx.clone());
     let writer = std::thread::spawn(move || writer_loop(wstate, wrx, retention, wqos));
     let mesh = Mesh {
+        tasks: tasks.clone(),
         state,
         writer: wtx,
         secure: tls.is_some(),
@@ -537,9 +546,9 @@ pub async fn serve(
     };
     if let Some(l) = metrics_listener {
         let router = axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(mesh.clone());
-        let c = cancel.clone();
+        let c = inner.clone();
         tracing::info!(addr = ?metrics_addr, "Prometheus metrics on /metrics");
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             if let Err(e) = axum::serve(l, router).with_graceful_shutdown(async move { c.cancelled().await }).await {
                 tracing::error!(error = %e, "metrics endpoint stopped");
             }
@@ -560,16 +569,19 @@ pub async fn serve(
     let result = builder
         .add_service(
             AgentServiceServer::new(mesh.clone())
-                .max_decoding_message_size(aisprint_shared::mesh::MESSAGE_MAX_BYTES)
-                .max_encoding_message_size(aisprint_shared::mesh::MESSAGE_MAX_BYTES),
+                .max_decoding_message_size(aisprint_model::config::MESSAGE_MAX_BYTES)
+                .max_encoding_message_size(aisprint_model::config::MESSAGE_MAX_BYTES),
         )
         .add_service(AdminServiceServer::new(mesh.clone()))
-        .serve_with_shutdown(addr, shutdown)
+        .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
         .await
         .map_err(|source| ServeError::Transport { addr, source });
     drop(mesh);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-    cancel.cancel();
-    let _ = qos_task.await;
+    inner.cancel();
+    tasks.close();
+    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!(tasks = tasks.len(), "tasks still running {GRACE:?} after the server stopped: left behind");
+    }
     result
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use aisprint_proto::v1::{AgentInfo, MetricBatch, StoredBatch};
+use aisprint_runtime::clock::now_ms;
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -37,10 +38,6 @@ pub struct State {
 pub enum Stored {
     New,
     Duplicate,
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl State {

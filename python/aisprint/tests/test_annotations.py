@@ -1,5 +1,5 @@
 """Unit tests of the aisprint package (run by `cargo test --workspace` through
-controller/tests/python_package.rs, or `python3 -m unittest discover -s tests` here)."""
+agent/tests/it/python_package.rs, or `python3 -m unittest discover -s tests` here)."""
 
 import json
 import os

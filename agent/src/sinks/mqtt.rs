@@ -1,0 +1,169 @@
+//! The MQTT sink (docs/mqtt.md has the contract for subscribers). Batches go out at QoS 1 and
+//! count as delivered only when the broker's PUBACK for their packet id comes back (rumqttc's
+//! `publish` returns when the message is queued, not when it is acknowledged). A retained
+//! `status` topic says `online`; the broker publishes the last will `offline` when the agent
+//! disappears.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use aisprint_model::config::{AgentConfig, MqttLink};
+use aisprint_proto::v1::MetricBatch;
+use aisprint_runtime::backoff::Backoff;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::watch;
+
+use super::delivery::{Delivery, WINDOW};
+use crate::batch::changed;
+use crate::ctx::Ctx;
+
+pub const MQTT_SINK: &str = "mqtt";
+
+/// Topics of a node.
+pub fn topics(prefix: &str, node: &str) -> (String, String, String) {
+    (format!("{prefix}/{node}/status"), format!("{prefix}/{node}/metrics"), format!("{prefix}/{node}/backfill"))
+}
+
+/// The JSON payload of a batch (docs/mqtt.md).
+pub fn payload(b: &MetricBatch) -> Vec<u8> {
+    let points: Vec<serde_json::Value> = b
+        .points
+        .iter()
+        .map(|p| {
+            let tags: serde_json::Map<String, serde_json::Value> =
+                p.tags.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            let fields: serde_json::Map<String, serde_json::Value> =
+                p.fields.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+            serde_json::json!({"measurement": p.measurement, "tags": tags, "fields": fields})
+        })
+        .collect();
+    serde_json::json!({
+        "node": b.node_id,
+        "boot_id": b.boot_id,
+        "seq": b.seq,
+        "time_unix_ms": b.wall_time_unix_ms,
+        "monotonic_ms": b.monotonic_ms,
+        "backfill": b.backfill,
+        "points": points,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Delivers until cancelled.
+pub async fn run(ctx: Ctx, cfg: AgentConfig, link: MqttLink) {
+    let mut latest = ctx.batches.subscribe();
+    let mut backoff = Backoff::new();
+    while !ctx.cancel.is_cancelled() {
+        let Err(e) = session(&ctx, &cfg, &link, &mut latest, &mut backoff).await else { break };
+        backoff.pause(&ctx.cancel, "MQTT broker unreachable", &e).await;
+    }
+}
+
+/// What a queued publish stands for: a batch (its sequence number) or the status.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    Batch(u64),
+    Status,
+}
+
+async fn session(
+    ctx: &Ctx,
+    cfg: &AgentConfig,
+    link: &MqttLink,
+    latest: &mut watch::Receiver<u64>,
+    backoff: &mut Backoff,
+) -> Result<(), String> {
+    let cancel = &ctx.cancel;
+    let (status, live_topic, backfill_topic) = topics(&link.topic_prefix, &cfg.node_id);
+    let mut opts = MqttOptions::new(format!("aisprint-agent-{}", cfg.node_id), link.host.clone(), link.port);
+    opts.set_keep_alive(Duration::from_secs(10));
+    // rumqttc's default is 10 KiB; a batch with every family is larger.
+    opts.set_max_packet_size(4 << 20, 4 << 20);
+    opts.set_clean_session(true);
+    opts.set_last_will(LastWill::new(&status, "offline", QoS::AtLeastOnce, true));
+    let (client, mut events) = AsyncClient::new(opts, WINDOW * 2 + 8);
+
+    // Wait for the broker's CONNACK before anything else.
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            e = events.poll() => match e {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => break,
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    backoff.reset();
+    tracing::info!(host = %link.host, port = link.port, "connected to the MQTT broker");
+    let mut order: VecDeque<Sent> = VecDeque::new();
+    let mut by_pkid: HashMap<u16, Sent> = HashMap::new();
+    client.try_publish(&status, QoS::AtLeastOnce, true, "online").map_err(|e| e.to_string())?;
+    order.push_back(Sent::Status);
+
+    let mut delivery =
+        Delivery::start(MQTT_SINK, ctx.batches.buffer().clone(), cfg.backfill.batches_per_second).await?;
+    let result = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                // Say goodbye ourselves (a clean disconnect does not fire the will).
+                let _ = client.try_publish(&status, QoS::AtLeastOnce, true, "offline");
+                let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                    while let Ok(ev) = events.poll().await {
+                        if let Event::Incoming(Packet::PubAck(a)) = ev {
+                            if let Some(Sent::Batch(seq)) = by_pkid.remove(&a.pkid) {
+                                delivery.confirm(seq);
+                            }
+                        }
+                        if order.is_empty() && by_pkid.is_empty() {
+                            break;
+                        }
+                    }
+                })
+                .await;
+                break Ok(());
+            }
+            e = events.poll() => match e {
+                // Packet ids are given in the order of the publishes.
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    if let Some(s) = order.pop_front() {
+                        by_pkid.insert(pkid, s);
+                    }
+                    continue;
+                }
+                Ok(Event::Incoming(Packet::PubAck(a))) => {
+                    if let Some(Sent::Batch(seq)) = by_pkid.remove(&a.pkid) {
+                        delivery.confirm(seq);
+                    }
+                    if delivery.unflushed() < 256 {
+                        continue;
+                    }
+                }
+                Ok(_) => continue,
+                Err(e) => break Err(e.to_string()),
+            },
+            _ = changed(latest) => {}
+            _ = tokio::time::sleep(if delivery.busy() { Duration::from_millis(50) } else { Duration::from_secs(1) }) => {}
+        }
+        if let Err(e) = delivery.flush().await {
+            break Err(format!("buffer: {e}"));
+        }
+        let newest = *latest.borrow();
+        match delivery.next(newest).await {
+            Ok(batches) => {
+                for b in batches {
+                    let topic = if b.backfill { &backfill_topic } else { &live_topic };
+                    if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, payload(&b)) {
+                        tracing::warn!(error = %e, "MQTT queue full");
+                        break;
+                    }
+                    order.push_back(Sent::Batch(b.seq));
+                }
+            }
+            Err(e) => break Err(format!("buffer: {e}")),
+        }
+    };
+    let _ = delivery.flush().await;
+    result
+}

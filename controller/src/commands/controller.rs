@@ -1,0 +1,64 @@
+//! `aisprint controller serve`.
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+
+use crate::cli::ControllerCommand;
+use crate::error::{CmdError, Outcome};
+use crate::mesh::{self, config};
+
+pub(super) fn run(cmd: ControllerCommand) -> Result<Outcome, CmdError> {
+    let ControllerCommand::Serve { config: path, insecure } = cmd;
+    let loaded = config::load(&path)?;
+    let c = &loaded.config;
+    match (c.insecure, insecure) {
+        (true, false) => {
+            let m = format!("{}: insecure: true serves plain text; give --insecure as well to mean it", path.display());
+            return Err(CmdError::Usage(m));
+        }
+        (false, true) => {
+            let m = format!(
+                "--insecure, but {} sets up mutual TLS; set insecure: true there to serve plain text",
+                path.display()
+            );
+            return Err(CmdError::Usage(m));
+        }
+        _ => {}
+    }
+    let tls = config::tls_of(c)?;
+    let addr: std::net::SocketAddr =
+        c.listen.parse().map_err(|_| CmdError::failed(format!("bad listen address {}", c.listen)))?;
+    super::block_on(serve(loaded, tls, addr))?;
+    Ok(Outcome::Done)
+}
+
+async fn serve(loaded: config::Loaded, tls: Option<config::Tls>, addr: std::net::SocketAddr) -> Result<(), CmdError> {
+    let c = loaded.config;
+    let incoming = TcpIncoming::bind(addr)
+        .map_err(|e| CmdError::failed(format!("cannot listen on {addr}: {e}")))?
+        .with_nodelay(Some(true));
+    // The address the system gave (the port of `listen: 127.0.0.1:0`).
+    let bound = incoming.local_addr().unwrap_or(addr);
+    if tls.is_none() {
+        eprintln!("warning: serving without TLS (insecure: true): anyone who can reach {bound} may send data");
+    }
+    if let Some(b) = &c.mqtt_broker {
+        let listen: std::net::SocketAddr =
+            b.listen.parse().map_err(|_| CmdError::failed(format!("bad mqtt_broker.listen {}", b.listen)))?;
+        mesh::broker::start(listen).map_err(|e| CmdError::failed(e.to_string()))?;
+        eprintln!("controller: embedded MQTT broker on {listen}");
+    }
+    eprintln!("controller: serving agents on {bound} (state {})", c.state);
+    let retention = std::time::Duration::from_secs_f64(c.retention_hours * 3600.0);
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        aisprint_runtime::signal::shutdown().await;
+        stop.cancel();
+    });
+    mesh::serve::serve(incoming, PathBuf::from(&c.state), tls, retention, loaded.qos, cancel)
+        .await
+        .map_err(|e| CmdError::failed(e.to_string()))
+}

@@ -1,0 +1,47 @@
+//! `aisprint models train` (also run at the end of a campaign with `run.train_models`).
+
+use std::path::{Path, PathBuf};
+
+use aisprint_model::app::check::Application;
+
+use crate::appdir;
+use crate::cli::ModelsCommand;
+use crate::error::{CmdError, Outcome};
+use crate::models;
+
+pub(super) fn run(cmd: ModelsCommand) -> Result<Outcome, CmdError> {
+    let ModelsCommand::Train { application_dir, campaign } = cmd;
+    let loaded = appdir::load(&application_dir).map_err(CmdError::invalid)?;
+    train(&application_dir, &loaded.app, campaign)
+}
+
+/// Trains the models of an application already loaded (a campaign's, after its runs); the
+/// campaign folder defaults to `oscarp/<run.campaign_dir>`.
+pub(super) fn train(dir: &Path, app: &Application, campaign: Option<PathBuf>) -> Result<Outcome, CmdError> {
+    let campaign = campaign.unwrap_or_else(|| {
+        let name = app
+            .run_parameters
+            .as_ref()
+            .and_then(|r| r.value.run.as_ref())
+            .and_then(|r| r.campaign_dir.clone())
+            .unwrap_or_else(|| "campaign".into());
+        dir.join("oscarp").join(name)
+    });
+    let trained = models::train(app, &campaign, &aisprint_model::perfmodel::TrainOptions::default())
+        .map_err(CmdError::invalid)?;
+    for t in &trained {
+        let (kind, m) = t.chosen();
+        println!(
+            "{}: {} runs; {kind} ({}, features {}): cross-validated error {:.1}% (the throughput-based model beside it: {:.1}%)",
+            t.unit,
+            t.rows,
+            m.technique.name(),
+            m.features.join(", "),
+            m.validation.mape * 100.0,
+            t.lambda_based.validation.mape * 100.0
+        );
+    }
+    let files = models::write(dir, app, &trained).map_err(CmdError::failed)?;
+    println!("written {}", files.join(", "));
+    Ok(Outcome::Done)
+}

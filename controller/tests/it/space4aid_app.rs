@@ -1,0 +1,247 @@
+//! `aisprint space4aid --application_dir`: SPACE4AI-D on the deployments `design` writes for
+//! the user guide's mask-detection application, with performance models written by hand
+//! (what OSCAR-P would measure).
+
+use std::path::Path;
+
+use crate::support::{aisprint, example, json, text, yaml};
+
+/// Demands (s) on the two VMs: the whole blurry-faces model is slow; its two halves are fast.
+const MODELS: &str = r#"{
+  "blurry-faces-onnx": {
+    "blurry-faces-onnx": {"VM1": {"model": "QTcloud", "demand": 0.5}},
+    "blurry-faces-onnx_partition1_1": {"VM1": {"model": "QTcloud", "demand": 0.1}},
+    "blurry-faces-onnx_partition1_2": {"VM1": {"model": "QTcloud", "demand": 0.1}}
+  },
+  "mask-detector": {"mask-detector": {"VM2": {"model": "QTcloud", "demand": 0.3}}}
+}"#;
+
+#[test]
+fn the_cheapest_feasible_deployment_becomes_optimal() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = example(tmp.path(), "mask_detection");
+    let dir = app.to_str().expect("path");
+
+    // Before design: said plainly.
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "3"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("run `aisprint design --application_dir"), "{}", text(&r.stderr));
+
+    let r = aisprint(tmp.path(), &["design", "--application_dir", dir]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    // No performance models yet: the file to provide is named, nothing is written.
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "3"]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(err.contains("oscarp/performance_models.json: missing"), "{err}");
+    assert!(!app.join("space4ai-d/Output.json").exists());
+
+    std::fs::write(app.join("oscarp/performance_models.json"), MODELS).expect("write");
+    std::fs::write(
+        app.join("oscarp/components_data_size.yaml"),
+        "blurry-faces-onnx: 400\nblurry-faces-onnx_partition1_1: 800\nblurry-faces-onnx_partition1_2: 400\nmask-detector: 10\n",
+    )
+    .expect("write");
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "3"]);
+    let out = text(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{out}{}", text(&r.stderr));
+    assert!(out.contains("Deployment 'base'") && out.contains("Deployment 'deployment1'"), "{out}");
+
+    // base: the whole model at 0.5 s x 3 requests/s needs 2 VM1 (2.4) + 1 VM2 (1.8) = 4.2;
+    // deployment1: the halves load VM1 with 0.6, so 1 VM1 (1.2) + 1 VM2 (1.8) = 3.0.
+    let base = json(&app.join("aisprint/deployments/base/space4ai-d/Output.json"));
+    let dep1 = json(&app.join("aisprint/deployments/deployment1/space4ai-d/Output.json"));
+    assert!((base["total_cost"].as_f64().expect("cost") - 4.2).abs() < 1e-9, "{base}");
+    assert!((dep1["total_cost"].as_f64().expect("cost") - 3.0).abs() < 1e-9, "{dep1}");
+    let chosen = json(&app.join("space4ai-d/Output.json"));
+    assert_eq!(chosen, dep1);
+    assert_eq!(chosen["feasible"], true);
+    assert_eq!(
+        std::fs::read_link(app.join("aisprint/deployments/optimal_deployment")).expect("link"),
+        Path::new("deployment1")
+    );
+
+    let prod = yaml(&app.join("aisprint/deployments/optimal_deployment/production_deployment.yaml"));
+    let sys = &prod["System"];
+    assert_eq!(sys["DeploymentName"], "deployment1");
+    assert_eq!(sys["Feasible"], true);
+    let comps = sys["Components"].as_mapping().expect("components");
+    // Keyed as in candidate_deployments.yaml.
+    let keys: Vec<&str> = comps.keys().map(|k| k.as_str().expect("key")).collect();
+    assert_eq!(keys, vec!["component1_partitionX_1", "component1_partitionX_2", "component2"]);
+    let placed: Vec<(String, String, i64)> = comps
+        .values()
+        .map(|c| {
+            (
+                c["name"].as_str().expect("name").to_string(),
+                c["Containers"]["container1"]["selectedExecutionResource"].as_str().expect("resource").to_string(),
+                c["executionLayer"].as_i64().expect("layer"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        vec![
+            ("blurry-faces-onnx_partition1_1".to_string(), "VM1".to_string(), 1),
+            ("blurry-faces-onnx_partition1_2".to_string(), "VM1".to_string(), 1),
+            ("mask-detector".to_string(), "VM2".to_string(), 2),
+        ]
+    );
+    let layers = &sys["NetworkDomains"]["ND1"]["ComputationalLayers"];
+    assert_eq!(layers["computationalLayer1"]["Resources"]["resource1"]["totalNodes"], 1);
+    assert_eq!(layers["computationalLayer2"]["Resources"]["resource1"]["totalNodes"], 1);
+
+    // SPACE4AI-R: each feasible deployment at the largest arrival rate it sustains (the
+    // config's BS searches up to 2, below the Lambda asked for, so the search stays at 3).
+    for d in ["base", "deployment1"] {
+        let v = json(&app.join(format!("space4ai-r/Output_max_Lambda_{d}.json")));
+        assert_eq!(v["feasible"], true, "{d}");
+        assert!(v["Lambda"].as_f64().expect("lambda") >= 3.0 - 1e-9, "{d}: {v}");
+    }
+}
+
+#[test]
+fn no_feasible_deployment_exits_3_and_keeps_the_optimal_deployment() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = example(tmp.path(), "mask_detection");
+    let dir = app.to_str().expect("path");
+    assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
+    std::fs::write(app.join("oscarp/performance_models.json"), MODELS).expect("write");
+    // 100 requests/s: mask-detector alone needs 30 VM2, there are 5.
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "100"]);
+    let out = text(&r.stdout);
+    // Exit status 3: no feasible solution (2 is a usage error, as for every command).
+    assert_eq!(r.status.code(), Some(3), "{out}{}", text(&r.stderr));
+    assert!(out.contains("no feasible placement found") && out.contains("utilization"), "{out}");
+    let base = json(&app.join("aisprint/deployments/base/space4ai-d/Output.json"));
+    assert_eq!(base["feasible"], false);
+    assert!(!app.join("space4ai-d/Output.json").exists());
+    assert_eq!(
+        std::fs::read_link(app.join("aisprint/deployments/optimal_deployment")).expect("link"),
+        Path::new("base")
+    );
+}
+
+#[test]
+fn unusable_performance_models_are_named() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = example(tmp.path(), "mask_detection");
+    let dir = app.to_str().expect("path");
+    assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
+    let models = MODELS
+        .replace(
+            r#""VM2": {"model": "QTcloud", "demand": 0.3}"#,
+            r#""VM2": {"model": "CoreBasedPredictor", "regressor_file": "m.pickle"}"#,
+        )
+        .replace(
+            r#",
+    "blurry-faces-onnx_partition1_2": {"VM1": {"model": "QTcloud", "demand": 0.1}}"#,
+            "",
+        );
+    assert!(!models.contains("partition1_2"));
+    std::fs::write(app.join("oscarp/performance_models.json"), models).expect("write");
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "3"]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(err.contains("mask-detector.mask-detector.VM2") && err.contains("`CoreBasedPredictor`"), "{err}");
+    assert!(
+        err.contains("blurry-faces-onnx.blurry-faces-onnx_partition1_2.VM1: missing: no performance model"),
+        "{err}"
+    );
+    assert!(!app.join("space4ai-d/Output.json").exists());
+}
+
+/// The fixture with alternative versions, an early-exit partitioning, an edge node and a VM:
+/// every deployment is solved, the no-way-back rule is explained where it bites, the
+/// early exit weighs the second half by the probability of reaching it, and the cheapest
+/// feasible deployment wins.
+#[test]
+fn alternatives_and_early_exits() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = tmp.path().join("filter_classifier");
+    crate::support::copy_dir(&crate::support::repo().join("tests/fixtures/apps/filter_classifier"), &app);
+    let dir = app.to_str().expect("path");
+    assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
+    // A model for every unit on every candidate resource: 0.2 s on the Raspberry Pi, 0.1 s on
+    // the VM.
+    let cd = yaml(&app.join("common_config/candidate_deployments.yaml"));
+    let mut models = serde_json::Map::new();
+    for e in cd["Components"].as_mapping().expect("components").values() {
+        let name = e["name"].as_str().expect("name");
+        let units: Vec<(String, String)> = match name.split_once("_partitionX_") {
+            Some((base, _)) => (1..=3).map(|k| (name.replace('X', &k.to_string()), base.to_string())).collect(),
+            None => vec![(name.to_string(), name.to_string())],
+        };
+        for (unit, component) in units {
+            for r in e["Containers"]["container1"]["candidateExecutionResources"].as_sequence().expect("resources") {
+                let r = r.as_str().expect("resource");
+                let m = if r == "RaspPi" {
+                    serde_json::json!({"model": "QTedge", "demand": 0.2})
+                } else {
+                    serde_json::json!({"model": "QTcloud", "demand": 0.1})
+                };
+                let c = models.entry(component.clone()).or_insert_with(|| serde_json::json!({}));
+                let u = c.as_object_mut().expect("obj").entry(unit.clone()).or_insert_with(|| serde_json::json!({}));
+                u.as_object_mut().expect("obj").insert(r.to_string(), m);
+            }
+        }
+    }
+    std::fs::create_dir_all(app.join("oscarp")).expect("mkdir");
+    std::fs::write(app.join("oscarp/performance_models.json"), serde_json::Value::Object(models).to_string())
+        .expect("write");
+
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir]);
+    let out = text(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{out}{}", text(&r.stderr));
+    // Lambda from the expected_throughput annotation of the first component.
+    assert!(out.contains("at Lambda 2 requests/s"), "{out}");
+    // base puts the reporter back on the Raspberry Pi after the classifier's VM.
+    assert!(out.contains("Deployment 'base'") && out.contains("no way back to the edge: reporter/reporter"), "{out}");
+    assert!(!app.join("space4ai-r/Output_max_Lambda_base.json").exists());
+
+    // Every feasible deployment's cost; the chosen one is the cheapest.
+    let index = yaml(&app.join("aisprint/deployments/deployments.yaml"));
+    let mut costs = Vec::new();
+    for name in index["deployments"].as_mapping().expect("deployments").keys() {
+        let name = name.as_str().expect("name");
+        let v = json(&app.join(format!("aisprint/deployments/{name}/space4ai-d/Output.json")));
+        if v["feasible"] == true {
+            costs.push((v["total_cost"].as_f64().expect("cost"), name.to_string()));
+        }
+    }
+    assert!(costs.len() >= 6, "{costs:?}");
+    let cheapest = costs.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
+    let chosen = json(&app.join("space4ai-d/Output.json"));
+    assert_eq!(chosen["total_cost"].as_f64().expect("cost"), cheapest);
+    let link = std::fs::read_link(app.join("aisprint/deployments/optimal_deployment")).expect("link");
+    let first_cheapest = costs.iter().find(|c| c.0 == cheapest).expect("some").1.clone();
+    assert_eq!(link, Path::new(&first_cheapest));
+
+    // deployment3: the classifier's halves on the Raspberry Pi and the VM; 25% of requests
+    // exit after the first, so R = R1 + 0.75 (R2 + delay), delay = 1 ms access (no data).
+    let v = json(&app.join("aisprint/deployments/deployment3/space4ai-d/Output.json"));
+    let c = &v["components"]["classifier"];
+    let r1 = c["partition1"]["classifier_partition1_1"]["response_time"].as_f64().expect("r1");
+    let r2 = c["partition1"]["classifier_partition1_2"]["response_time"].as_f64().expect("r2");
+    let rc = c["response_time"].as_f64().expect("rc");
+    assert!((rc - (r1 + 0.75 * (r2 + 0.001))).abs() < 1e-12, "{c}");
+}
+
+#[test]
+fn deployments_older_than_the_inputs_ask_for_design_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = example(tmp.path(), "mask_detection");
+    let dir = app.to_str().expect("path");
+    assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
+    std::fs::write(app.join("oscarp/performance_models.json"), MODELS).expect("write");
+    // design would now give other layers: mask-detector may also run on layer 1.
+    let cd = app.join("common_config/candidate_deployments.yaml");
+    let original = std::fs::read_to_string(&cd).expect("read");
+    let changed = original.replacen("candidateExecutionLayers: [2]", "candidateExecutionLayers: [1, 2]", 1);
+    assert_ne!(original, changed);
+    std::fs::write(&cd, changed).expect("write");
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "3"]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(err.contains("changed since `aisprint design`"), "{err}");
+}
