@@ -16,6 +16,7 @@ pub mod oscar;
 pub mod perfmodel;
 pub mod profile;
 pub mod pyliteral;
+pub mod secret;
 pub mod url;
 pub mod yaml;
 

@@ -93,7 +93,7 @@ pub fn parse_auth(text: &str) -> Result<AuthFile, AuthError> {
             if fields.iter().any(|(x, _)| x == k) {
                 return Err(AuthError { line, message: format!("key `{k}` is given twice") });
             }
-            fields.push((k.to_string(), Secret(v.trim().to_string())));
+            fields.push((k.to_string(), Secret::new(v.trim())));
         }
         let c = Credential { line, fields };
         if c.get("type").is_none_or(str::is_empty) {
@@ -140,7 +140,7 @@ impl AuthFile {
             .iter()
             .map(|c| c.fields.iter().map(|(k, v)| format!("{k} = {}", v.expose())).collect::<Vec<_>>().join("; "))
             .collect();
-        Secret(lines.join("\\n"))
+        Secret::new(lines.join("\\n"))
     }
 
     /// Every secret value of the file (for scrubbing messages that might echo one).

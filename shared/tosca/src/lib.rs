@@ -264,8 +264,8 @@ mod tests {
                 wns: None,
                 minio: Some(Minio {
                     endpoint: "https://m".into(),
-                    access_key: Secret("a".into()),
-                    secret_key: Secret("s".into()),
+                    access_key: Secret::new("a"),
+                    secret_key: Secret::new("s"),
                 }),
                 oscar: Some(Oscar { name: "edge".into(), endpoint: None, access_key: None, secret_key: None }),
                 aws: None,
@@ -308,8 +308,8 @@ mod tests {
                 aws: Some(aisprint_model::app::physical::Aws {
                     bucket: "bkt".into(),
                     region: None,
-                    access_key: Some(Secret("AK".into())),
-                    secret_key: Some(Secret("SK".into())),
+                    access_key: Some(Secret::new("AK")),
+                    secret_key: Some(Secret::new("SK")),
                 }),
                 influx: None,
             },
