@@ -58,7 +58,8 @@ enum Command {
 /// Why the agent stops with an error.
 enum Failure {
     Agent(AgentError),
-    Usage(String),
+    /// Refused before anything started, with the reason.
+    Refused(String),
 }
 
 fn main() -> ExitCode {
@@ -75,7 +76,7 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-        Err(Failure::Usage(m)) => {
+        Err(Failure::Refused(m)) => {
             eprintln!("error: {m}");
             ExitCode::FAILURE
         }
@@ -87,7 +88,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::GenerateConfig { node } => {
             if !aisprint_model::config::valid_name(&node) {
                 let m = format!("`{node}` is not a valid node id: use letters, digits, `-`, `_` and `.`");
-                return Err(Failure::Usage(m));
+                return Err(Failure::Refused(m));
             }
             print!("{}", aisprint_model::config::agent_template(&node));
             Ok(())
@@ -105,11 +106,11 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run { config, insecure } => {
             let cfg = config::load(&config).map_err(Failure::Agent)?;
             match (cfg.agent.controller.insecure, insecure) {
-                (true, false) => Err(Failure::Usage(format!(
+                (true, false) => Err(Failure::Refused(format!(
                     "{}: controller.insecure: true connects in plain text; give --insecure as well to mean it",
                     config.display()
                 ))),
-                (false, true) => Err(Failure::Usage(format!(
+                (false, true) => Err(Failure::Refused(format!(
                     "--insecure, but {} sets up mutual TLS; set controller.insecure: true there",
                     config.display()
                 ))),

@@ -38,10 +38,22 @@ pub async fn run(cfg: Loaded, cancel: CancellationToken) -> Result<(), AgentErro
         cancel.cancel();
     }
     ctx.tasks.close();
-    ctx.tasks.wait().await;
+    // Every task stops at its next await point once cancelled; one stuck in a call that
+    // ignores cancellation is left behind after the grace period.
+    tokio::select! {
+        _ = ctx.tasks.wait() => {}
+        _ = cancel.cancelled() => {
+            if tokio::time::timeout(GRACE, ctx.tasks.wait()).await.is_err() {
+                tracing::warn!(tasks = ctx.tasks.len(), "tasks still running {GRACE:?} after the stop: left behind");
+            }
+        }
+    }
     tracing::info!("agent stopped");
     started
 }
+
+/// How long the agent waits for its tasks once stopped.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Starts the tasks: monitoring (its listeners bind first), services and their shippers,
 /// collection, the sinks.
@@ -60,14 +72,16 @@ async fn start(ctx: &Ctx, cfg: Loaded) -> Result<(), AgentError> {
                 s3: ship::Folder::new(state.join("outbox-s3")),
                 stores: (!sc.s3.is_empty()).then(|| Arc::new(s3::Stores::new(sc.s3.clone()))),
             };
-            let mesh = ship::Dest::Mesh(Box::new(a.clone()));
-            ctx.tasks.spawn(ship::run(mesh, outlets.mesh.clone(), ctx.cancel.clone()));
-            if let Some(st) = &outlets.stores {
-                ctx.tasks.spawn(ship::run(ship::Dest::S3(st.clone()), outlets.s3.clone(), ctx.cancel.clone()));
-            }
+            let (mesh, s3, stores) = (outlets.mesh.clone(), outlets.s3.clone(), outlets.stores.clone());
             let url = monitor.as_ref().map(|m| format!("http://{}", m.http));
             let resource = a.resource.clone().unwrap_or_default();
-            Some(services::start(ctx, sc, state, prepared, outlets, resource, url).await?)
+            let commands = services::start(ctx, sc, state, prepared, outlets, resource, url).await?;
+            // The shippers once the services could start (the outboxes are theirs).
+            ctx.tasks.spawn(ship::run(ship::Dest::Mesh(Box::new(a.clone())), mesh, ctx.cancel.clone()));
+            if let Some(st) = stores {
+                ctx.tasks.spawn(ship::run(ship::Dest::S3(st), s3, ctx.cancel.clone()));
+            }
+            Some(commands)
         }
     };
     ctx.tasks.spawn(collect::run(ctx.clone(), a.collection.clone(), monitor.map(|m| m.input)));

@@ -87,75 +87,113 @@ impl Stores {
     }
 }
 
-/// Mirrors the store's `path` (`bucket/folder`, the files directly in it) into `local`, every
-/// poll period, until `cancel` fires: each new object is written under a hidden name and
-/// renamed, so that the watcher takes it whole. Objects already in `local` are not fetched
-/// again (after a restart, the local folder is the record of what came).
-pub async fn mirror(stores: Arc<Stores>, provider: String, path: String, local: PathBuf, cancel: CancellationToken) {
-    let (bucket, folder) = split(&path);
-    let (bucket, folder) = (bucket.to_string(), folder.to_string());
-    let prefix = (!folder.is_empty()).then(|| ObjPath::from(folder.as_str()));
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut tick = tokio::time::interval(stores.poll(&provider));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    tracing::info!(store = %provider, %path, local = %local.display(), "input fetched from an S3 store");
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let listed = match stores.client(&provider, &bucket) {
-            Ok(c) => c.list_with_delimiter(prefix.as_ref()).await.map(|l| (c, l)).map_err(|e| e.to_string()),
+/// One S3 input folder mirrored into a local one.
+struct Mirror {
+    stores: Arc<Stores>,
+    provider: String,
+    /// `bucket/folder`, for messages.
+    path: String,
+    bucket: String,
+    prefix: Option<ObjPath>,
+    local: PathBuf,
+    /// Names fetched (or found locally) already.
+    seen: HashSet<String>,
+    /// Whether the last listing failed (said once, and once when it answers again).
+    failing: bool,
+}
+
+impl Mirror {
+    /// One poll: lists the folder and fetches every object not here yet.
+    async fn poll(&mut self) {
+        let listed = match self.stores.client(&self.provider, &self.bucket) {
+            Ok(c) => c.list_with_delimiter(self.prefix.as_ref()).await.map(|l| (c, l)).map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
         let (client, listing) = match listed {
             Ok(x) => x,
             Err(e) => {
-                if !failing {
-                    tracing::warn!(store = %provider, %path, error = %e, "cannot list the input folder in the store; trying again");
-                    failing = true;
+                if !self.failing {
+                    tracing::warn!(store = %self.provider, path = %self.path, error = %e, "cannot list the input folder in the store; trying again");
+                    self.failing = true;
                 }
-                continue;
+                return;
             }
         };
-        if failing {
-            tracing::info!(store = %provider, %path, "the store answers again");
-            failing = false;
+        if self.failing {
+            tracing::info!(store = %self.provider, path = %self.path, "the store answers again");
+            self.failing = false;
         }
         for o in listing.objects {
             let Some(name) = o.location.filename().map(str::to_string) else { continue };
-            if name.starts_with('.') || seen.contains(&name) {
+            if name.starts_with('.') || self.seen.contains(&name) {
                 continue;
             }
-            let dest = local.join(&name);
-            if dest.exists() {
-                seen.insert(name);
+            if self.local.join(&name).exists() {
+                self.seen.insert(name);
                 continue;
             }
-            let bytes = match client.get(&o.location).await {
-                Ok(r) => r.bytes().await,
-                Err(e) => Err(e),
-            };
-            let bytes = match bytes {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(store = %provider, object = %o.location, error = %e, "cannot fetch an input; trying again");
-                    continue;
-                }
-            };
-            let (dir, n) = (local.clone(), name.clone());
-            let written =
-                tokio::task::spawn_blocking(move || aisprint_runtime::fsutil::write_durably(&dir, &n, &bytes))
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r);
-            match written {
-                Ok(_) => {
-                    seen.insert(name);
-                }
-                Err(e) => tracing::error!(file = %dest.display(), error = %e, "cannot write a fetched input"),
+            self.fetch(client.as_ref(), &o.location, name).await;
+        }
+    }
+
+    /// Fetches one object and writes it whole into the local folder.
+    async fn fetch(&mut self, client: &dyn ObjectStore, location: &ObjPath, name: String) {
+        let bytes = match client.get(location).await {
+            Ok(r) => r.bytes().await,
+            Err(e) => Err(e),
+        };
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(store = %self.provider, object = %location, error = %e, "cannot fetch an input; trying again");
+                return;
             }
+        };
+        let (dir, n) = (self.local.clone(), name.clone());
+        let written = tokio::task::spawn_blocking(move || aisprint_runtime::fsutil::write_durably(&dir, &n, &bytes))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        match written {
+            Ok(_) => {
+                self.seen.insert(name);
+            }
+            Err(e) => {
+                tracing::error!(file = %self.local.join(&name).display(), error = %e, "cannot write a fetched input")
+            }
+        }
+    }
+}
+
+/// Mirrors the store's `path` (`bucket/folder`, the files directly in it) into `local`, every
+/// poll period, until `cancel` fires (a poll under way is left: each file is written under a
+/// hidden name and renamed, so none is left half). The watcher takes each file whole.
+/// Objects already in `local` are not fetched again (after a restart, the local folder is the
+/// record of what came).
+pub async fn mirror(stores: Arc<Stores>, provider: String, path: String, local: PathBuf, cancel: CancellationToken) {
+    let (bucket, folder) = split(&path);
+    let (bucket, folder) = (bucket.to_string(), folder.to_string());
+    let mut tick = tokio::time::interval(stores.poll(&provider));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(store = %provider, %path, local = %local.display(), "input fetched from an S3 store");
+    let mut m = Mirror {
+        stores,
+        provider,
+        path,
+        bucket,
+        prefix: (!folder.is_empty()).then(|| ObjPath::from(folder.as_str())),
+        local,
+        seen: HashSet::new(),
+        failing: false,
+    };
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = m.poll() => {}
         }
     }
 }

@@ -131,7 +131,8 @@ impl Manager {
             let (provider, path, local) = (provider.clone(), path.clone(), local.clone());
             self.tasks.spawn(crate::s3::mirror(st, provider, path, local, token.clone()));
         }
-        let pending = Arc::new(AtomicUsize::new(0));
+        // Not idle until the runner has loaded the jobs kept from before (a drain waits).
+        let pending = Arc::new(AtomicUsize::new(1));
         let running = Running {
             cluster: s.cluster.clone(),
             cancel: token.clone(),
@@ -251,19 +252,32 @@ impl Manager {
             return Err(format!("no service of this node reads bucket `{}`", d.bucket));
         }
         let (jobs, batches) = (self.shared.jobs.clone(), self.shared.batches.clone());
+        let busy_services = readers.len();
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(d.timeout_s);
+        let cancel = self.cancel.clone();
         self.tasks.spawn(async move {
-            let busy = |readers: &[(String, Arc<AtomicUsize>)]| {
+            // Files in the bucket not taken yet, and jobs waiting or running (read off the
+            // runtime's workers: a folder listing and a store read).
+            let busy = move || {
                 let files = files_in(&folder);
                 readers.iter().map(|(n, p)| p.load(Ordering::Relaxed) + jobs.untaken(n, &files)).sum::<usize>()
             };
-            let mut left = busy(&readers);
-            while left > 0 && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                left = busy(&readers);
-            }
+            let busy = Arc::new(busy);
+            let left = loop {
+                let b = busy.clone();
+                let left = tokio::task::spawn_blocking(move || b()).await.unwrap_or(usize::MAX);
+                if left == 0 || tokio::time::Instant::now() >= deadline {
+                    break left;
+                }
+                tokio::select! {
+                    // The agent is stopping: no answer (the sender's wait ends on its own).
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            };
+            let n = busy_services;
             let (ok, message) = if left == 0 {
-                (true, format!("bucket {} drained ({} service(s) idle)", d.bucket, readers.len()))
+                (true, format!("bucket {} drained ({n} service(s) idle)", d.bucket))
             } else {
                 (
                     false,

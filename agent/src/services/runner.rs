@@ -69,6 +69,8 @@ impl Runner {
                     while let Ok(more) = rx.try_recv() {
                         files.extend(more);
                     }
+                    // Pending from now on: a drain never sees a file taken but not queued.
+                    me.pending.fetch_add(files.len(), Ordering::Relaxed);
                     let (j, n) = (me.shared.jobs.clone(), name.clone());
                     match tokio::task::spawn_blocking(move || j.accept(&n, &files)).await {
                         Ok(Ok(new)) => queue.extend(new),
@@ -81,6 +83,7 @@ impl Runner {
         }
         // Running jobs are left as they are: they run again at the next start.
         running.abort_all();
+        me.pending.store(0, Ordering::Relaxed);
     }
 
     /// The job's temporary output folder (emptied) and its service's log folder.

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aisprint_model::config::AgentConfig;
-use aisprint_proto::commands::AgentCommand;
+use aisprint_proto::commands::{AgentCommand, CommandError};
 use aisprint_proto::v1::agent_service_client::AgentServiceClient;
 use aisprint_proto::v1::{BatchAck, Command, CommandsRequest, HeartbeatRequest, MetricBatch, RegisterRequest};
 use aisprint_runtime::backoff::Backoff;
@@ -48,6 +48,7 @@ async fn on_command(c: Command, commands: Option<&Commands>) {
         (Ok(_), None) => {
             tracing::error!(id = %c.id, kind = %c.kind, "a command for the services, but this agent has no `services` section: ignored")
         }
+        (Err(e @ CommandError::Unknown(_)), _) => tracing::warn!(id = %c.id, error = %e, "unknown command: ignored"),
         (Err(e), _) => tracing::error!(id = %c.id, error = %e, "unreadable command: ignored"),
     }
 }

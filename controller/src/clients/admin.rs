@@ -33,6 +33,13 @@ fn failed(what: impl Into<String>) -> impl FnOnce(tonic::Status) -> AdminError {
 
 /// Connects to the controller of `controller.yaml` as the controller itself.
 pub async fn connect(c: &ControllerConfig) -> Result<AdminClient, MeshError> {
+    if c.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.port() == 0) {
+        // `listen: ...:0` lets the controller take any free port; it says which when it starts.
+        return Err(MeshError::BadAddress(format!(
+            "{} (port 0: write in listen: the port `controller serve` said it serves on)",
+            c.listen
+        )));
+    }
     let tls = config::tls_of(c)?;
     let addr = format!("{}://{}", if tls.is_some() { "https" } else { "http" }, c.listen);
     let mut ep = Channel::from_shared(addr.clone()).map_err(|_| MeshError::BadAddress(addr.clone()))?;

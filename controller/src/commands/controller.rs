@@ -16,14 +16,14 @@ pub(super) fn run(cmd: ControllerCommand) -> Result<Outcome, CmdError> {
     match (c.insecure, insecure) {
         (true, false) => {
             let m = format!("{}: insecure: true serves plain text; give --insecure as well to mean it", path.display());
-            return Err(CmdError::Usage(m));
+            return Err(CmdError::failed(m));
         }
         (false, true) => {
             let m = format!(
                 "--insecure, but {} sets up mutual TLS; set insecure: true there to serve plain text",
                 path.display()
             );
-            return Err(CmdError::Usage(m));
+            return Err(CmdError::failed(m));
         }
         _ => {}
     }

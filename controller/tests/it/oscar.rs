@@ -4,14 +4,28 @@
 use std::time::Duration;
 
 use crate::support::mesh::Mesh;
-use crate::support::{aisprint, text, wait};
+use crate::support::{aisprint, text, wait, Proc};
+
+/// The controller, and the agent of node `n1` with its services' buckets under `buckets/n1`,
+/// connected: (controller, agent, the agent's config).
+fn controller_and_n1(mesh: &Mesh) -> (Proc, Proc, std::path::PathBuf) {
+    mesh.issue("n1");
+    let controller = mesh.controller();
+    let cfg = mesh.agent_config("n1", None, 60.0, "services:\n  cluster: n1\n  buckets: buckets/n1\n");
+    let agent = mesh.agent(&cfg, "n1.log");
+    wait("the agent connected", Duration::from_secs(20), || {
+        text(&aisprint(&mesh.dir, &["agents", "list", "--config", "controller.yaml"]).stdout)
+            .lines()
+            .any(|l| l.starts_with("n1 ") && l.contains(" yes "))
+    });
+    (controller, agent, cfg)
+}
 
 #[test]
 fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let mesh = Mesh::new(dir);
-    mesh.issue("n1");
     std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
     std::fs::write(
         dir.join("pipeline/upper.sh"),
@@ -23,14 +37,7 @@ fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart()
         "functions:\n  oscar:\n  - n1:\n      name: upper\n      script: upper.sh\n      max_parallelism: 2\n      input:\n      - path: upper/in\n      output:\n      - path: upper/out\n  - n9:\n      name: elsewhere\n      script: upper.sh\n      input:\n      - path: x/in\n",
     )
     .expect("write");
-    let controller = mesh.controller();
-    let cfg = mesh.agent_config("n1", None, 60.0, "services:\n  cluster: n1\n  buckets: buckets/n1\n");
-    let agent = mesh.agent(&cfg, "n1.log");
-    wait("the agent connected", Duration::from_secs(20), || {
-        text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout)
-            .lines()
-            .any(|l| l.starts_with("n1 ") && l.contains(" yes "))
-    });
+    let (controller, agent, cfg) = controller_and_n1(&mesh);
     let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
     let out = text(&r.stdout);
     assert!(out.contains("n1: 1 service(s) sent"), "{out}");
@@ -257,7 +264,6 @@ fn a_bucket_is_drained_and_a_service_stopped_on_command() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let mesh = Mesh::new(dir);
-    mesh.issue("n1");
     std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
     std::fs::write(dir.join("pipeline/slow.sh"), "sleep 0.4\ncp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/\"\n")
         .expect("write");
@@ -266,14 +272,7 @@ fn a_bucket_is_drained_and_a_service_stopped_on_command() {
         "functions:\n  oscar:\n  - n1:\n      name: slow\n      script: slow.sh\n      max_parallelism: 2\n      input:\n      - path: slow/in\n      output:\n      - path: slow/out\n  - n1:\n      name: other\n      script: slow.sh\n      input:\n      - path: other/in\n      output:\n      - path: other/out\n",
     )
     .expect("write");
-    let controller = mesh.controller();
-    let cfg = mesh.agent_config("n1", None, 60.0, "services:\n  cluster: n1\n  buckets: buckets/n1\n");
-    let agent = mesh.agent(&cfg, "n1.log");
-    wait("the agent connected", Duration::from_secs(20), || {
-        text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout)
-            .lines()
-            .any(|l| l.starts_with("n1 ") && l.contains(" yes "))
-    });
+    let (controller, agent, cfg) = controller_and_n1(&mesh);
     let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
     assert!(r.status.success(), "{}{}", text(&r.stdout), text(&r.stderr));
     let (inbox, outbox) = (dir.join("buckets/n1/slow/in"), dir.join("buckets/n1/slow/out"));
