@@ -14,7 +14,6 @@ pub mod error;
 pub mod link;
 pub mod monitoring;
 pub mod run;
-pub mod s3;
 pub mod services;
 pub mod ship;
 pub mod sinks;

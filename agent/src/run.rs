@@ -14,8 +14,9 @@ use crate::batch::BatchWriter;
 use crate::config::Loaded;
 use crate::ctx::Ctx;
 use crate::error::AgentError;
+use crate::ship::s3;
 use crate::sinks::{grpc, mqtt};
-use crate::{clock, collect, monitoring, s3, services, ship};
+use crate::{clock, collect, monitoring, services, ship};
 
 /// Runs until `cancel` fires.
 pub async fn run(cfg: Loaded, cancel: CancellationToken) -> Result<(), AgentError> {

@@ -129,7 +129,7 @@ impl Manager {
         for (provider, path, local) in &s.mirrors {
             let Some(st) = self.shared.stores.clone() else { continue };
             let (provider, path, local) = (provider.clone(), path.clone(), local.clone());
-            self.tasks.spawn(crate::s3::mirror(st, provider, path, local, token.clone()));
+            self.tasks.spawn(crate::ship::s3::mirror(st, provider, path, local, token.clone()));
         }
         // Not idle until the runner has loaded the jobs kept from before (a drain waits).
         let pending = Arc::new(AtomicUsize::new(1));

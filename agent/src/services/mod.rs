@@ -36,8 +36,8 @@ pub use jobs::{Job, JobState, Jobs};
 use crate::batch::BatchWriter;
 use crate::ctx::Ctx;
 use crate::error::AgentError;
-use crate::s3::Stores;
 use crate::ship;
+use crate::ship::s3::Stores;
 
 /// What every service's runner uses.
 struct Shared {

@@ -271,10 +271,14 @@ fn a_full_buffer_drops_the_oldest_or_stops_collecting_as_configured() {
     // Both deliver at once when the controller and the broker are back (collecting no more).
     let controller = mesh.controller();
     let _broker = mosquitto(tmp.path(), mqtt_port);
-    let drain = format!("  max_bytes: 65536\n{mqtt}");
-    let agents: Vec<Proc> = ["drop", "stop"]
+    // Each keeps its policy: the batch collected at start-up would otherwise push the oldest
+    // out of a buffer that stop_collecting left full.
+    let agents: Vec<Proc> = [("drop", "drop_oldest"), ("stop", "stop_collecting")]
         .iter()
-        .map(|n| mesh.agent(&mesh.agent_config(n, None, 3600.0, &drain), &format!("{n}.log")))
+        .map(|(n, policy)| {
+            let drain = format!("  max_bytes: 65536\n  when_full: {policy}\n{mqtt}");
+            mesh.agent(&mesh.agent_config(n, None, 3600.0, &drain), &format!("{n}.log"))
+        })
         .collect();
     // Until both have delivered what they hold (the counts settle), bounded.
     let (mut last, mut still, t) = (0, 0, Instant::now());
