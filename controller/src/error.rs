@@ -141,3 +141,9 @@ impl From<crate::campaign::CampaignError> for CmdError {
         }
     }
 }
+
+impl From<crate::clients::oscar_clusters::ClusterError> for CmdError {
+    fn from(e: crate::clients::oscar_clusters::ClusterError) -> Self {
+        CmdError::failed(e.to_string())
+    }
+}

@@ -101,7 +101,7 @@ async fn apply(fdl: PathBuf, config: Option<PathBuf>, oscar_auth: Option<PathBuf
     let doc = read_fdl(&fdl)?;
     let base = fdl.parent().unwrap_or(Path::new("."));
     let rest_clusters = match &oscar_auth {
-        Some(p) => oscar_clusters::clusters_in(p).map_err(CmdError::failed)?,
+        Some(p) => oscar_clusters::clusters_in(p)?,
         None => Vec::new(),
     };
     // Everything is read before anything is sent.
@@ -116,7 +116,7 @@ async fn apply(fdl: PathBuf, config: Option<PathBuf>, oscar_auth: Option<PathBuf
     }
     let commands = agent_commands(&doc, &agent_clusters, &file, base)?;
     for (c, services) in rest {
-        for line in oscar_clusters::apply(c, &services).await.map_err(CmdError::failed)? {
+        for line in oscar_clusters::apply(c, &services).await? {
             println!("{line}");
         }
     }

@@ -64,11 +64,8 @@ fn oscar_stand_ins(
             "--oscar needs --oscar_auth (the auth.dat with the clusters' `type = OSCAR` lines)".into(),
         ));
     };
-    let all: BTreeMap<String, Arc<_>> = oscar_clusters::clusters_in(auth)
-        .map_err(CmdError::failed)?
-        .into_iter()
-        .map(|c| (c.name.clone(), Arc::new(c)))
-        .collect();
+    let all: BTreeMap<String, Arc<_>> =
+        oscar_clusters::clusters_in(auth)?.into_iter().map(|c| (c.name.clone(), Arc::new(c))).collect();
     for (res, id) in pairs {
         let c = all.get(id).ok_or_else(|| {
             CmdError::failed(format!("--oscar {res}={id}: {} has no `id = {id}; type = OSCAR` line", auth.display()))
