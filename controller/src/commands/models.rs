@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use aisprint_model::app::check::Application;
+use aisprint_model::app::oscarp::DEFAULT_CAMPAIGN_DIR;
 
 use crate::appdir;
 use crate::cli::ModelsCommand;
@@ -19,12 +20,7 @@ pub(super) fn run(cmd: ModelsCommand) -> Result<Outcome, CmdError> {
 /// campaign folder defaults to `oscarp/<run.campaign_dir>`.
 pub(super) fn train(dir: &Path, app: &Application, campaign: Option<PathBuf>) -> Result<Outcome, CmdError> {
     let campaign = campaign.unwrap_or_else(|| {
-        let name = app
-            .run_parameters
-            .as_ref()
-            .and_then(|r| r.value.run.as_ref())
-            .and_then(|r| r.campaign_dir.clone())
-            .unwrap_or_else(|| "campaign".into());
+        let name = app.run_parameters.as_ref().map_or_else(|| DEFAULT_CAMPAIGN_DIR.into(), |r| r.value.campaign_dir());
         dir.join("oscarp").join(name)
     });
     let trained = models::train(app, &campaign, &aisprint_model::perfmodel::TrainOptions::default())

@@ -93,6 +93,16 @@ pub struct RunSection {
     pub cooldown_time: Option<f64>,
 }
 
+/// A campaign's folder under `oscarp/` when `run.campaign_dir` names none.
+pub const DEFAULT_CAMPAIGN_DIR: &str = "campaign";
+
+impl RunParameters {
+    /// The campaign's folder under `oscarp/`: `run.campaign_dir`, else [`DEFAULT_CAMPAIGN_DIR`].
+    pub fn campaign_dir(&self) -> String {
+        self.run.as_ref().and_then(|r| r.campaign_dir.clone()).unwrap_or_else(|| DEFAULT_CAMPAIGN_DIR.into())
+    }
+}
+
 const DISTRIBUTIONS: &[&str] = &["deterministic", "exponential"];
 
 pub fn validate_run_parameters(doc: &YamlDoc<RunParameters>) -> Diagnostics {
@@ -214,7 +224,7 @@ impl CampaignSettings {
             cooldown_s: run.cooldown_time.unwrap_or(0.0),
             single_services: run.test_single_services.as_ref().is_none_or(Flag::is_true),
             train_models: run.train_models.as_ref().is_some_and(Flag::is_true),
-            campaign_dir: run.campaign_dir.clone().unwrap_or_else(|| "campaign".into()),
+            campaign_dir: v.campaign_dir(),
         })
     }
 
