@@ -4,7 +4,6 @@
 
 mod support;
 
-mod campaign;
 mod design_cli;
 mod im_deploy;
 mod mesh;
