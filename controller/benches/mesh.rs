@@ -61,7 +61,7 @@ fn start_controller(
     let port = incoming.local_addr().expect("addr").port();
     let stop = CancellationToken::new();
     let week = Duration::from_secs(7 * 24 * 3600);
-    let task = rt.spawn(serve::serve(incoming, state, tls, week, None, stop.clone()));
+    let task = rt.spawn(serve::serve(incoming, state, tls, week, None, None, stop.clone()));
     std::thread::sleep(Duration::from_millis(300));
     (port, stop, task)
 }

@@ -112,6 +112,10 @@ pub enum Command {
     /// Grafana dashboards for the monitoring data the controller exposes on /metrics.
     #[command(subcommand)]
     Dashboards(DashboardsCommand),
+    /// SPACE4AI-R: the placement the controller keeps as the load changes (the `runtime`
+    /// section of controller.yaml; docs/runtime.md).
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -440,6 +444,42 @@ pub enum QosCommand {
         /// How many recent notifications to show.
         #[arg(long, default_value_t = 10)]
         events: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimeCommand {
+    /// What runs where now, the change under way (and what it waits for), the last check
+    /// (observed rate, response times, violations) and its decision.
+    ///
+    /// Example: aisprint runtime status --config controller.yaml
+    Status {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The changes applied, the latest last: when, why, from and to which deployment, the
+    /// cost before and after, how long each took and its current_deployment_<DATE> folder.
+    History {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What would change now and why, from a fresh observation; nothing is applied.
+    Plan {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies the placement before the current one again, the same way as any change
+    /// (services first, then routes, drains, stops).
+    Rollback {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
     },
 }
 

@@ -15,5 +15,6 @@ pub mod mesh;
 pub mod models;
 pub mod new_app;
 pub mod output;
+pub mod packaging;
 pub mod provision;
 pub mod space4aid;

@@ -14,7 +14,7 @@ use crate::clients::admin::{self, AdminClient};
 
 /// The most a file sent over the mesh may hold: commands are gRPC messages of at most 4 MiB,
 /// and files travel in base64 (4/3 of their size).
-pub(super) const MAX_SENT: usize = 2 << 20;
+pub(super) use crate::packaging::MAX_SENT;
 
 /// How a run's inputs are uploaded.
 #[derive(Debug, Clone)]

@@ -28,13 +28,23 @@ pub(super) fn run(cmd: ControllerCommand) -> Result<Outcome, CmdError> {
         _ => {}
     }
     let tls = config::tls_of(c)?;
+    // The application SPACE4AI-R keeps placed, read and checked before anything binds.
+    let runtime = match &c.runtime {
+        Some(section) => Some((section.clone(), mesh::runtime::app::load(section).map_err(runtime_error)?)),
+        None => None,
+    };
     let addr: std::net::SocketAddr =
         c.listen.parse().map_err(|_| CmdError::failed(format!("bad listen address {}", c.listen)))?;
-    super::block_on(serve(loaded, tls, addr))?;
+    super::block_on(serve(loaded, tls, addr, runtime))?;
     Ok(Outcome::Done)
 }
 
-async fn serve(loaded: config::Loaded, tls: Option<config::Tls>, addr: std::net::SocketAddr) -> Result<(), CmdError> {
+async fn serve(
+    loaded: config::Loaded,
+    tls: Option<config::Tls>,
+    addr: std::net::SocketAddr,
+    runtime: Option<(aisprint_model::config::RuntimeSection, mesh::runtime::app::RuntimeApp)>,
+) -> Result<(), CmdError> {
     let c = loaded.config;
     let incoming = TcpIncoming::bind(addr)
         .map_err(|e| CmdError::failed(format!("cannot listen on {addr}: {e}")))?
@@ -58,7 +68,14 @@ async fn serve(loaded: config::Loaded, tls: Option<config::Tls>, addr: std::net:
         aisprint_runtime::signal::shutdown().await;
         stop.cancel();
     });
-    mesh::serve::serve(incoming, PathBuf::from(&c.state), tls, retention, loaded.qos, cancel)
+    mesh::serve::serve(incoming, PathBuf::from(&c.state), tls, retention, loaded.qos, runtime, cancel)
         .await
         .map_err(|e| CmdError::failed(e.to_string()))
+}
+
+fn runtime_error(e: mesh::runtime::RuntimeError) -> CmdError {
+    match e {
+        mesh::runtime::RuntimeError::Invalid(d) => CmdError::invalid(d),
+        other => CmdError::failed(other.to_string()),
+    }
 }

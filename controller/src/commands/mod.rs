@@ -13,6 +13,7 @@ mod new_application;
 mod oscar;
 mod profile;
 mod qos;
+mod runtime;
 mod space4aid;
 mod toscarizer;
 mod validate;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> Result<Outcome, CmdError> {
         Command::Oscar(c) => oscar::run(c),
         Command::Qos(c) => qos::run(c),
         Command::Dashboards(c) => dashboards::run(c),
+        Command::Runtime(c) => runtime::run(c),
     }
 }
 

@@ -53,6 +53,9 @@ pub fn read(path: &Path) -> Result<ControllerConfig, MeshError> {
     rel(&mut c.cert);
     rel(&mut c.key);
     c.state = base.join(&c.state).display().to_string();
+    if let Some(r) = &mut c.runtime {
+        r.application_dir = base.join(&r.application_dir).display().to_string();
+    }
     if let Some(m) = &mut c.monitoring {
         for x in m.qos_constraints.iter_mut().chain(m.monitoring_setup.iter_mut()).chain(m.outbox.iter_mut()) {
             *x = base.join(&*x).display().to_string();

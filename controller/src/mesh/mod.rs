@@ -4,7 +4,9 @@
 pub mod broker;
 pub mod certs;
 pub mod config;
+pub mod hub;
 pub mod qos;
+pub mod runtime;
 pub mod serve;
 pub mod state;
 

@@ -77,6 +77,8 @@ struct Task {
     results: VecDeque<(String, CommandResultReply)>,
     /// Command id -> who waits for its answer (files shipped between agents).
     waiters: HashMap<String, oneshot::Sender<CommandResultReply>>,
+    /// Where violations are passed on (SPACE4AI-R): who notified, and the AMS body.
+    notify: Option<mpsc::Sender<(String, serde_json::Value)>>,
 }
 
 fn kind_name(k: Kind) -> &'static str {
@@ -99,6 +101,7 @@ fn state_name(s: CheckState) -> &'static str {
 /// agents' checks.
 pub fn start(
     setup: Option<QosSetup>,
+    notify: Option<mpsc::Sender<(String, serde_json::Value)>>,
     cancel: CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<mpsc::Sender<QosInput>, MeshError> {
@@ -116,6 +119,7 @@ pub fn start(
         jobs: VecDeque::new(),
         results: VecDeque::new(),
         waiters: HashMap::new(),
+        notify,
     };
     if let Some(s) = setup {
         let mut e = Engine::new(Scope::CrossNode, &s.loaded.monitoring);
@@ -289,6 +293,10 @@ impl Task {
             "ams_notification" => {
                 let body = p.tags.get("body").cloned().unwrap_or_default();
                 tracing::info!(%node, notification = %body, "AMS notification from an agent");
+                if let (Some(n), Ok(v)) = (&self.notify, serde_json::from_str(&body)) {
+                    // Full: the runtime is behind; its next check covers this one.
+                    let _ = n.try_send((node.to_string(), v));
+                }
                 self.event(node, body, ms);
             }
             m => {
@@ -324,6 +332,9 @@ impl Task {
         let mut out = Vec::new();
         for n in notes {
             self.event("controller", n.body.to_string(), (now * 1000.0) as i64);
+            if let Some(tx) = &self.notify {
+                let _ = tx.try_send(("controller".to_string(), n.body.clone()));
+            }
             if let Some(url) = n.url.clone().or_else(|| self.endpoint.clone()) {
                 out.push(Outgoing { url, body: n.body });
             }

@@ -14,8 +14,8 @@ use aisprint_proto::v1::agent_service_server::{AgentService, AgentServiceServer}
 use aisprint_proto::v1::{
     AgentInfo, BatchAck, Command, CommandResultReply, CommandResultRequest, CommandsRequest, HeartbeatReply,
     HeartbeatRequest, ListAgentsReply, ListAgentsRequest, ListJobsReply, ListJobsRequest, MetricBatch, QosStatusReply,
-    QosStatusRequest, RegisterReply, RegisterRequest, SendCommandReply, SendCommandRequest, ShipReply, ShipRequest,
-    TailMetricsReply, TailMetricsRequest,
+    QosStatusRequest, RegisterReply, RegisterRequest, RuntimeReply, RuntimeRequest, SendCommandReply,
+    SendCommandRequest, ShipReply, ShipRequest, TailMetricsReply, TailMetricsRequest,
 };
 use aisprint_runtime::clock::now_ms;
 use tokio::sync::{mpsc, oneshot};
@@ -28,8 +28,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::certs::{common_name, CONTROLLER_NAME};
 use super::config::{QosSetup, Tls};
+use super::hub::{command_id, Hub, HubError};
 use super::qos::QosInput;
 use super::state::{State, Stored};
+use crate::mesh::runtime::app::RuntimeApp;
+use crate::mesh::runtime::task::{Notified, RuntimeInput, Wiring};
+use aisprint_model::config::RuntimeSection;
 
 /// A batch to store, and where to send (boot id, seq, duplicate) or the failure.
 type WriteReq = (MetricBatch, oneshot::Sender<Result<(String, u64, bool), String>>);
@@ -52,6 +56,8 @@ pub enum ServeError {
     },
     #[error("monitoring: {0}")]
     Monitoring(#[from] super::MeshError),
+    #[error(transparent)]
+    Runtime(#[from] crate::mesh::runtime::RuntimeError),
     #[error("monitoring.http: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -60,17 +66,8 @@ pub enum ServeError {
     },
 }
 
-/// Where a connected agent's commands go.
-type CommandSender = mpsc::Sender<Result<Command, Status>>;
-
 /// How long a shipped file waits for the receiving agent's answer.
 const SHIP_ANSWER: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A command id unique in this controller's life (the kind, the time, a counter).
-fn command_id(kind: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!("{kind}-{}-{}", now_ms(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
 
 #[derive(Debug, Clone)]
 struct Mesh {
@@ -81,8 +78,11 @@ struct Mesh {
     secure: bool,
     /// Open batch streams per node.
     connected: Arc<Mutex<HashMap<String, usize>>>,
-    commands: Arc<Mutex<HashMap<String, CommandSender>>>,
+    hub: Hub,
     qos: mpsc::Sender<QosInput>,
+    /// SPACE4AI-R's task (with a `runtime` section): its questions, and violations.
+    runtime: Option<mpsc::Sender<RuntimeInput>>,
+    notes: Option<mpsc::Sender<Notified>>,
 }
 
 /// The node a client's certificate names (None without TLS).
@@ -116,19 +116,6 @@ impl Mesh {
         } else {
             Err(Status::permission_denied("only the controller's own certificate may use the admin service"))
         }
-    }
-
-    /// Sends a command to a connected agent; false when it is not connected.
-    async fn send(&self, node: &str, cmd: Command) -> bool {
-        let tx = self.commands.lock().ok().and_then(|m| m.get(node).cloned());
-        let Some(tx) = tx else { return false };
-        let sent = tx.send(Ok(cmd)).await.is_ok();
-        if !sent {
-            if let Ok(mut m) = self.commands.lock() {
-                m.remove(node);
-            }
-        }
-        sent
     }
 
     async fn blocking<T: Send + 'static>(
@@ -263,9 +250,7 @@ impl AgentService for Mesh {
         let node = req.get_ref().node_id.clone();
         self.check_node(&req, &node)?;
         let (tx, rx) = mpsc::channel(64);
-        if let Ok(mut m) = self.commands.lock() {
-            m.insert(node, tx);
-        }
+        self.hub.connect(node, tx);
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
@@ -295,25 +280,15 @@ impl AgentService for Mesh {
             name: r.name.clone(),
             content: base64::engine::general_purpose::STANDARD.encode(&r.content),
         });
-        let id = command_id(put.kind());
-        // Waits from before the command goes, so that a quick answer is not missed.
-        let (tx, rx) = oneshot::channel();
-        self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| Status::unavailable("stopping"))?;
-        let cmd = put.to_wire(id);
         // The command queue of an agent that stopped reading can be full: bounded too.
-        let answer = tokio::time::timeout(SHIP_ANSWER, async {
-            if !self.send(&r.cluster, cmd).await {
-                return Err(Status::unavailable(format!("no agent of cluster `{}` is connected", r.cluster)));
-            }
-            rx.await.map_err(|_| Status::unavailable("stopping"))
-        })
-        .await
-        .map_err(|_| {
-            Status::deadline_exceeded(format!(
+        let answer = self.hub.command(&r.cluster, &put, SHIP_ANSWER).await.map_err(|e| match e {
+            HubError::NotConnected(c) => Status::unavailable(format!("no agent of cluster `{c}` is connected")),
+            HubError::NoAnswer { .. } => Status::deadline_exceeded(format!(
                 "the agent of cluster `{}` did not answer within {SHIP_ANSWER:?}",
                 r.cluster
-            ))
-        })??;
+            )),
+            HubError::Stopping => Status::unavailable("stopping"),
+        })?;
         if !answer.ok && answer.transient {
             // Not stored, but it may be later (the receiver's disk): the sender keeps it.
             return Err(Status::unavailable(format!("the agent of cluster `{}`: {}", r.cluster, answer.message)));
@@ -359,9 +334,46 @@ impl AdminService for Mesh {
         // Only commands the agents know go out, with payloads of their shape.
         let cmd = AgentCommand::parse(&r.kind, &r.payload_json).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let id = command_id(cmd.kind());
-        let sent = self.send(&r.node_id, cmd.to_wire(id.clone())).await;
+        let sent = self.hub.send(&r.node_id, cmd.to_wire(id.clone())).await;
+        if sent && matches!(cmd, AgentCommand::BucketPut(_)) {
+            self.hub.arrived(&r.node_id);
+        }
         tracing::info!(node = %r.node_id, kind = %r.kind, sent, "command");
         Ok(Response::new(SendCommandReply { sent, command_id: id }))
+    }
+
+    async fn runtime(&self, req: Request<RuntimeRequest>) -> Result<Response<RuntimeReply>, Status> {
+        self.check_admin(&req)?;
+        let Some(rt) = &self.runtime else {
+            return Err(Status::failed_precondition(
+                "SPACE4AI-R is off: add a `runtime` section to controller.yaml (docs/runtime.md)",
+            ));
+        };
+        let stopping = || Status::unavailable("the controller is stopping");
+        let action = req.into_inner().action;
+        let reply = match action.as_str() {
+            "status" | "plan" => {
+                let (tx, rx) = oneshot::channel();
+                let ask = if action == "status" { RuntimeInput::Status(tx) } else { RuntimeInput::Plan(tx) };
+                rt.send(ask).await.map_err(|_| stopping())?;
+                let v = rx.await.map_err(|_| stopping())?;
+                RuntimeReply { ok: true, json: v.to_string(), message: String::new() }
+            }
+            "rollback" => {
+                let (tx, rx) = oneshot::channel();
+                rt.send(RuntimeInput::Rollback(tx)).await.map_err(|_| stopping())?;
+                match rx.await.map_err(|_| stopping())? {
+                    Ok(m) => RuntimeReply { ok: true, json: String::new(), message: m },
+                    Err(m) => RuntimeReply { ok: false, json: String::new(), message: m },
+                }
+            }
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown runtime action `{other}`: status, plan or rollback"
+                )))
+            }
+        };
+        Ok(Response::new(reply))
     }
 
     async fn qos_status(&self, req: Request<QosStatusRequest>) -> Result<Response<QosStatusReply>, Status> {
@@ -441,6 +453,38 @@ async fn metrics(axum::extract::State(mesh): axum::extract::State<Mesh>) -> axum
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], e.render() + &qos).into_response()
 }
 
+/// Bodies of `POST /ams-alert` at most.
+const ALERT_MAX_BYTES: usize = 64 * 1024;
+
+/// `POST /ams-alert`: a violation from an external AMS (its notification bodies, or the
+/// reference runtime's `{"Throughput": <req/s>}`), passed to SPACE4AI-R.
+async fn ams_alert(
+    axum::extract::State(mesh): axum::extract::State<Mesh>,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    let Some(notes) = &mesh.notes else {
+        return (StatusCode::NOT_FOUND, "no runtime section in controller.yaml: SPACE4AI-R is off\n".into());
+    };
+    if body.len() > ALERT_MAX_BYTES {
+        return (StatusCode::PAYLOAD_TOO_LARGE, format!("at most {ALERT_MAX_BYTES} bytes\n"));
+    }
+    let v: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("not JSON: {e}\n")),
+    };
+    let Some(what) = crate::mesh::runtime::task::violation_of(&v) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected an AMS notification: an object with `constraint` (a name) and `value`, an alert, or `Throughput` (requests per second)\n".into(),
+        );
+    };
+    match notes.try_send(("ams-alert".into(), v)) {
+        Ok(()) => (StatusCode::ACCEPTED, format!("accepted: {what}\n")),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "SPACE4AI-R is busy: try again\n".into()),
+    }
+}
+
 /// The writer: takes what is waiting (up to 1,024 batches), stores it in one commit, answers;
 /// once a minute it deletes batches older than the retention.
 fn writer_loop(
@@ -518,6 +562,7 @@ pub async fn serve(
     tls: Option<Tls>,
     retention: std::time::Duration,
     qos: Option<QosSetup>,
+    runtime: Option<(RuntimeSection, RuntimeApp)>,
     cancel: CancellationToken,
 ) -> Result<(), ServeError> {
     let addr = incoming.local_addr().map_err(|source| ServeError::Bind { addr: ([0, 0, 0, 0], 0).into(), source })?;
@@ -531,7 +576,17 @@ pub async fn serve(
         Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|source| ServeError::Bind { addr: a, source })?),
         None => None,
     };
-    let qtx = super::qos::start(qos, inner.clone(), &tasks)?;
+    let (notes_tx, notes_rx) = crate::mesh::runtime::task::notifications();
+    let notes = runtime.is_some().then_some(notes_tx);
+    let qtx = super::qos::start(qos, notes.clone(), inner.clone(), &tasks)?;
+    let hub = Hub::new(qtx.clone());
+    let rtx = match runtime {
+        Some((section, app)) => {
+            let w = Wiring { hub: hub.clone(), qos: qtx.clone(), state: state.clone(), notes: notes_rx };
+            Some(crate::mesh::runtime::task::start(section, app, &state_path, w, inner.clone(), &tasks)?)
+        }
+        None => None,
+    };
     let (wtx, wrx) = mpsc::channel::<WriteReq>(8192);
     let (wstate, wqos) = (state.clone(), qtx.clone());
     let writer = std::thread::spawn(move || writer_loop(wstate, wrx, retention, wqos));
@@ -541,11 +596,16 @@ pub async fn serve(
         writer: wtx,
         secure: tls.is_some(),
         connected: Arc::default(),
-        commands: Arc::default(),
+        hub,
         qos: qtx,
+        runtime: rtx,
+        notes,
     };
     if let Some(l) = metrics_listener {
-        let router = axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(mesh.clone());
+        let router = axum::Router::new()
+            .route("/metrics", axum::routing::get(metrics))
+            .route("/ams-alert", axum::routing::post(ams_alert))
+            .with_state(mesh.clone());
         let c = inner.clone();
         tracing::info!(addr = ?metrics_addr, "Prometheus metrics on /metrics");
         tasks.spawn(async move {

@@ -11,6 +11,7 @@ use aisprint_model::{Diagnostic, Diagnostics};
 use super::deploy::tail;
 use super::{failed, parse_file, read_text, ToscarizerError};
 use crate::output::OutputSet;
+pub use crate::packaging::PY_PACKAGE;
 
 /// The image component images start from by default: Python 3 with pip, for amd64 and arm64.
 pub const DEFAULT_BASE_IMAGE: &str = "python:3.11-slim";
@@ -30,14 +31,6 @@ pub enum DockerOutcome {
     /// The contexts are written; no Docker engine could build them.
     NoEngine,
 }
-
-/// The aisprint Python package, copied into every build context (the components import it).
-pub const PY_PACKAGE: &[(&str, &str)] = &[
-    ("pyproject.toml", include_str!("../../../python/aisprint/pyproject.toml")),
-    ("aisprint/__init__.py", include_str!("../../../python/aisprint/aisprint/__init__.py")),
-    ("aisprint/annotations.py", include_str!("../../../python/aisprint/aisprint/annotations.py")),
-    ("aisprint/monitoring.py", include_str!("../../../python/aisprint/aisprint/monitoring.py")),
-];
 
 /// The Docker platform name of a resource architecture.
 fn platform(arch: &str) -> Option<&'static str> {

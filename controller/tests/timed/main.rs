@@ -8,3 +8,4 @@
 mod support;
 
 mod campaign;
+mod runtime;

@@ -417,6 +417,82 @@ pub struct ControllerConfig {
     /// nodes, checked from the records the agents replicate; `/metrics` for Prometheus.
     #[serde(default)]
     pub monitoring: Option<ControllerMonitoring>,
+    /// SPACE4AI-R: the application the controller keeps placed as the load changes.
+    #[serde(default)]
+    pub runtime: Option<RuntimeSection>,
+}
+
+/// `runtime:` of `controller.yaml` (SPACE4AI-R).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// The application directory, designed (`aisprint design`) and placed (`aisprint space4aid`).
+    pub application_dir: String,
+    /// The design deployment running at start; default: the one `optimal_deployment` names.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// The agent standing for each resource (`resource: node id`); a resource not named here
+    /// is run by a connected agent that registered with it (its agent.yaml `resource`).
+    #[serde(default)]
+    pub agents: std::collections::BTreeMap<String, String>,
+    /// Seconds between periodic checks (the reference checks every two minutes).
+    #[serde(default = "default_runtime_period")]
+    pub period_s: f64,
+    /// Seconds after a change before a scale-in may follow.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+    /// Seconds after a change before another, unless a constraint is still violated.
+    #[serde(default = "default_dwell")]
+    pub min_dwell_s: f64,
+    /// Seconds of arrivals and finished jobs each observation looks back on.
+    #[serde(default = "default_window")]
+    pub window_s: f64,
+    /// Decide and record, never apply.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn default_runtime_period() -> f64 {
+    120.0
+}
+
+fn default_cooldown() -> f64 {
+    60.0
+}
+
+fn default_dwell() -> f64 {
+    30.0
+}
+
+fn default_window() -> f64 {
+    30.0
+}
+
+impl RuntimeSection {
+    /// Every problem of the section, keys under `runtime.`.
+    fn validate(&self, doc: &YamlDoc<ControllerConfig>, out: &mut Diagnostics) {
+        if self.application_dir.trim().is_empty() {
+            out.push(doc.error("runtime.application_dir", "empty: the application directory SPACE4AI-R keeps placed"));
+        }
+        for (k, v, lo) in [
+            ("period_s", self.period_s, 0.1),
+            ("cooldown_s", self.cooldown_s, 0.0),
+            ("min_dwell_s", self.min_dwell_s, 0.0),
+            ("window_s", self.window_s, 0.1),
+        ] {
+            if !(v.is_finite() && v >= lo && v <= 86_400.0) {
+                out.push(doc.error(format!("runtime.{k}"), format!("{v}: expected seconds between {lo} and 86400")));
+            }
+        }
+        for (resource, node) in &self.agents {
+            if !valid_name(node) {
+                out.push(doc.error(
+                    format!("runtime.agents.{resource}"),
+                    format!("`{node}`: expected a node id (letters, digits, `-`, `_`, `.`)"),
+                ));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -495,6 +571,9 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
                 );
             }
         }
+    }
+    if let Some(r) = &c.runtime {
+        r.validate(doc, &mut out);
     }
     if let Some(b) = &c.mqtt_broker {
         if b.listen.parse::<std::net::SocketAddr>().is_err() {

@@ -13,6 +13,7 @@ pub mod generate;
 pub mod incremental;
 pub mod model;
 pub mod pacsltk;
+pub mod reopt;
 pub mod search;
 pub mod solution_json;
 pub mod solver;

@@ -250,6 +250,23 @@ impl Model {
         }
     }
 
+    /// Leaves out, for every partition, the resources `keep` refuses (SPACE4AI-R's rules on
+    /// what may change at runtime). A partition may be left with no option: no solution then
+    /// uses its component's deployment.
+    pub fn keep_resources(&mut self, keep: impl Fn(usize) -> bool) {
+        for p in &mut self.partitions {
+            let kept: Vec<usize> = (0..p.options.len()).filter(|&i| keep(p.options[i].0)).collect();
+            p.options = kept.iter().map(|&i| p.options[i]).collect();
+            p.faas_response = kept.iter().map(|&i| p.faas_response[i]).collect();
+            p.option_of.fill(u32::MAX);
+            for (i, o) in p.options.iter().enumerate() {
+                if p.option_of[o.0] == u32::MAX {
+                    p.option_of[o.0] = i as u32;
+                }
+            }
+        }
+    }
+
     /// Changes the application's arrival rate (and what depends on it).
     pub fn set_lambda(&mut self, lambda: f64) {
         self.lambda = lambda;

@@ -35,6 +35,9 @@ pub struct SolveOptions {
     /// Polish the heuristics' best by exact re-placement of groups of components
     /// ([`polish`]): (window width, search nodes per group). `None`: do not.
     pub polish: Option<(usize, u64)>,
+    /// The time given to the lower bound every method reports; `None` skips it (0 is
+    /// reported): SPACE4AI-R's decisions need the placement, not the bound.
+    pub bound: Option<Duration>,
 }
 
 impl Default for SolveOptions {
@@ -50,6 +53,7 @@ impl Default for SolveOptions {
             incremental: true,
             exact: None,
             polish: Some((2, 3000)),
+            bound: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -117,8 +121,10 @@ pub fn solve(model: &Model, opts: &SolveOptions) -> SolveResult {
     };
     let local_search_time = t1.elapsed();
     // The bound every method reports: the cheapest way to run each component alone.
-    let mut lower_bound =
-        if exact_applies { crate::exact::lower_bound(model, Duration::from_millis(100)) } else { 0.0 };
+    let mut lower_bound = match opts.bound {
+        Some(budget) if exact_applies => crate::exact::lower_bound(model, budget),
+        _ => 0.0,
+    };
     let (mut best, mut proven_optimal, mut exact_time, mut exact_nodes) = (best, false, Duration::ZERO, 0);
     if let Some(limit) = opts.exact.filter(|_| exact_applies) {
         let r =

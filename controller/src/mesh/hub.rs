@@ -1,0 +1,183 @@
+//! How the controller reaches its agents: the command stream of each connected agent, the
+//! answers awaited through the QoS task, and the routes of logical clusters.
+//!
+//! A route names a node for a cluster that is not a node: SPACE4AI-R runs each component's
+//! service under its own cluster name (`rt-<component>`), and the components before it send
+//! their outputs there. Moving the component changes the route, in one place: the files
+//! shipped after the change go to the new node, those shipped before reached the old one
+//! (which drains them). `in_flight` counts the files on their way to each node, so that a
+//! drain starts only once none is.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aisprint_proto::commands::AgentCommand;
+use aisprint_proto::v1::{Command, CommandResultReply};
+use aisprint_runtime::clock::now_ms;
+use tokio::sync::{mpsc, oneshot};
+use tonic::Status;
+
+use super::qos::QosInput;
+
+/// Where a connected agent's commands go.
+pub type CommandSender = mpsc::Sender<Result<Command, Status>>;
+
+/// A command id unique in this controller's life (the kind, the time, a counter).
+pub fn command_id(kind: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{kind}-{}-{}", now_ms(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Why a command got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HubError {
+    #[error("no agent of `{0}` is connected")]
+    NotConnected(String),
+    #[error("the agent `{node}` did not answer within {timeout:?}")]
+    NoAnswer { node: String, timeout: Duration },
+    #[error("the controller is stopping")]
+    Stopping,
+}
+
+/// Arrivals counted per cluster (files put or shipped there), with their times.
+#[derive(Debug, Default)]
+struct Arrivals {
+    /// Cluster -> arrival times (Unix ms), the oldest first, at most `ARRIVALS_KEPT`.
+    times: HashMap<String, std::collections::VecDeque<i64>>,
+}
+
+/// Arrival times kept per cluster.
+const ARRIVALS_KEPT: usize = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct Hub {
+    commands: Arc<Mutex<HashMap<String, CommandSender>>>,
+    routes: Arc<Mutex<HashMap<String, String>>>,
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+    arrivals: Arc<Mutex<Arrivals>>,
+    qos: mpsc::Sender<QosInput>,
+}
+
+/// Decrements a node's in-flight count when dropped (whatever way the shipping ends).
+struct InFlight<'a> {
+    hub: &'a Hub,
+    node: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.hub.in_flight.lock() {
+            if let Some(n) = m.get_mut(&self.node) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(qos: mpsc::Sender<QosInput>) -> Hub {
+        Hub {
+            commands: Arc::default(),
+            routes: Arc::default(),
+            in_flight: Arc::default(),
+            arrivals: Arc::default(),
+            qos,
+        }
+    }
+
+    /// An agent opened its command stream.
+    pub fn connect(&self, node: String, tx: CommandSender) {
+        if let Ok(mut m) = self.commands.lock() {
+            m.insert(node, tx);
+        }
+    }
+
+    /// The node a cluster name stands for: its route, else itself.
+    pub fn resolve(&self, cluster: &str) -> String {
+        self.routes.lock().ok().and_then(|r| r.get(cluster).cloned()).unwrap_or_else(|| cluster.to_string())
+    }
+
+    /// Routes `cluster` to `node` from now on.
+    pub fn set_route(&self, cluster: &str, node: &str) {
+        if let Ok(mut r) = self.routes.lock() {
+            r.insert(cluster.to_string(), node.to_string());
+        }
+    }
+
+    /// Whether an agent of `node` has its command stream open.
+    pub fn connected(&self, node: &str) -> bool {
+        self.commands.lock().ok().and_then(|m| m.get(node).map(|tx| !tx.is_closed())).unwrap_or(false)
+    }
+
+    /// Files on their way to `node` now.
+    pub fn in_flight(&self, node: &str) -> usize {
+        self.in_flight.lock().ok().and_then(|m| m.get(node).copied()).unwrap_or(0)
+    }
+
+    /// Files that arrived for `cluster` since `since_ms` (Unix ms).
+    pub fn arrivals_since(&self, cluster: &str, since_ms: i64) -> usize {
+        let Ok(a) = self.arrivals.lock() else { return 0 };
+        a.times.get(cluster).map_or(0, |q| q.iter().rev().take_while(|&&t| t >= since_ms).count())
+    }
+
+    /// Counts a file arriving for `cluster` now.
+    pub fn arrived(&self, cluster: &str) {
+        if let Ok(mut a) = self.arrivals.lock() {
+            let q = a.times.entry(cluster.to_string()).or_default();
+            if q.len() == ARRIVALS_KEPT {
+                q.pop_front();
+            }
+            q.push_back(now_ms());
+        }
+    }
+
+    /// Sends a command to the agent `node` (a route is followed); false when it is not
+    /// connected.
+    pub async fn send(&self, node: &str, cmd: Command) -> bool {
+        let node = self.resolve(node);
+        let tx = self.commands.lock().ok().and_then(|m| m.get(&node).cloned());
+        let Some(tx) = tx else { return false };
+        let sent = tx.send(Ok(cmd)).await.is_ok();
+        if !sent {
+            if let Ok(mut m) = self.commands.lock() {
+                m.remove(&node);
+            }
+        }
+        sent
+    }
+
+    /// Sends `cmd` to `cluster` (a route is followed) and waits at most `timeout` for the
+    /// agent's answer. A file put counts as an arrival for `cluster` once stored.
+    pub async fn command(
+        &self,
+        cluster: &str,
+        cmd: &AgentCommand,
+        timeout: Duration,
+    ) -> Result<CommandResultReply, HubError> {
+        let node = self.resolve(cluster);
+        let _flight = matches!(cmd, AgentCommand::BucketPut(_)).then(|| {
+            if let Ok(mut m) = self.in_flight.lock() {
+                *m.entry(node.clone()).or_default() += 1;
+            }
+            InFlight { hub: self, node: node.clone() }
+        });
+        let id = command_id(cmd.kind());
+        // Waits from before the command goes, so that a quick answer is not missed.
+        let (tx, rx) = oneshot::channel();
+        self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| HubError::Stopping)?;
+        let answer = tokio::time::timeout(timeout, async {
+            if !self.send(&node, cmd.to_wire(id)).await {
+                return Err(HubError::NotConnected(cluster.to_string()));
+            }
+            rx.await.map_err(|_| HubError::Stopping)
+        })
+        .await
+        .map_err(|_| HubError::NoAnswer { node: node.clone(), timeout })??;
+        if answer.ok && matches!(cmd, AgentCommand::BucketPut(_)) {
+            self.arrived(cluster);
+        }
+        Ok(answer)
+    }
+}

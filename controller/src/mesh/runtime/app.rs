@@ -1,0 +1,158 @@
+//! The application SPACE4AI-R keeps placed, read once before the controller serves: every
+//! design deployment compiled into a candidate model, their accuracy ranks
+//! (`space4ai-r/deployments_performance.yaml`), the precomputed solutions
+//! (`space4ai-r/Output_max_Lambda_<deployment>.json`) and the placement chosen at design time
+//! (`aisprint/deployments/<deployment>/space4ai-d/Output.json`).
+
+use std::path::{Path, PathBuf};
+
+use aisprint_model::app::check::Application;
+use aisprint_model::app::paths;
+use aisprint_model::config::RuntimeSection;
+use aisprint_model::design::{self, DesignOptions, PlannedDeployment};
+use aisprint_space4aid::eval::Solution;
+use aisprint_space4aid::model::Model;
+use aisprint_space4aid::reopt::{Candidate, TableEntry};
+use aisprint_space4aid::{from_app, solution_json};
+
+use super::RuntimeError;
+use crate::appdir;
+
+/// The application, its candidates and what SPACE4AI-D chose.
+#[derive(Debug)]
+pub struct RuntimeApp {
+    pub dir: PathBuf,
+    pub display: String,
+    pub app: Application,
+    pub deployments: Vec<PlannedDeployment>,
+    /// One per deployment, in the same order.
+    pub candidates: Vec<Candidate>,
+    pub table: Vec<TableEntry>,
+    /// The placement at start: the configured deployment's SPACE4AI-D solution.
+    pub start: (usize, Solution),
+}
+
+fn invalid(file: impl Into<String>, key: &str, msg: impl Into<String>) -> RuntimeError {
+    RuntimeError::Invalid(aisprint_model::diag::Diagnostic::error(file, key, msg).into())
+}
+
+fn read_json(path: &Path, display: &str) -> Result<serde_json::Value, RuntimeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(display, "", format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| invalid(display, "", format!("not JSON: {e}")))
+}
+
+/// Accuracy rank of each deployment: its position among the entries of
+/// `deployments_performance.yaml` at or above `metric_thr` (`original_deployment` is `base`);
+/// deployments below the threshold are left out (None); without the file every rank is 0.
+fn ranks(dir: &Path, display: &str, deps: &[PlannedDeployment]) -> Result<Vec<Option<usize>>, RuntimeError> {
+    let path = dir.join("space4ai-r/deployments_performance.yaml");
+    if !path.is_file() {
+        return Ok(vec![Some(0); deps.len()]);
+    }
+    let file = format!("{display}/space4ai-r/deployments_performance.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| invalid(&file, "", format!("cannot read: {e}")))?;
+    let v: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| invalid(&file, "", e.to_string()))?;
+    let sys = &v["System"];
+    let thr = sys["metric_thr"].as_f64().unwrap_or(f64::NEG_INFINITY);
+    let list = sys["sorted_deployments_performance"]
+        .as_sequence()
+        .ok_or_else(|| invalid(&file, "System.sorted_deployments_performance", "missing: expected a list"))?;
+    let mut ranks = vec![None; deps.len()];
+    let mut listed = vec![false; deps.len()];
+    for (k, entry) in list.iter().enumerate() {
+        let Some((name, body)) = entry.as_mapping().and_then(|m| m.iter().next()) else {
+            return Err(invalid(
+                &file,
+                &format!("System.sorted_deployments_performance[{k}]"),
+                "expected `<deployment>: {...}`",
+            ));
+        };
+        let name = name.as_str().unwrap_or_default();
+        let name = if name == "original_deployment" { "base" } else { name };
+        let value = body["metric_value"].as_f64().ok_or_else(|| {
+            invalid(
+                &file,
+                &format!("System.sorted_deployments_performance[{k}].{name}.metric_value"),
+                "missing: expected a number",
+            )
+        })?;
+        if let Some(i) = deps.iter().position(|d| d.name == name) {
+            listed[i] = true;
+            ranks[i] = (value >= thr).then_some(k);
+        }
+    }
+    // A deployment the file does not list is as accurate as the first entry.
+    for (i, l) in listed.iter().enumerate() {
+        if !l {
+            ranks[i] = Some(0);
+        }
+    }
+    Ok(ranks)
+}
+
+/// Reads and checks everything SPACE4AI-R needs of the application; every error names the file.
+pub fn load(section: &RuntimeSection) -> Result<RuntimeApp, RuntimeError> {
+    let dir = PathBuf::from(&section.application_dir);
+    let loaded = appdir::load(&dir).map_err(RuntimeError::Invalid)?;
+    let display = loaded.display.clone();
+    let app = loaded.app;
+    let plan = design::plan(&app, &DesignOptions::default()).map_err(RuntimeError::Invalid)?;
+    let lambda = from_app::arrival_rate(&app).unwrap_or(1.0);
+    let time = app.space4aid.as_ref().and_then(|d| d.value.time).unwrap_or(1.0);
+    let ranks = ranks(&dir, &display, &plan.deployments)?;
+    let mut candidates = Vec::new();
+    let mut deployments = Vec::new();
+    for (dep, rank) in plan.deployments.into_iter().zip(ranks) {
+        let Some(rank) = rank else { continue };
+        let file = format!("{display}/{}/{}", paths::DEPLOYMENTS_DIR, dep.name);
+        let system = from_app::build(&app, &dep, &display, lambda, time).map_err(RuntimeError::Invalid)?;
+        let model = Model::compile(&system, &file).map_err(RuntimeError::Invalid)?;
+        candidates.push(Candidate { name: dep.name.clone(), model, rank });
+        deployments.push(dep);
+    }
+    let start_name = match &section.deployment {
+        Some(d) => d.clone(),
+        None => std::fs::read_link(dir.join(paths::OPTIMAL))
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .ok_or_else(|| {
+                invalid(
+                    format!("{display}/{}", paths::OPTIMAL),
+                    "",
+                    format!("missing: run `aisprint space4aid --application_dir {display}` first, or name runtime.deployment"),
+                )
+            })?,
+    };
+    let Some(start_i) = deployments.iter().position(|d| d.name == start_name) else {
+        let names: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
+        return Err(invalid(
+            "controller.yaml",
+            "runtime.deployment",
+            format!("`{start_name}` is not a deployment of {display} (it has {})", names.join(", ")),
+        ));
+    };
+    let out_rel = format!("{}/{start_name}/space4ai-d/Output.json", paths::DEPLOYMENTS_DIR);
+    let out_display = format!("{display}/{out_rel}");
+    let v = read_json(&dir.join(&out_rel), &out_display).map_err(|_| {
+        invalid(
+            &out_display,
+            "",
+            format!("missing or unreadable: run `aisprint space4aid --application_dir {display}` first"),
+        )
+    })?;
+    let start = solution_json::read(&candidates[start_i].model, &v).map_err(|e| invalid(&out_display, "", e))?;
+    let mut table = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let rel = format!("space4ai-r/Output_max_Lambda_{}.json", c.name);
+        let path = dir.join(&rel);
+        if !path.is_file() {
+            continue;
+        }
+        let shown = format!("{display}/{rel}");
+        let v = read_json(&path, &shown)?;
+        let lambda = v["Lambda"].as_f64().ok_or_else(|| invalid(&shown, "Lambda", "missing: expected a number"))?;
+        let solution = solution_json::read(&c.model, &v).map_err(|e| invalid(&shown, "", e))?;
+        table.push(TableEntry { candidate: i, lambda, solution, source: rel });
+    }
+    Ok(RuntimeApp { dir, display, app, deployments, candidates, table, start: (start_i, start) })
+}

@@ -1,0 +1,222 @@
+//! Running the steps of the change under way, one at a time, each saved in the journal once
+//! done; then the change is finished: the placement becomes the current one, its folder is
+//! written and the history gets a record.
+
+use std::time::Duration;
+
+use aisprint_proto::commands::{AgentCommand, Drain};
+use aisprint_runtime::clock::now_s;
+use aisprint_space4aid::{from_app, solution_json};
+use tokio_util::sync::CancellationToken;
+
+use super::journal::{Record, HISTORY_KEPT};
+use super::plan::Step;
+use super::task::Runtime;
+use super::{folders, input_of, service_of, services};
+
+/// How long an agent has to answer an apply.
+const APPLY_ANSWER: Duration = Duration::from_secs(60);
+
+/// How long a drain may take (the files already in the old node's queue).
+const DRAIN_S: f64 = 600.0;
+
+/// How long to wait for files on their way to a node before draining it.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Attempts of a step before the change is abandoned.
+const ATTEMPTS: u32 = 5;
+
+impl Runtime {
+    /// Runs the pending change's next steps while they can run.
+    pub(super) async fn go_on(&mut self, cancel: &CancellationToken) {
+        loop {
+            let Some(p) = &self.journal.pending else { return };
+            if cancel.is_cancelled() {
+                return;
+            }
+            let Some(step) = p.steps.get(p.done).cloned() else {
+                self.finish().await;
+                return;
+            };
+            match self.run_step(&step, cancel).await {
+                Ok(()) => {
+                    tracing::info!(step = %step.describe(), "SPACE4AI-R step done");
+                    self.failures = 0;
+                    if let Some(p) = &mut self.journal.pending {
+                        p.done += 1;
+                        p.waiting = None;
+                    }
+                    if let Err(e) = self.journal.save(&self.journal_path) {
+                        tracing::error!(error = %e, "the runtime journal cannot be written");
+                        return;
+                    }
+                }
+                Err(Wait(why, fatal)) => {
+                    self.failures += u32::from(fatal);
+                    if self.failures >= ATTEMPTS {
+                        tracing::error!(step = %step.describe(), error = %why, "SPACE4AI-R change abandoned");
+                        self.record_abandoned(&why);
+                        return;
+                    }
+                    if let Some(p) = &mut self.journal.pending {
+                        if p.waiting.as_deref() != Some(why.as_str()) {
+                            tracing::warn!(step = %step.describe(), reason = %why, "SPACE4AI-R change waits");
+                            p.waiting = Some(why);
+                            let _ = self.journal.save(&self.journal_path);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn run_step(&self, step: &Step, cancel: &CancellationToken) -> Result<(), Wait> {
+        let not_connected = |n: &str| Wait(format!("agent {n} is not connected"), false);
+        match step {
+            Step::Apply { node, units } => {
+                if !self.hub.connected(node) {
+                    return Err(not_connected(node));
+                }
+                let apply = services::apply_for(&self.app.dir, &self.app.deployments, units)
+                    .map_err(|e| Wait(e.to_string(), true))?;
+                let r = self
+                    .hub
+                    .command(node, &AgentCommand::ServicesApply(apply), APPLY_ANSWER)
+                    .await
+                    .map_err(|e| Wait(e.to_string(), false))?;
+                if !r.ok {
+                    return Err(Wait(format!("agent {node} refused the services: {}", r.message), true));
+                }
+                Ok(())
+            }
+            Step::Route { unit, node } => {
+                self.hub.set_route(&service_of(unit), node);
+                Ok(())
+            }
+            Step::Drain { node, unit } => {
+                if !self.hub.connected(node) {
+                    return Err(not_connected(node));
+                }
+                // Files shipped before the route changed reach the old node first.
+                let until = tokio::time::Instant::now() + SETTLE;
+                while self.hub.in_flight(node) > 0 && tokio::time::Instant::now() < until && !cancel.is_cancelled() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let drain = AgentCommand::BucketDrain(Drain { bucket: input_of(unit), timeout_s: DRAIN_S });
+                let wait = Duration::from_secs_f64(DRAIN_S + 10.0);
+                let r = tokio::select! {
+                    r = self.hub.command(node, &drain, wait) => r.map_err(|e| Wait(e.to_string(), false))?,
+                    _ = cancel.cancelled() => return Err(Wait("the controller is stopping".into(), false)),
+                };
+                if !r.ok {
+                    return Err(Wait(format!("agent {node} could not drain {unit}: {}", r.message), true));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The change is done: the placement is the current one, its folder is written.
+    async fn finish(&mut self) {
+        let Some(p) = self.journal.pending.take() else { return };
+        let now = now_s();
+        let mut target = p.target.clone();
+        target.at_unix_s = now;
+        for s in &p.steps {
+            if let Step::Route { unit, node } = s {
+                self.journal.routes.insert(service_of(unit), node.clone());
+            }
+        }
+        let from = self.journal.current.as_ref().map_or_else(|| "nothing".to_string(), |c| c.deployment.clone());
+        let old_cost = self.journal.current.as_ref().map_or(0.0, |c| c.cost);
+        let folder = self.write_folder(&p, &target, now).await;
+        let record = Record {
+            id: p.id,
+            at_unix_s: now,
+            trigger: p.trigger.clone(),
+            via: p.via.clone(),
+            reason: p.reason.clone(),
+            lambda: p.lambda,
+            from,
+            to: target.deployment.clone(),
+            old_cost,
+            new_cost: target.cost,
+            took_s: now - p.started_unix_s,
+            folder,
+        };
+        tracing::info!(to = %record.to, took_s = record.took_s, via = %record.via, "SPACE4AI-R change applied");
+        self.journal.previous = self.journal.current.replace(target);
+        self.journal.history.push(record);
+        if self.journal.history.len() > HISTORY_KEPT {
+            self.journal.history.remove(0);
+        }
+        if let Err(e) = self.journal.save(&self.journal_path) {
+            tracing::error!(error = %e, "the runtime journal cannot be written");
+        }
+    }
+
+    /// `current_deployment_<date>/` of the change; its path, or why it was not written.
+    async fn write_folder(&self, p: &super::journal::Pending, target: &super::journal::Applied, now: f64) -> String {
+        let Some(i) = self.app.candidates.iter().position(|c| c.name == target.deployment) else {
+            return String::new();
+        };
+        let model = &self.app.candidates[i].model;
+        let Ok(sol) = solution_json::read(model, &target.solution) else { return String::new() };
+        let prod = from_app::production(&self.app.app, &self.app.deployments[i], model, &sol);
+        let production_yaml = aisprint_model::yaml::to_string(&prod).unwrap_or_default();
+        let old = self.journal.current.as_ref();
+        let decision = serde_yaml::to_value(serde_json::json!({
+            "trigger": p.trigger, "via": p.via, "reason": p.reason, "observed_lambda": p.lambda,
+            "from": old.map(|c| c.deployment.clone()), "to": target.deployment,
+            "old_cost": old.map(|c| c.cost), "new_cost": target.cost,
+            "old_response_s": old.and_then(|c| {
+                let j = self.app.candidates.iter().position(|x| x.name == c.deployment)?;
+                let s = solution_json::read(&self.app.candidates[j].model, &c.solution).ok()?;
+                Some(aisprint_space4aid::reopt::responses(&self.app.candidates[j].model, &s, p.lambda.max(1e-9)))
+            }),
+            "new_response_s": aisprint_space4aid::reopt::responses(model, &sol, p.lambda.max(1e-9)),
+            "units": target.units, "nodes": target.nodes,
+            "steps": p.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
+            "took_s": now - p.started_unix_s,
+        }))
+        .unwrap_or_default();
+        let w = folders::Written { at_unix_s: now, production_yaml, solution: target.solution.clone(), decision };
+        let dir = self.app.dir.clone();
+        match tokio::task::spawn_blocking(move || folders::write(&dir, &w)).await {
+            Ok(Ok(rel)) => rel.display().to_string(),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the deployment's folder is not written");
+                String::new()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the deployment's folder is not written");
+                String::new()
+            }
+        }
+    }
+
+    fn record_abandoned(&mut self, why: &str) {
+        let Some(p) = self.journal.pending.take() else { return };
+        self.journal.history.push(Record {
+            id: p.id,
+            at_unix_s: now_s(),
+            trigger: p.trigger,
+            via: format!("{} (abandoned at step {}: {why})", p.via, p.done + 1),
+            reason: p.reason,
+            lambda: p.lambda,
+            from: self.journal.current.as_ref().map_or_else(String::new, |c| c.deployment.clone()),
+            to: p.target.deployment,
+            old_cost: 0.0,
+            new_cost: p.target.cost,
+            took_s: now_s() - p.started_unix_s,
+            folder: String::new(),
+        });
+        self.failures = 0;
+        let _ = self.journal.save(&self.journal_path);
+    }
+}
+
+/// Why a step does not run now, and whether it counts as a failed attempt (a refusal) or
+/// only waits (an agent away).
+struct Wait(String, bool);
