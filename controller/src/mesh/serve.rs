@@ -83,6 +83,8 @@ struct Mesh {
     /// SPACE4AI-R's task (with a `runtime` section): its questions, and violations.
     runtime: Option<mpsc::Sender<RuntimeInput>>,
     notes: Option<mpsc::Sender<Notified>>,
+    /// The application's constraint names (`POST /ams-alert` refuses others).
+    constraints: Arc<std::collections::BTreeSet<String>>,
 }
 
 /// The node a client's certificate names (None without TLS).
@@ -479,6 +481,15 @@ async fn ams_alert(
             "expected an AMS notification: an object with `constraint` (a name) and `value`, an alert, or `Throughput` (requests per second)\n".into(),
         );
     };
+    if let Some(name) = v.get("constraint").and_then(serde_json::Value::as_str) {
+        if !mesh.constraints.contains(name) {
+            let known: Vec<&str> = mesh.constraints.iter().map(String::as_str).collect();
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unknown constraint `{name}`: the application's are {}\n", known.join(", ")),
+            );
+        }
+    }
     match notes.try_send(("ams-alert".into(), v)) {
         Ok(()) => (StatusCode::ACCEPTED, format!("accepted: {what}\n")),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "SPACE4AI-R is busy: try again\n".into()),
@@ -580,6 +591,7 @@ pub async fn serve(
     let notes = runtime.is_some().then_some(notes_tx);
     let qtx = super::qos::start(qos, notes.clone(), inner.clone(), &tasks)?;
     let hub = Hub::new(qtx.clone());
+    let constraints = Arc::new(runtime.as_ref().map(|r| r.1.constraints.clone()).unwrap_or_default());
     let rtx = match runtime {
         Some((section, app)) => {
             let w = Wiring { hub: hub.clone(), qos: qtx.clone(), state: state.clone(), notes: notes_rx };
@@ -600,6 +612,7 @@ pub async fn serve(
         qos: qtx,
         runtime: rtx,
         notes,
+        constraints,
     };
     if let Some(l) = metrics_listener {
         let router = axum::Router::new()

@@ -10,6 +10,7 @@ use crate::support::{aisprint, copy_dir, repo, text};
 
 #[test]
 fn the_example_is_profiled_on_three_agents_and_its_models_feed_space4aid() {
+    let _alone = crate::alone();
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let app = dir.join("three_tier");

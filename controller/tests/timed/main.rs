@@ -9,3 +9,9 @@ mod support;
 
 mod campaign;
 mod runtime;
+
+/// Held by each test for its whole run: the tests of this binary run one at a time too.
+pub fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -163,6 +163,22 @@ pub struct Situation {
     pub violated: Vec<String>,
     /// Seconds since the last applied decision (infinite when none).
     pub since_applied_s: f64,
+    /// Placements measured to break a constraint, and at which rate: the model was wrong
+    /// about them there, so none is chosen again for that rate or more.
+    pub limits: Vec<Limit>,
+}
+
+/// A placement that broke a constraint at `lambda` (requests per second) when it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub candidate: usize,
+    pub solution: Solution,
+    pub lambda: f64,
+}
+
+/// Whether `c` broke a constraint when it ran at `lambda` or less (with a 10% margin).
+fn known_to_fail(limits: &[Limit], c: &Choice, lambda: f64) -> bool {
+    limits.iter().any(|l| l.candidate == c.candidate && l.solution == c.solution && lambda >= 0.9 * l.lambda)
 }
 
 /// Which rule chose the new placement.
@@ -298,6 +314,7 @@ pub fn decide(
     let rank = cands[current.candidate].rank;
     let same: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].rank == rank).collect();
     let is_current = |c: &Choice| c.candidate == current.candidate && c.solution == *current.solution;
+    let unusable = |c: &Choice, at: f64| is_current(c) || known_to_fail(&now.limits, c, at);
     if violated || !ev.feasible {
         // More capacity is needed. When the model finds the current placement feasible but
         // the measurements do not, its capacity is overestimated: ask for more than it.
@@ -310,10 +327,12 @@ pub fn decide(
             format!("the current placement cannot sustain {lambda:.3} req/s")
         };
         let target = d.target_lambda;
-        if let Some((c, source)) = from_table(cands, &same, table, &rules, target).filter(|(c, _)| !is_current(c)) {
+        if let Some((c, source)) = from_table(cands, &same, table, &rules, target).filter(|(c, _)| !unusable(c, target))
+        {
             d.reason = format!("{why}: {source} sustains {target:.3} req/s");
             d.choice = Some(c);
-        } else if let Some(c) = resolve(cands, &same, &rules, target, &settings.solve).filter(|c| !is_current(c)) {
+        } else if let Some(c) = resolve(cands, &same, &rules, target, &settings.solve).filter(|c| !unusable(c, target))
+        {
             d.reason = format!("{why}: SPACE4AI-D at {target:.3} req/s");
             d.choice = Some(c);
         } else {
@@ -351,7 +370,7 @@ pub fn decide(
     let target = lambda * settings.headroom;
     d.target_lambda = target;
     match resolve(cands, &same, &rules, target, &settings.solve) {
-        Some(mut c) if c.cost < ev.cost * (1.0 - 1e-9) && !is_current(&c) => {
+        Some(mut c) if c.cost < ev.cost * (1.0 - 1e-9) && !unusable(&c, target) => {
             c.via = Via::ScaleIn;
             d.reason = format!(
                 "the load fell to {lambda:.3} req/s: a placement sustaining {target:.3} req/s costs {:.6} instead of {:.6}",
@@ -449,7 +468,12 @@ mod tests {
     }
 
     fn now(lambda: f64, violated: &[&str], since: f64) -> Situation {
-        Situation { lambda, violated: violated.iter().map(|s| s.to_string()).collect(), since_applied_s: since }
+        Situation {
+            lambda,
+            violated: violated.iter().map(|s| s.to_string()).collect(),
+            since_applied_s: since,
+            limits: Vec::new(),
+        }
     }
 
     #[test]
@@ -540,6 +564,24 @@ mod tests {
         let ch = d.choice.expect(&d.reason);
         assert_ne!(where_(&c, &ch).1, "ES");
         assert!(d.reason.contains("c2 violated"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_placement_measured_to_fail_is_not_scaled_back_into_at_that_rate() {
+        let c = cands();
+        let design = place(&c[0].model, "EN2", "ES", 1);
+        let cur = Current { candidate: 0, solution: &design };
+        let running = place(&c[0].model, "EN2", "VM2", 3);
+        let on = Current { candidate: 0, solution: &running };
+        // The edge server broke classify's constraint at 1.0 req/s (slower than its model).
+        let mut s = now(0.9, &[], 100.0);
+        s.limits.push(Limit { candidate: 0, solution: design.clone(), lambda: 1.0 });
+        let d = decide(&c, cur, on, &[], &s, &Settings::default());
+        assert!(d.choice.as_ref().is_none_or(|ch| where_(&c, ch).1 != "ES"), "{}", d.reason);
+        // Far below that rate it is chosen again.
+        s.lambda = 0.3;
+        let d = decide(&c, cur, on, &[], &s, &Settings::default());
+        assert_eq!(where_(&c, &d.choice.expect(&d.reason)).1, "ES");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct RuntimeApp {
     pub table: Vec<TableEntry>,
     /// The placement at start: the configured deployment's SPACE4AI-D solution.
     pub start: (usize, Solution),
+    /// The names of the QoS constraints of every deployment (what notifications name).
+    pub constraints: std::collections::BTreeSet<String>,
 }
 
 fn invalid(file: impl Into<String>, key: &str, msg: impl Into<String>) -> RuntimeError {
@@ -154,5 +156,10 @@ pub fn load(section: &RuntimeSection) -> Result<RuntimeApp, RuntimeError> {
         let solution = solution_json::read(&c.model, &v).map_err(|e| invalid(&shown, "", e))?;
         table.push(TableEntry { candidate: i, lambda, solution, source: rel });
     }
-    Ok(RuntimeApp { dir, display, app, deployments, candidates, table, start: (start_i, start) })
+    let constraints = deployments
+        .iter()
+        .flat_map(|d| d.qos.system.local_constraints.keys().chain(d.qos.system.global_constraints.keys()))
+        .cloned()
+        .collect();
+    Ok(RuntimeApp { dir, display, app, deployments, candidates, table, start: (start_i, start), constraints })
 }

@@ -1,7 +1,11 @@
 //! Running the steps of the change under way, one at a time, each saved in the journal once
 //! done; then the change is finished: the placement becomes the current one, its folder is
-//! written and the history gets a record.
+//! written and the history gets a record. A step runs beside the task's loop (a drain can
+//! take minutes), which keeps answering `runtime status` meanwhile.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aisprint_proto::commands::{AgentCommand, Drain};
@@ -9,10 +13,12 @@ use aisprint_runtime::clock::now_s;
 use aisprint_space4aid::{from_app, solution_json};
 use tokio_util::sync::CancellationToken;
 
+use super::app::RuntimeApp;
 use super::journal::{Record, HISTORY_KEPT};
 use super::plan::Step;
 use super::task::Runtime;
 use super::{folders, input_of, service_of, services};
+use crate::mesh::hub::Hub;
 
 /// How long an agent has to answer an apply.
 const APPLY_ANSWER: Duration = Duration::from_secs(60);
@@ -26,54 +32,20 @@ const SETTLE: Duration = Duration::from_secs(30);
 /// Attempts of a step before the change is abandoned.
 const ATTEMPTS: u32 = 5;
 
-impl Runtime {
-    /// Runs the pending change's next steps while they can run.
-    pub(super) async fn go_on(&mut self, cancel: &CancellationToken) {
-        loop {
-            let Some(p) = &self.journal.pending else { return };
-            if cancel.is_cancelled() {
-                return;
-            }
-            let Some(step) = p.steps.get(p.done).cloned() else {
-                self.finish().await;
-                return;
-            };
-            match self.run_step(&step, cancel).await {
-                Ok(()) => {
-                    tracing::info!(step = %step.describe(), "SPACE4AI-R step done");
-                    self.failures = 0;
-                    if let Some(p) = &mut self.journal.pending {
-                        p.done += 1;
-                        p.waiting = None;
-                    }
-                    if let Err(e) = self.journal.save(&self.journal_path) {
-                        tracing::error!(error = %e, "the runtime journal cannot be written");
-                        return;
-                    }
-                }
-                Err(Wait(why, fatal)) => {
-                    self.failures += u32::from(fatal);
-                    if self.failures >= ATTEMPTS {
-                        tracing::error!(step = %step.describe(), error = %why, "SPACE4AI-R change abandoned");
-                        self.record_abandoned(&why);
-                        return;
-                    }
-                    if let Some(p) = &mut self.journal.pending {
-                        if p.waiting.as_deref() != Some(why.as_str()) {
-                            tracing::warn!(step = %step.describe(), reason = %why, "SPACE4AI-R change waits");
-                            p.waiting = Some(why);
-                            let _ = self.journal.save(&self.journal_path);
-                        }
-                    }
-                    return;
-                }
-            }
-        }
-    }
+/// What a step needs, owned: it runs beside the task's loop.
+#[derive(Debug, Clone)]
+pub(super) struct Stepper {
+    pub(super) hub: Hub,
+    pub(super) app: Arc<RuntimeApp>,
+}
 
-    async fn run_step(&self, step: &Step, cancel: &CancellationToken) -> Result<(), Wait> {
+/// A step running: its index and its outcome.
+pub(super) type Running = Pin<Box<dyn Future<Output = (usize, Result<(), Wait>)> + Send>>;
+
+impl Stepper {
+    async fn run(self, step: Step, cancel: CancellationToken) -> Result<(), Wait> {
         let not_connected = |n: &str| Wait(format!("agent {n} is not connected"), false);
-        match step {
+        match &step {
             Step::Apply { node, units } => {
                 if !self.hub.connected(node) {
                     return Err(not_connected(node));
@@ -116,6 +88,63 @@ impl Runtime {
             }
         }
     }
+}
+
+impl Runtime {
+    /// The pending change's next step, started; `None` when there is none to start now (the
+    /// change is finished here when every step is done).
+    pub(super) async fn next_step(&mut self, cancel: &CancellationToken) -> Option<Running> {
+        let p = self.journal.pending.as_ref()?;
+        let Some(step) = p.steps.get(p.done).cloned() else {
+            self.finish().await;
+            return None;
+        };
+        let i = p.done;
+        let stepper = Stepper { hub: self.hub.clone(), app: self.app.clone() };
+        let cancel = cancel.clone();
+        Some(Box::pin(async move { (i, stepper.run(step, cancel).await) }))
+    }
+
+    /// A step ended: recorded when done; a refusal counts towards abandoning the change.
+    /// True when the next step may start at once.
+    pub(super) fn step_ended(&mut self, i: usize, r: Result<(), Wait>) -> bool {
+        let Some(step) = self.journal.pending.as_ref().and_then(|p| p.steps.get(i).cloned()) else { return false };
+        match r {
+            Ok(()) => {
+                tracing::info!(step = %step.describe(), "SPACE4AI-R step done");
+                self.failures = 0;
+                if let Step::Route { unit, node } = &step {
+                    // In the journal with the step: a restart routes the same way.
+                    self.journal.routes.insert(service_of(unit), node.clone());
+                }
+                if let Some(p) = &mut self.journal.pending {
+                    p.done = i + 1;
+                    p.waiting = None;
+                }
+                if let Err(e) = self.journal.save(&self.journal_path) {
+                    tracing::error!(error = %e, "the runtime journal cannot be written");
+                    return false;
+                }
+                true
+            }
+            Err(Wait(why, fatal)) => {
+                self.failures += u32::from(fatal);
+                if self.failures >= ATTEMPTS {
+                    tracing::error!(step = %step.describe(), error = %why, "SPACE4AI-R change abandoned");
+                    self.record_abandoned(&why);
+                    return false;
+                }
+                if let Some(p) = &mut self.journal.pending {
+                    if p.waiting.as_deref() != Some(why.as_str()) {
+                        tracing::warn!(step = %step.describe(), reason = %why, "SPACE4AI-R change waits");
+                        p.waiting = Some(why);
+                        let _ = self.journal.save(&self.journal_path);
+                    }
+                }
+                false
+            }
+        }
+    }
 
     /// The change is done: the placement is the current one, its folder is written.
     async fn finish(&mut self) {
@@ -123,11 +152,6 @@ impl Runtime {
         let now = now_s();
         let mut target = p.target.clone();
         target.at_unix_s = now;
-        for s in &p.steps {
-            if let Step::Route { unit, node } = s {
-                self.journal.routes.insert(service_of(unit), node.clone());
-            }
-        }
         let from = self.journal.current.as_ref().map_or_else(|| "nothing".to_string(), |c| c.deployment.clone());
         let old_cost = self.journal.current.as_ref().map_or(0.0, |c| c.cost);
         let folder = self.write_folder(&p, &target, now).await;
@@ -219,4 +243,5 @@ impl Runtime {
 
 /// Why a step does not run now, and whether it counts as a failed attempt (a refusal) or
 /// only waits (an agent away).
-struct Wait(String, bool);
+#[derive(Debug)]
+pub(super) struct Wait(String, bool);

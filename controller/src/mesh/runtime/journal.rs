@@ -74,7 +74,13 @@ pub struct Journal {
     pub routes: BTreeMap<String, String>,
     pub history: Vec<Record>,
     pub next_id: u64,
+    /// Placements measured to break a constraint: (deployment, solution JSON, rate).
+    #[serde(default)]
+    pub limits: Vec<(String, serde_json::Value, f64)>,
 }
+
+/// Placements measured to fail kept at most.
+pub const LIMITS_KEPT: usize = 100;
 
 /// The journal's file: beside the controller's state.
 pub fn path_of(state: &Path) -> PathBuf {

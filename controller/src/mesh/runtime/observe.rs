@@ -34,14 +34,15 @@ pub fn entries(units: &[Placed]) -> Vec<&str> {
 
 /// The observation from `arrivals` (files into the entries over the window), `jobs` (the
 /// latest service jobs) and the model (which unit belongs to which component, and their
-/// thresholds). `now` is Unix seconds.
+/// thresholds). `now` is Unix seconds; only the jobs that arrived since `placed_at` (when
+/// the current placement was applied) tell its response times.
 pub fn observe(
     model: &Model,
     units: &[Placed],
     arrivals: usize,
     jobs: &[JobInfo],
-    now: f64,
-    window_s: f64,
+    (now, window_s): (f64, f64),
+    placed_at: f64,
 ) -> Observed {
     let mut o = Observed { window_s, lambda: arrivals as f64 / window_s.max(1e-3), ..Default::default() };
     let since = now - window_s;
@@ -61,7 +62,7 @@ pub fn observe(
             let service = service_of(&u.unit);
             let done: Vec<f64> = jobs
                 .iter()
-                .filter(|j| j.service == service && j.finished >= since && j.finished > 0.0)
+                .filter(|j| j.service == service && j.finished >= since && j.finished > 0.0 && j.created >= placed_at)
                 .map(|j| j.finished - j.created)
                 .collect();
             n_min = n_min.min(done.len());

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::app::RuntimeApp;
+use super::apply::Running;
 use super::journal::{Applied, Journal, Pending};
 use super::observe::{entries, observe, Observed};
 use super::plan::{placed, steps, Nodes};
@@ -48,7 +49,7 @@ const QUEUE: usize = 1_024;
 /// The task's own state.
 pub(super) struct Runtime {
     pub(super) section: RuntimeSection,
-    pub(super) app: RuntimeApp,
+    pub(super) app: Arc<RuntimeApp>,
     pub(super) journal: Journal,
     pub(super) journal_path: PathBuf,
     pub(super) hub: Hub,
@@ -95,7 +96,7 @@ pub fn start(
     let settings = Settings { min_dwell_s: section.min_dwell_s, cooldown_s: section.cooldown_s, ..Settings::default() };
     let rt = Runtime {
         section,
-        app,
+        app: Arc::new(app),
         journal,
         journal_path,
         hub,
@@ -137,9 +138,18 @@ impl Runtime {
         }
         let period = Duration::from_secs_f64(self.section.period_s);
         let mut next_check = tokio::time::Instant::now() + period;
+        let mut running: Option<Running> = None;
+        let mut retry_at = tokio::time::Instant::now();
         loop {
-            let wait =
-                if self.journal.pending.is_some() { Duration::from_millis(500) } else { Duration::from_secs(3600) };
+            if running.is_none() && tokio::time::Instant::now() >= retry_at {
+                running = self.next_step(&cancel).await;
+            }
+            // A change that waits (an agent away) is tried again every half second.
+            let wait = if self.journal.pending.is_some() && running.is_none() {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_secs(3600)
+            };
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 m = rx.recv() => match m {
@@ -151,10 +161,13 @@ impl Runtime {
                     next_check = tokio::time::Instant::now() + period;
                     self.check("periodic").await;
                 }
+                (i, r) = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
+                    running = None;
+                    if !self.step_ended(i, r) {
+                        retry_at = tokio::time::Instant::now() + Duration::from_millis(500);
+                    }
+                }
                 _ = tokio::time::sleep(wait) => {}
-            }
-            if self.journal.pending.is_some() {
-                self.go_on(&cancel).await;
             }
         }
     }
@@ -182,6 +195,12 @@ impl Runtime {
             tracing::debug!(%source, %body, "notification without a violation: ignored");
             return;
         };
+        // Checks over windows that began before the last change speak of the placement before.
+        let since = self.journal.current.as_ref().map_or(f64::INFINITY, |c| now_s() - c.at_unix_s);
+        if since < self.section.min_dwell_s {
+            tracing::info!(%source, %what, since_s = since, "violation notified within min_dwell_s of a change: not acted on");
+            return;
+        }
         self.notified.push(what.clone());
         self.check(&format!("notification from {source}: {what}")).await;
     }
@@ -208,7 +227,7 @@ impl Runtime {
             Ok(()) => rx.await.unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        Some(observe(&self.app.candidates[i].model, &cur.units, arrivals, &jobs, now, window))
+        Some(observe(&self.app.candidates[i].model, &cur.units, arrivals, &jobs, (now, window), cur.at_unix_s))
     }
 
     /// Observes and decides, applying nothing.
@@ -218,7 +237,17 @@ impl Runtime {
         let mut violated = obs.violated.clone();
         violated.extend(self.notified.iter().cloned());
         let since = self.journal.current.as_ref().map_or(f64::INFINITY, |c| now_s() - c.at_unix_s);
-        let now = Situation { lambda: obs.lambda, violated, since_applied_s: since };
+        let limits = self
+            .journal
+            .limits
+            .iter()
+            .filter_map(|(dep, sol, lambda)| {
+                let candidate = self.app.candidates.iter().position(|c| c.name == *dep)?;
+                let solution = solution_json::read(&self.app.candidates[candidate].model, sol).ok()?;
+                Some(reopt::Limit { candidate, solution, lambda: *lambda })
+            })
+            .collect();
+        let now = Situation { lambda: obs.lambda, violated, since_applied_s: since, limits };
         let (di, dsol) = &self.app.start;
         let d = reopt::decide(
             &self.app.candidates,
@@ -242,6 +271,16 @@ impl Runtime {
         tracing::info!(%trigger, lambda = obs.lambda, violated = ?obs.violated, decision = %d.reason, "SPACE4AI-R check");
         self.last = Some((now_s(), obs.clone(), d.reason.clone()));
         let Some(c) = d.choice else { return };
+        let measured = !obs.violated.is_empty() || trigger.starts_with("notification");
+        if measured && !self.section.dry_run {
+            // The model found this placement feasible or not: it broke a constraint at this rate.
+            if let Some(cur) = &self.journal.current {
+                self.journal.limits.push((cur.deployment.clone(), cur.solution.clone(), obs.lambda));
+                if self.journal.limits.len() > super::journal::LIMITS_KEPT {
+                    self.journal.limits.remove(0);
+                }
+            }
+        }
         if self.section.dry_run {
             tracing::info!(to = %self.app.candidates[c.candidate].name, via = c.via.name(), "dry run: not applied");
             return;
