@@ -12,6 +12,7 @@ mod oscar;
 mod oscar_client;
 mod profile_cli;
 mod qos;
+mod runtime;
 mod space4aid_app;
 mod space4aid_cli;
 mod toscarizer_cli;
