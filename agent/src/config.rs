@@ -45,7 +45,13 @@ pub fn read(path: &Path) -> Result<AgentConfig, AgentError> {
     if d.has_errors() {
         return Err(AgentError::Invalid(d.sorted()));
     }
-    let base = path.parent().unwrap_or(Path::new("."));
+    // Absolute: a job's folders are given to scripts that may change directory first.
+    let parent = path.parent().unwrap_or(Path::new(""));
+    let base = if parent.is_absolute() {
+        parent.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| parent.to_path_buf(), |cwd| cwd.join(parent))
+    };
     let mut c = doc.value;
     let resolve = |x: &mut String| *x = base.join(&*x).display().to_string();
     [&mut c.controller.ca, &mut c.controller.cert, &mut c.controller.key].into_iter().flatten().for_each(resolve);
@@ -62,4 +68,29 @@ pub fn read(path: &Path) -> Result<AgentConfig, AgentError> {
         s.fdl.iter_mut().chain(std::iter::once(&mut s.buckets)).chain(s.state.iter_mut()).for_each(resolve);
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `aisprint-agent run --config agent.yaml` from the config's folder: the job folders the
+    /// scripts get must not depend on where a script changes directory to.
+    #[test]
+    fn paths_are_absolute_even_from_a_relative_config_path() {
+        let cwd = std::env::current_dir().expect("cwd");
+        let d = tempfile::tempdir_in(&cwd).expect("tmp");
+        let rel = d.path().strip_prefix(&cwd).expect("inside").join("agent.yaml");
+        std::fs::write(
+            &rel,
+            "node_id: n\ncontroller:\n  address: http://127.0.0.1:1\n  insecure: true\nbuffer:\n  path: b.redb\nservices:\n  cluster: n\n  buckets: buckets\n  state: state\n",
+        )
+        .expect("write");
+        let c = read(&rel).expect("read");
+        let s = c.services.expect("services");
+        for p in [&c.buffer.path, &s.buckets, s.state.as_ref().expect("state")] {
+            assert!(Path::new(p).is_absolute(), "{p}");
+            assert!(Path::new(p).starts_with(d.path()), "{p}");
+        }
+    }
 }

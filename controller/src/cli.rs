@@ -112,6 +112,24 @@ pub enum Command {
     /// Grafana dashboards for the monitoring data the controller exposes on /metrics.
     #[command(subcommand)]
     Dashboards(DashboardsCommand),
+    /// The whole loop on this machine: a controller and three agents run the bundled example,
+    /// frames arrive faster than the edge server sustains, SPACE4AI-R moves and scales it,
+    /// then scales back; every frame is counted. No root, no cloud account.
+    ///
+    /// Example: aisprint demo --duration 90 --report demo.json
+    Demo {
+        /// Seconds of frames fed (1/s, then 5/s, then 0.5/s).
+        #[arg(long, default_value_t = 90.0, value_name = "S")]
+        duration: f64,
+        /// Write the figures as JSON: files_sent, files_done, duplicates, lost,
+        /// reconfigurations.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Work in this folder and keep it (logs, configurations, the agents' buckets);
+        /// default: a temporary folder removed at the end.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// SPACE4AI-R: the placement the controller keeps as the load changes (the `runtime`
     /// section of controller.yaml; docs/runtime.md).
     #[command(subcommand)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clients;
 pub mod commands;
 pub mod dashboards;
+pub mod demo;
 pub mod design;
 pub mod error;
 pub mod jobs;

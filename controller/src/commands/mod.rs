@@ -6,6 +6,7 @@ mod agents;
 mod certs;
 mod controller;
 mod dashboards;
+mod demo;
 mod design;
 mod metrics;
 mod models;
@@ -39,6 +40,7 @@ pub fn run(command: Command) -> Result<Outcome, CmdError> {
         Command::Qos(c) => qos::run(c),
         Command::Dashboards(c) => dashboards::run(c),
         Command::Runtime(c) => runtime::run(c),
+        Command::Demo { duration, report, dir } => demo::run(duration, report, dir),
     }
 }
 

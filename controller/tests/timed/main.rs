@@ -8,6 +8,7 @@
 mod support;
 
 mod campaign;
+mod demo;
 mod runtime;
 
 /// Held by each test for its whole run: the tests of this binary run one at a time too.

@@ -30,7 +30,7 @@ impl Loop {
         Loop::with_classify("0.4")
     }
 
-    /// With classify taking `seconds` per frame (the model says 0.5 s: slower is a model
+    /// With classify taking `seconds` per frame (the model says 0.3 s: slower is a model
     /// that underestimates, which only the measurements reveal).
     fn with_classify(seconds: &str) -> Loop {
         let tmp = tempfile::tempdir().expect("tmp");
@@ -238,7 +238,7 @@ fn a_move_to_an_unreachable_agent_waits_whole_and_is_applied_when_it_comes() {
 #[test]
 fn a_controller_killed_mid_move_completes_it_after_a_restart_without_losing_a_frame() {
     let _alone = crate::alone();
-    // classify takes 1.5 s on the edge server where the model says 0.5 s: at 1.2 frames/s
+    // classify takes 1.5 s on the edge server where the model says 0.3 s: at 1.2 frames/s
     // the model finds it feasible, the measured response time does not; by the time the move
     // is decided a queue has built up there, which the drain takes seconds to empty.
     let mut l = Loop::with_classify("1.5");

@@ -268,6 +268,15 @@ impl Runtime {
         }
         let Some((obs, d)) = self.decide_now().await else { return };
         self.notified.clear();
+        // What set it off, as the history says it.
+        let trigger = if trigger == "periodic" && !obs.violated.is_empty() {
+            format!("violation: {}", obs.violated.join("; "))
+        } else if trigger == "periodic" && !d.current_feasible {
+            format!("load: {:.2} req/s, beyond the placement's capacity", obs.lambda)
+        } else {
+            trigger.to_string()
+        };
+        let trigger = trigger.as_str();
         tracing::info!(%trigger, lambda = obs.lambda, violated = ?obs.violated, decision = %d.reason, "SPACE4AI-R check");
         self.last = Some((now_s(), obs.clone(), d.reason.clone()));
         let Some(c) = d.choice else { return };
