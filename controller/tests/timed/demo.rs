@@ -10,7 +10,12 @@ fn the_demo_moves_classify_on_a_violation_scales_back_and_loses_no_frame() {
     let dir = tmp.path();
     let r = aisprint(dir, &["demo", "--duration", "60", "--report", "report.json", "--dir", "work"]);
     let (out, err) = (text(&r.stdout), text(&r.stderr));
-    assert_eq!(r.status.code(), Some(0), "{out}\n{err}\n{}", std::fs::read_to_string(dir.join("work/controller.log")).unwrap_or_default());
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{out}\n{err}\n{}",
+        std::fs::read_to_string(dir.join("work/controller.log")).unwrap_or_default()
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).expect("report")).expect("json");
     eprintln!("{report:#}");

@@ -120,6 +120,9 @@ impl Runtime {
                 if let Some(p) = &mut self.journal.pending {
                     p.done = i + 1;
                     p.waiting = None;
+                    if i == p.serving_step() {
+                        p.serving_unix_s = Some(now_s());
+                    }
                 }
                 if let Err(e) = self.journal.save(&self.journal_path) {
                     tracing::error!(error = %e, "the runtime journal cannot be written");
@@ -167,6 +170,7 @@ impl Runtime {
             old_cost,
             new_cost: target.cost,
             took_s: now - p.started_unix_s,
+            serving_after_s: p.serving_unix_s.map(|t| t - p.started_unix_s),
             folder,
         };
         tracing::info!(to = %record.to, took_s = record.took_s, via = %record.via, "SPACE4AI-R change applied");
@@ -234,6 +238,7 @@ impl Runtime {
             old_cost: 0.0,
             new_cost: p.target.cost,
             took_s: now_s() - p.started_unix_s,
+            serving_after_s: None,
             folder: String::new(),
         });
         self.failures = 0;

@@ -42,6 +42,18 @@ pub struct Pending {
     /// Why it does not go on (an agent not connected), when it waits.
     #[serde(default)]
     pub waiting: Option<String>,
+    /// When the new placement took its first files (its last route changed; a change
+    /// without a move: its apply done).
+    #[serde(default)]
+    pub serving_unix_s: Option<f64>,
+}
+
+impl Pending {
+    /// The step after which the new placement takes the files: the last route change, else
+    /// the last step.
+    pub fn serving_step(&self) -> usize {
+        self.steps.iter().rposition(|s| matches!(s, Step::Route { .. })).unwrap_or(self.steps.len().saturating_sub(1))
+    }
 }
 
 /// A change applied, for `runtime history`.
@@ -58,6 +70,9 @@ pub struct Record {
     pub old_cost: f64,
     pub new_cost: f64,
     pub took_s: f64,
+    /// Seconds from the decision until the new placement took files.
+    #[serde(default)]
+    pub serving_after_s: Option<f64>,
     pub folder: String,
 }
 

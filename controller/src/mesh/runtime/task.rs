@@ -355,6 +355,7 @@ impl Runtime {
             done: 0,
             started_unix_s: now_s(),
             waiting,
+            serving_unix_s: None,
         });
         self.failures = 0;
         if let Err(e) = self.journal.save(&self.journal_path) {
