@@ -31,7 +31,12 @@ pub(super) fn run(cmd: RuntimeCommand) -> Result<Outcome, CmdError> {
             return Ok(Outcome::Done);
         }
         let v: Value = serde_json::from_str(&r.json).unwrap_or(Value::Null);
-        let shown = if action == "history" { v["history"].clone() } else { v };
+        // The history oldest first (the status keeps the latest 20, newest first).
+        let shown = if action == "history" {
+            Value::Array(v["history"].as_array().cloned().unwrap_or_default().into_iter().rev().collect())
+        } else {
+            v
+        };
         if json {
             println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
         } else {
@@ -100,7 +105,7 @@ fn history(v: &Value) {
     if rows.is_empty() {
         println!("no change applied yet");
     }
-    for r in rows.iter().rev() {
+    for r in &rows {
         println!(
             "#{} {} -> {} ({}; {:.1} s; cost {:.6} -> {:.6}): {} [{}]",
             r["id"],

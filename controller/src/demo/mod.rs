@@ -1,7 +1,7 @@
 //! `aisprint demo`: the whole loop on one machine, no root, no system package. The bundled
 //! burst example is designed and placed by SPACE4AI-D; a controller (embedded MQTT broker,
 //! mutual TLS, SPACE4AI-R on) and three agents in their own state folders, standing for an
-//! edge node, an edge server and a cloud VM, run it; frames are fed at 1/s, then 5/s (beyond
+//! edge node, an edge server and a cloud VM, run it; frames are fed at 1/s, then 2.5/s (beyond
 //! what the edge server sustains), then 0.5/s, while a live view shows the agents, the
 //! placement, classify's response time against its threshold and every change SPACE4AI-R
 //! makes. At the end every frame is counted: sent, out, duplicated, lost.
@@ -45,18 +45,11 @@ impl Drop for Mesh {
     }
 }
 
-/// The folder the demo works in, removed at the end when it was a temporary one.
+/// The folder the demo works in: a private temporary one (mode 0700, a unique name,
+/// removed at the end) unless one was given.
 struct WorkDir {
     path: PathBuf,
-    remove: bool,
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if self.remove {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
+    _temp: Option<tempfile::TempDir>,
 }
 
 fn failed(what: &str) -> impl FnOnce(admin::AdminError) -> DemoError + '_ {
@@ -225,12 +218,18 @@ pub async fn run(
     screen: &mut dyn Write,
 ) -> Result<Report, DemoError> {
     let work = match &opts.dir {
-        Some(d) => WorkDir { path: d.clone(), remove: false },
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|source| DemoError::Io { path: d.clone(), source })?;
+            WorkDir { path: d.clone(), _temp: None }
+        }
         None => {
-            WorkDir { path: std::env::temp_dir().join(format!("aisprint-demo-{}", std::process::id())), remove: true }
+            let t = tempfile::Builder::new()
+                .prefix("aisprint-demo-")
+                .tempdir()
+                .map_err(|source| DemoError::Io { path: std::env::temp_dir(), source })?;
+            WorkDir { path: t.path().to_path_buf(), _temp: Some(t) }
         }
     };
-    std::fs::create_dir_all(&work.path).map_err(|source| DemoError::Io { path: work.path.clone(), source })?;
     let dir = work.path.clone();
     let (mesh, _ports) = tokio::task::block_in_place(|| prepare(&dir, log))?;
     let mut admin = admin::connect_with(&dir.join("controller.yaml"))

@@ -142,7 +142,10 @@ impl Hub {
         let sent = tx.send(Ok(cmd)).await.is_ok();
         if !sent {
             if let Ok(mut m) = self.commands.lock() {
-                m.remove(&node);
+                // Only this stream: the agent may have reconnected meanwhile.
+                if m.get(&node).is_some_and(|t| t.same_channel(&tx)) {
+                    m.remove(&node);
+                }
             }
         }
         sent

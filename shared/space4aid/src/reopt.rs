@@ -192,6 +192,8 @@ pub enum Via {
     Resolve,
     Degraded,
     ScaleIn,
+    /// Back to a more accurate version once the load allows it.
+    Upgrade,
 }
 
 impl Via {
@@ -201,6 +203,7 @@ impl Via {
             Via::Resolve => "resolve",
             Via::Degraded => "degraded",
             Via::ScaleIn => "scale_in",
+            Via::Upgrade => "upgrade",
         }
     }
 }
@@ -348,7 +351,9 @@ pub fn decide(
             lower.dedup();
             for r in lower {
                 let which: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].rank == r).collect();
-                if let Some(mut c) = resolve(cands, &which, &rules, target, &settings.solve) {
+                if let Some(mut c) =
+                    resolve(cands, &which, &rules, target, &settings.solve).filter(|c| !unusable(c, target))
+                {
                     c.via = Via::Degraded;
                     d.reason = format!(
                         "{why}: nothing as accurate is feasible at {target:.3} req/s; {} (accuracy rank {r}) is",
@@ -372,10 +377,27 @@ pub fn decide(
         );
         return d;
     }
-    // Cost first: the cheapest placement of the current accuracy that sustains the observed
+    // A less accurate version runs: back to the most accurate one that sustains the observed
     // rate with headroom.
     let target = lambda * settings.headroom;
     d.target_lambda = target;
+    let mut better: Vec<usize> = cands.iter().map(|c| c.rank).filter(|&r| r < rank).collect();
+    better.sort_unstable();
+    better.dedup();
+    for r in better {
+        let which: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].rank == r).collect();
+        if let Some(mut c) = resolve(cands, &which, &rules, target, &settings.solve).filter(|c| !unusable(c, target)) {
+            c.via = Via::Upgrade;
+            d.reason = format!(
+                "the load fell to {lambda:.3} req/s: the more accurate {} (accuracy rank {r}) sustains {target:.3} req/s",
+                cands[c.candidate].name
+            );
+            d.choice = Some(c);
+            return d;
+        }
+    }
+    // Cost first: the cheapest placement of the current accuracy that sustains the observed
+    // rate with headroom.
     match resolve(cands, &same, &rules, target, &settings.solve) {
         Some(mut c) if c.cost < ev.cost * (1.0 - 1e-9) && !unusable(&c, target) => {
             c.via = Via::ScaleIn;
@@ -600,6 +622,12 @@ mod tests {
         let d = decide(&c, cur, cur, &[], &now(10.0, &[], 1000.0), &Settings::default());
         let ch = d.choice.expect(&d.reason);
         assert_eq!((ch.via, c[ch.candidate].name.as_str()), (Via::Degraded, "light"), "{}", d.reason);
+        // Once the load falls, after the cool-down, back to the accurate version.
+        let light = ch.solution.clone();
+        let on = Current { candidate: ch.candidate, solution: &light };
+        let d = decide(&c, cur, on, &[], &now(1.0, &[], 1000.0), &Settings::default());
+        let up = d.choice.expect(&d.reason);
+        assert_eq!((up.via, c[up.candidate].name.as_str()), (Via::Upgrade, "base"), "{}", d.reason);
         // Beyond that too: nothing, said.
         let d = decide(&c, cur, cur, &[], &now(100.0, &[], 1000.0), &Settings::default());
         assert!(d.choice.is_none());

@@ -61,6 +61,9 @@ fn ranks(dir: &Path, display: &str, deps: &[PlannedDeployment]) -> Result<Vec<Op
         .ok_or_else(|| invalid(&file, "System.sorted_deployments_performance", "missing: expected a list"))?;
     let mut ranks = vec![None; deps.len()];
     let mut listed = vec![false; deps.len()];
+    // (deployment index, metric value) of the entries kept; the rank is the number of
+    // distinct better values (equally accurate deployments share a rank).
+    let mut kept: Vec<(usize, f64)> = Vec::new();
     for (k, entry) in list.iter().enumerate() {
         let Some((name, body)) = entry.as_mapping().and_then(|m| m.iter().next()) else {
             return Err(invalid(
@@ -80,8 +83,16 @@ fn ranks(dir: &Path, display: &str, deps: &[PlannedDeployment]) -> Result<Vec<Op
         })?;
         if let Some(i) = deps.iter().position(|d| d.name == name) {
             listed[i] = true;
-            ranks[i] = (value >= thr).then_some(k);
+            if value >= thr {
+                kept.push((i, value));
+            }
         }
+    }
+    for &(i, v) in &kept {
+        let mut better: Vec<f64> = kept.iter().map(|x| x.1).filter(|&w| w > v).collect();
+        better.sort_by(f64::total_cmp);
+        better.dedup();
+        ranks[i] = Some(better.len());
     }
     // A deployment the file does not list is as accurate as the first entry.
     for (i, l) in listed.iter().enumerate() {

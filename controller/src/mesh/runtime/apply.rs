@@ -3,92 +3,18 @@
 //! written and the history gets a record. A step runs beside the task's loop (a drain can
 //! take minutes), which keeps answering `runtime status` meanwhile.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
-
-use aisprint_proto::commands::{AgentCommand, Drain};
 use aisprint_runtime::clock::now_s;
 use aisprint_space4aid::{from_app, solution_json};
 use tokio_util::sync::CancellationToken;
 
-use super::app::RuntimeApp;
 use super::journal::{Record, HISTORY_KEPT};
 use super::plan::Step;
+use super::step::{Running, Stepper, Wait};
 use super::task::Runtime;
-use super::{folders, input_of, service_of, services};
-use crate::mesh::hub::Hub;
-
-/// How long an agent has to answer an apply.
-const APPLY_ANSWER: Duration = Duration::from_secs(60);
-
-/// How long a drain may take (the files already in the old node's queue).
-const DRAIN_S: f64 = 600.0;
-
-/// How long to wait for files on their way to a node before draining it.
-const SETTLE: Duration = Duration::from_secs(30);
+use super::{folders, service_of};
 
 /// Attempts of a step before the change is abandoned.
 const ATTEMPTS: u32 = 5;
-
-/// What a step needs, owned: it runs beside the task's loop.
-#[derive(Debug, Clone)]
-pub(super) struct Stepper {
-    pub(super) hub: Hub,
-    pub(super) app: Arc<RuntimeApp>,
-}
-
-/// A step running: its index and its outcome.
-pub(super) type Running = Pin<Box<dyn Future<Output = (usize, Result<(), Wait>)> + Send>>;
-
-impl Stepper {
-    async fn run(self, step: Step, cancel: CancellationToken) -> Result<(), Wait> {
-        let not_connected = |n: &str| Wait(format!("agent {n} is not connected"), false);
-        match &step {
-            Step::Apply { node, units } => {
-                if !self.hub.connected(node) {
-                    return Err(not_connected(node));
-                }
-                let apply = services::apply_for(&self.app.dir, &self.app.deployments, units)
-                    .map_err(|e| Wait(e.to_string(), true))?;
-                let r = self
-                    .hub
-                    .command(node, &AgentCommand::ServicesApply(apply), APPLY_ANSWER)
-                    .await
-                    .map_err(|e| Wait(e.to_string(), false))?;
-                if !r.ok {
-                    return Err(Wait(format!("agent {node} refused the services: {}", r.message), true));
-                }
-                Ok(())
-            }
-            Step::Route { unit, node } => {
-                self.hub.set_route(&service_of(unit), node);
-                Ok(())
-            }
-            Step::Drain { node, unit } => {
-                if !self.hub.connected(node) {
-                    return Err(not_connected(node));
-                }
-                // Files shipped before the route changed reach the old node first.
-                let until = tokio::time::Instant::now() + SETTLE;
-                while self.hub.in_flight(node) > 0 && tokio::time::Instant::now() < until && !cancel.is_cancelled() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                let drain = AgentCommand::BucketDrain(Drain { bucket: input_of(unit), timeout_s: DRAIN_S });
-                let wait = Duration::from_secs_f64(DRAIN_S + 10.0);
-                let r = tokio::select! {
-                    r = self.hub.command(node, &drain, wait) => r.map_err(|e| Wait(e.to_string(), false))?,
-                    _ = cancel.cancelled() => return Err(Wait("the controller is stopping".into(), false)),
-                };
-                if !r.ok {
-                    return Err(Wait(format!("agent {node} could not drain {unit}: {}", r.message), true));
-                }
-                Ok(())
-            }
-        }
-    }
-}
 
 impl Runtime {
     /// The pending change's next step, started; `None` when there is none to start now (the
@@ -132,7 +58,14 @@ impl Runtime {
             }
             Err(Wait(why, fatal)) => {
                 self.failures += u32::from(fatal);
-                if self.failures >= ATTEMPTS {
+                // Once a route changed, undoing is a change of its own: the change keeps
+                // trying, said in `runtime status`, until it goes through.
+                let routed = self
+                    .journal
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.steps.iter().take(p.done).any(|s| matches!(s, Step::Route { .. })));
+                if self.failures >= ATTEMPTS && !routed {
                     tracing::error!(step = %step.describe(), error = %why, "SPACE4AI-R change abandoned");
                     self.record_abandoned(&why);
                     return false;
@@ -174,6 +107,8 @@ impl Runtime {
             folder,
         };
         tracing::info!(to = %record.to, took_s = record.took_s, via = %record.via, "SPACE4AI-R change applied");
+        // What was notified during the change spoke of the placement before.
+        self.notified.clear();
         self.journal.previous = self.journal.current.replace(target);
         self.journal.history.push(record);
         if self.journal.history.len() > HISTORY_KEPT {
@@ -245,8 +180,3 @@ impl Runtime {
         let _ = self.journal.save(&self.journal_path);
     }
 }
-
-/// Why a step does not run now, and whether it counts as a failed attempt (a refusal) or
-/// only waits (an agent away).
-#[derive(Debug)]
-pub(super) struct Wait(String, bool);

@@ -13,6 +13,7 @@ pub mod journal;
 pub mod observe;
 pub mod plan;
 pub mod services;
+mod step;
 pub mod task;
 
 use aisprint_model::diag::Diagnostics;

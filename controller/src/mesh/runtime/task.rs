@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::app::RuntimeApp;
-use super::apply::Running;
 use super::journal::{Applied, Journal, Pending};
 use super::observe::{entries, observe, Observed};
 use super::plan::{placed, steps, Nodes};
+use super::step::Running;
 use super::{service_of, RuntimeError};
 use crate::mesh::hub::Hub;
 use crate::mesh::qos::{QosInput, JOBS_KEPT};
@@ -58,11 +58,29 @@ pub(super) struct Runtime {
     settings: Settings,
     started: f64,
     /// Violations notified since the last decision.
-    notified: Vec<String>,
+    pub(super) notified: Vec<String>,
     last: Option<(f64, Observed, String)>,
     /// Failed attempts of the pending change's current step.
     pub(super) failures: u32,
+    /// A change decided whose resources have no agent yet: made when they have one.
+    deferred: Option<Deferred>,
 }
+
+/// A change waiting for agents before its steps can be known.
+#[derive(Debug, Clone)]
+struct Deferred {
+    candidate: usize,
+    solution: Solution,
+    trigger: String,
+    via: String,
+    reason: String,
+    lambda: f64,
+    /// What it waits for.
+    waiting: String,
+}
+
+/// Violations notified kept until the next decision at most.
+const NOTIFIED_KEPT: usize = 100;
 
 /// The channel of notifications into the task (given to whoever notifies before it starts).
 pub fn notifications() -> (mpsc::Sender<Notified>, mpsc::Receiver<Notified>) {
@@ -107,6 +125,7 @@ pub fn start(
         notified: Vec::new(),
         last: None,
         failures: 0,
+        deferred: None,
     };
     let (tx, rx) = mpsc::channel(16);
     tasks.spawn(rt.run(rx, notes, cancel));
@@ -142,14 +161,15 @@ impl Runtime {
         let mut retry_at = tokio::time::Instant::now();
         loop {
             if running.is_none() && tokio::time::Instant::now() >= retry_at {
+                if let Some(d) = self.deferred.take().filter(|_| self.journal.pending.is_none()) {
+                    self.change(d.candidate, &d.solution, &d.trigger, &d.via, d.reason, d.lambda).await;
+                }
                 running = self.next_step(&cancel).await;
+                retry_at = tokio::time::Instant::now() + Duration::from_millis(500);
             }
             // A change that waits (an agent away) is tried again every half second.
-            let wait = if self.journal.pending.is_some() && running.is_none() {
-                Duration::from_millis(500)
-            } else {
-                Duration::from_secs(3600)
-            };
+            let waits = self.journal.pending.is_some() || self.deferred.is_some();
+            let wait = if waits && running.is_none() { Duration::from_millis(500) } else { Duration::from_secs(3600) };
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 m = rx.recv() => match m {
@@ -191,17 +211,28 @@ impl Runtime {
     }
 
     async fn notified(&mut self, source: String, body: serde_json::Value) {
+        if let Some(rate) = body.get("Throughput").and_then(serde_json::Value::as_f64) {
+            // The reference runtime's observation: a check now, not a violation.
+            self.check(&format!("throughput reported by {source}: {rate}")).await;
+            return;
+        }
         let Some(what) = violation_of(&body) else {
             tracing::debug!(%source, %body, "notification without a violation: ignored");
             return;
         };
+        if self.journal.pending.is_some() {
+            tracing::info!(%source, %what, "violation notified during a change: not acted on");
+            return;
+        }
         // Checks over windows that began before the last change speak of the placement before.
         let since = self.journal.current.as_ref().map_or(f64::INFINITY, |c| now_s() - c.at_unix_s);
         if since < self.section.min_dwell_s {
             tracing::info!(%source, %what, since_s = since, "violation notified within min_dwell_s of a change: not acted on");
             return;
         }
-        self.notified.push(what.clone());
+        if !self.notified.contains(&what) && self.notified.len() < NOTIFIED_KEPT {
+            self.notified.push(what.clone());
+        }
         self.check(&format!("notification from {source}: {what}")).await;
     }
 
@@ -248,15 +279,21 @@ impl Runtime {
             })
             .collect();
         let now = Situation { lambda: obs.lambda, violated, since_applied_s: since, limits };
-        let (di, dsol) = &self.app.start;
-        let d = reopt::decide(
-            &self.app.candidates,
-            Current { candidate: *di, solution: dsol },
-            Current { candidate: i, solution: &sol },
-            &self.app.table,
-            &now,
-            &self.settings,
-        );
+        // SPACE4AI-D's search runs threads of its own: off the runtime's workers.
+        let (app, settings) = (self.app.clone(), self.settings.clone());
+        let d = tokio::task::spawn_blocking(move || {
+            let (di, dsol) = &app.start;
+            reopt::decide(
+                &app.candidates,
+                Current { candidate: *di, solution: dsol },
+                Current { candidate: i, solution: &sol },
+                &app.table,
+                &now,
+                &settings,
+            )
+        })
+        .await
+        .ok()?;
         Some((obs, d))
     }
 
@@ -267,6 +304,7 @@ impl Runtime {
             return;
         }
         let Some((obs, d)) = self.decide_now().await else { return };
+        let measured = !obs.violated.is_empty() || !self.notified.is_empty();
         self.notified.clear();
         // What set it off, as the history says it.
         let trigger = if trigger == "periodic" && !obs.violated.is_empty() {
@@ -280,8 +318,7 @@ impl Runtime {
         tracing::info!(%trigger, lambda = obs.lambda, violated = ?obs.violated, decision = %d.reason, "SPACE4AI-R check");
         self.last = Some((now_s(), obs.clone(), d.reason.clone()));
         let Some(c) = d.choice else { return };
-        let measured = !obs.violated.is_empty() || trigger.starts_with("notification");
-        if measured && !self.section.dry_run {
+        if measured && obs.lambda > 0.0 && !self.section.dry_run {
             // The model found this placement feasible or not: it broke a constraint at this rate.
             if let Some(cur) = &self.journal.current {
                 self.journal.limits.push((cur.deployment.clone(), cur.solution.clone(), obs.lambda));
@@ -328,6 +365,24 @@ impl Runtime {
         resources.sort();
         resources.dedup();
         let (nodes, missing) = self.nodes_for(&resources).await;
+        if !missing.is_empty() {
+            // Its steps name nodes: it is made once every resource has an agent.
+            let waiting = format!("no agent stands for resource(s) {}", missing.join(", "));
+            if self.deferred.as_ref().is_none_or(|d| d.waiting != waiting) {
+                tracing::warn!(%trigger, %waiting, "SPACE4AI-R change waits for agents");
+            }
+            self.deferred = Some(Deferred {
+                candidate: i,
+                solution: sol.clone(),
+                trigger: trigger.to_string(),
+                via: via.to_string(),
+                reason,
+                lambda,
+                waiting,
+            });
+            return;
+        }
+        self.deferred = None;
         let mut at = model.clone();
         at.set_lambda(lambda.max(model.lambda));
         let ev = evaluate(&at, sol);
@@ -342,7 +397,6 @@ impl Runtime {
         let old = self.journal.current.as_ref().map(|c| (c.units.as_slice(), &c.nodes));
         let steps = steps(old, (&units, &nodes));
         self.journal.next_id += 1;
-        let waiting = (!missing.is_empty()).then(|| format!("no agent stands for resource(s) {}", missing.join(", ")));
         tracing::info!(%trigger, to = %target.deployment, %via, %reason, steps = steps.len(), "SPACE4AI-R change");
         self.journal.pending = Some(Pending {
             id: self.journal.next_id,
@@ -354,7 +408,7 @@ impl Runtime {
             steps,
             done: 0,
             started_unix_s: now_s(),
-            waiting,
+            waiting: None,
             serving_unix_s: None,
         });
         self.failures = 0;
@@ -365,7 +419,7 @@ impl Runtime {
     }
 
     async fn rollback(&mut self) -> Result<String, String> {
-        if self.journal.pending.is_some() {
+        if self.journal.pending.is_some() || self.deferred.is_some() {
             return Err("a change is under way: roll back once it is done".into());
         }
         let prev = self.journal.previous.clone().ok_or("no previous placement to go back to")?;
@@ -393,6 +447,10 @@ impl Runtime {
             "pending": self.journal.pending.as_ref().map(|p| json!({
                 "id": p.id, "trigger": p.trigger, "via": p.via, "reason": p.reason, "to": p.target.deployment,
                 "steps": p.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(), "done": p.done, "waiting": p.waiting,
+            })),
+            "deferred": self.deferred.as_ref().map(|d| json!({
+                "trigger": d.trigger, "via": d.via, "reason": d.reason,
+                "to": self.app.candidates[d.candidate].name, "waiting": d.waiting,
             })),
             "last_check": last,
             "history": self.journal.history.iter().rev().take(20).collect::<Vec<_>>(),
