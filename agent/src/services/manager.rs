@@ -32,6 +32,8 @@ const BUCKET_CHECK: Duration = Duration::from_secs(1);
 /// A running service, as the manager knows it.
 struct Running {
     cluster: String,
+    /// Its definition as applied (an apply that leaves it the same does not restart it).
+    service: oscar::Service,
     cancel: CancellationToken,
     inputs: Vec<PathBuf>,
     pending: Arc<AtomicUsize>,
@@ -135,6 +137,7 @@ impl Manager {
         let pending = Arc::new(AtomicUsize::new(1));
         let running = Running {
             cluster: s.cluster.clone(),
+            service: s.service.clone(),
             cancel: token.clone(),
             inputs: s.inputs.clone(),
             pending: pending.clone(),
@@ -203,6 +206,14 @@ impl Manager {
         }
         for mut s in services {
             s.script = dir.join(s.script.strip_prefix(&staging).unwrap_or(&s.script));
+            // The same definition: its runner goes on (its files were replaced in place, the
+            // next job runs them), so a job it runs is not run twice.
+            let same =
+                self.running.get(&s.service.name).is_some_and(|r| r.cluster == s.cluster && r.service == s.service);
+            if same {
+                tracing::info!(service = %s.service.name, cluster = %a.cluster, "service unchanged: it goes on");
+                continue;
+            }
             self.add(s).map_err(|e| e.to_string())?;
         }
         Ok(n)

@@ -317,3 +317,49 @@ fn a_bucket_is_drained_and_a_service_stopped_on_command() {
     agent.stop();
     controller.stop();
 }
+
+#[test]
+fn an_apply_that_leaves_a_service_the_same_does_not_run_its_job_twice() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mesh = Mesh::new(dir);
+    std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
+    let starts = dir.join("starts.log");
+    std::fs::write(
+        dir.join("pipeline/slow.sh"),
+        format!(
+            "echo \"$STORAGE_OBJECT_KEY\" >> '{}'\nsleep 2\ncp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/\"\n",
+            starts.display()
+        ),
+    )
+    .expect("write");
+    let fdl = |par: u32| {
+        format!("functions:\n  oscar:\n  - n1:\n      name: slow\n      script: slow.sh\n      max_parallelism: {par}\n      input:\n      - path: slow/in\n      output:\n      - path: slow/out\n")
+    };
+    std::fs::write(dir.join("pipeline/fdl.yaml"), fdl(1)).expect("write");
+    let (controller, agent, _) = controller_and_n1(&mesh);
+    let apply = || {
+        let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
+        assert!(text(&r.stdout).contains("n1: 1 service(s) of cluster n1 applied"), "{}", text(&r.stdout));
+    };
+    apply();
+    let inbox = dir.join("buckets/n1/slow/in");
+    wait("the service's bucket", Duration::from_secs(10), || inbox.is_dir());
+    std::thread::sleep(Duration::from_millis(200));
+    drop_file(&inbox, "a.txt", "a\n");
+    wait("the job started", Duration::from_secs(10), || {
+        std::fs::read_to_string(&starts).is_ok_and(|s| s.contains("a.txt"))
+    });
+    // The same services again while the job runs: it goes on, and runs once.
+    apply();
+    wait("the output", Duration::from_secs(10), || dir.join("buckets/n1/slow/out/a.txt").exists());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(std::fs::read_to_string(&starts).expect("starts").lines().filter(|l| *l == "a.txt").count(), 1);
+    assert!(mesh.log("n1.log").contains("service unchanged: it goes on"), "{}", mesh.log("n1.log"));
+    // A new parallelism is a new definition: the service is replaced.
+    std::fs::write(dir.join("pipeline/fdl.yaml"), fdl(3)).expect("write");
+    apply();
+    wait("the replacement", Duration::from_secs(10), || mesh.log("n1.log").contains("service replaced"));
+    agent.stop();
+    controller.stop();
+}
