@@ -30,17 +30,9 @@ fn status(dir: &Path) -> Value {
 }
 
 fn post_violation(port: u16) {
-    use std::io::{Read, Write};
-    let body = r#"{"constraint": "local_constraint_1", "value": 3.5}"#;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let req = format!(
-        "POST /ams-alert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("post");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    assert!(out.starts_with("HTTP/1.1 202"), "{out}");
+    let (code, body) =
+        aisprint_test_support::http_post(port, "/ams-alert", r#"{"constraint": "local_constraint_1", "value": 3.5}"#);
+    assert_eq!(code, 202, "{body}");
 }
 
 /// Waits for the change after `id` to be recorded: (notified -> serving, whole change) in s.

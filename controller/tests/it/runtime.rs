@@ -3,11 +3,10 @@
 //! `POST /ams-alert` gets a clear answer and the controller keeps running. (The closed loop
 //! itself is in `tests/timed/runtime.rs`.)
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::support::mesh::Mesh;
-use crate::support::{aisprint, copy_dir, port, repo, text};
+use crate::support::{aisprint, copy_dir, http_post as post, port, repo, text};
 
 /// The burst example designed and placed under `dir`.
 fn burst(dir: &Path) {
@@ -24,20 +23,6 @@ fn with(dir: &Path, extra: &str) {
     let base = cfg.split("runtime:").next().expect("base").split("monitoring:").next().expect("m").to_string();
     cfg = base + extra;
     std::fs::write(dir.join("controller.yaml"), cfg).expect("write");
-}
-
-/// A POST on loopback: (status, body).
-fn post(port: u16, path: &str, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let code = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
 }
 
 #[test]

@@ -97,7 +97,7 @@ fn main() {
                 // The cost the quick search finds against SPACE4AI-D's full search, same rules.
                 if let (0, Some(c)) = (k, &d.choice) {
                     let rules = aisprint_space4aid::reopt::Rules::new((&model, &design), (&model, &design));
-                    let mut m = rules.restrict(&model);
+                    let mut m = rules.restrict(model.clone());
                     m.set_lambda(d.target_lambda);
                     if let Some((full, _)) = solve(&m, &SolveOptions::default()).best {
                         gaps.push(c.cost / full - 1.0);

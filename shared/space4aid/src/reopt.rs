@@ -115,11 +115,10 @@ impl Rules {
     }
 
     /// `model` with only the resources the rules allow.
-    pub fn restrict(&self, model: &Model) -> Model {
-        let mut m = model.clone();
-        let allowed: Vec<bool> = (0..model.resources.len()).map(|r| self.allows(model, r)).collect();
-        m.keep_resources(|r| allowed[r]);
-        m
+    pub fn restrict(&self, mut model: Model) -> Model {
+        let allowed: Vec<bool> = (0..model.resources.len()).map(|r| self.allows(&model, r)).collect();
+        model.keep_resources(|r| allowed[r]);
+        model
     }
 }
 
@@ -252,7 +251,7 @@ fn placeable(model: &Model) -> bool {
 fn resolve(cands: &[Candidate], which: &[usize], rules: &Rules, lambda: f64, opts: &SolveOptions) -> Option<Choice> {
     let mut best: Option<Choice> = None;
     for &i in which {
-        let m = rules.restrict(&at(&cands[i].model, lambda));
+        let m = rules.restrict(at(&cands[i].model, lambda));
         if !placeable(&m) {
             continue;
         }

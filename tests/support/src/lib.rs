@@ -120,6 +120,22 @@ pub fn run(program: &Path, cwd: &Path, args: &[&str]) -> Output {
     Command::new(program).args(args).current_dir(cwd).output().unwrap_or_else(|e| panic!("{}: {e}", program.display()))
 }
 
+/// A `POST` of a JSON `body` to `127.0.0.1:<port><path>` (HTTP/1.1, the connection closed
+/// after it): the status code and the body of the answer.
+pub fn http_post(port: u16, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let code = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

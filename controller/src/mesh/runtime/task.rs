@@ -244,10 +244,9 @@ impl Runtime {
         Some((i, sol))
     }
 
-    /// Observes now over the window (shorter at first).
-    async fn observe(&self) -> Option<Observed> {
+    /// Observes now over the window (shorter at first); `i` is the current candidate.
+    async fn observe(&self, i: usize) -> Option<Observed> {
         let cur = self.journal.current.as_ref()?;
-        let (i, _) = self.current()?;
         let now = now_s();
         let window = self.section.window_s.min((now - self.started).max(1.0));
         let since_ms = now_ms() - (window * 1000.0) as i64;
@@ -263,8 +262,8 @@ impl Runtime {
 
     /// Observes and decides, applying nothing.
     async fn decide_now(&self) -> Option<(Observed, Decision)> {
-        let obs = self.observe().await?;
         let (i, sol) = self.current()?;
+        let obs = self.observe(i).await?;
         let mut violated = obs.violated.clone();
         violated.extend(self.notified.iter().cloned());
         let since = self.journal.current.as_ref().map_or(f64::INFINITY, |c| now_s() - c.at_unix_s);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use aisprint_test_support::{copy_dir, port, repo, text, wait, Proc};
+pub use aisprint_test_support::{copy_dir, http_post, port, repo, text, wait, Proc};
 
 pub fn yaml(path: &Path) -> serde_yaml::Value {
     let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
