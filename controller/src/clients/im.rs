@@ -1,6 +1,6 @@
 //! A client of the Infrastructure Manager's REST API (<https://imdocs.readthedocs.io>):
 //! create an infrastructure from a TOSCA document, follow its state, read its outputs, RADL,
-//! VMs and contextualisation log, delete it.
+//! VMs and contextualisation log, add and remove VMs, delete it.
 //!
 //! Every request carries the `Authorization` header made of the auth.dat lines joined by a
 //! literal `\n`. Errors name the operation and IM's status and message, with IM's Python
@@ -213,6 +213,42 @@ impl ImClient {
             .and_then(Value::as_array)
             .map(|l| l.iter().filter_map(|u| u.get("uri").and_then(Value::as_str).map(str::to_string)).collect())
             .unwrap_or_default())
+    }
+
+    /// The RADL system a VM was deployed from (`front`, `wn_resource1`).
+    pub async fn vm_system(&self, vm_url: &str) -> Result<String, ImError> {
+        let op = format!("read the VM {vm_url}");
+        let body = self.send(&op, self.http.get(vm_url)).await?;
+        let v = self.json(&op, &body)?;
+        v.get("radl")
+            .and_then(Value::as_array)
+            .and_then(|l| l.iter().find(|a| a.get("class").and_then(Value::as_str) == Some("system")))
+            .and_then(|s| s.get("id").and_then(Value::as_str))
+            .map(str::to_string)
+            .ok_or_else(|| ImError::Decode { op, message: "no system in the VM's RADL".into() })
+    }
+
+    /// Adds the VMs a RADL deploys to an infrastructure (IM's AddResource, contextualised);
+    /// the new VMs' URLs. The RADL may refer to the infrastructure's systems and networks by
+    /// name (`system wn_resource1` with no body).
+    pub async fn add_vms(&self, infra: &str, radl: &str) -> Result<Vec<String>, ImError> {
+        let op = format!("add VMs to {infra}");
+        let url = format!("{}?context=1", self.infra_url(infra));
+        let req = self.http.post(url).header("Content-Type", "text/plain").body(radl.to_string());
+        let body = self.send(&op, req).await?;
+        let v = self.json(&op, &body)?;
+        Ok(v.get("uri-list")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().filter_map(|u| u.get("uri").and_then(Value::as_str).map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
+    /// Removes VMs (their ids: the last segment of their URLs) from an infrastructure, which
+    /// is contextualised again without them.
+    pub async fn remove_vms(&self, infra: &str, ids: &[String]) -> Result<(), ImError> {
+        let op = format!("remove VMs {} from {infra}", ids.join(","));
+        let url = format!("{}/vms/{}?context=1", self.infra_url(infra), ids.join(","));
+        self.send(&op, self.http.delete(url)).await.map(|_| ())
     }
 
     /// Deletes an infrastructure and everything IM created for it, without waiting (IM's

@@ -69,7 +69,7 @@ fn client(app: &Path, o: &ImOptions) -> Result<ImClient, ToscarizerError> {
 }
 
 /// The last lines of IM's contextualisation log.
-pub(super) fn tail(text: &str, lines: usize) -> String {
+pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     all[all.len().saturating_sub(lines)..].join("\n    ")
 }

@@ -11,7 +11,7 @@ mod deploy;
 mod docker;
 mod tosca;
 
-pub use deploy::{delete, deploy, outputs, ImOptions};
+pub use deploy::{delete, deploy, outputs, tail as log_tail, ImOptions};
 pub use docker::{docker, oscar_script, DockerOptions, DockerOutcome, DEFAULT_BASE_IMAGE, PY_PACKAGE};
 pub use tosca::{fdl, tosca, ToscaOptions};
 

@@ -50,6 +50,29 @@ fn a_runtime_section_naming_what_is_not_there_is_refused_before_serving() {
     let err = text(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
     assert!(err.contains("runtime.period_s") && err.contains("runtime.agents.VM"), "{err}");
+    // IM: a bad URL; then auth.dat missing; then no infrastructures recorded.
+    with(dir, "runtime:\n  application_dir: burst\n  im: {url: 'im.example.org', timeout_s: 0}\n");
+    let err = text(&serve().stderr);
+    assert!(err.contains("runtime.im.url") && err.contains("expected an http:// or https:// URL"), "{err}");
+    assert!(err.contains("runtime.im.timeout_s"), "{err}");
+    with(dir, "runtime:\n  application_dir: burst\n  im: {url: 'http://127.0.0.1:9'}\n");
+    let r = serve();
+    let err = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("runtime.im.auth") && err.contains("burst/im/auth.dat"), "{err}");
+    std::fs::write(
+        dir.join("burst/im/auth.dat"),
+        "id = im; type = InfrastructureManager; username = u; password = s3cret-im\n",
+    )
+    .expect("auth");
+    let r = serve();
+    let err = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("burst/aisprint/deployments/base/im/infras.yaml") && err.contains("aisprint toscarizer deploy"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-im"), "{err}");
     // No runtime section: the operator's commands say how to turn it on.
     with(dir, "");
     let controller = _mesh.controller();

@@ -10,6 +10,7 @@ mod support;
 mod campaign;
 mod demo;
 mod runtime;
+mod runtime_im;
 
 /// Held by each test for its whole run: the tests of this binary run one at a time too.
 pub fn alone() -> std::sync::MutexGuard<'static, ()> {

@@ -5,7 +5,7 @@
 //! edge server sustains: its queue and classify's response time grow), then 0.5/s.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aisprint_proto::commands::{AgentCommand, Put};
@@ -17,12 +17,12 @@ use crate::support::{aisprint, copy_dir, repo, text, Proc};
 const NODES: [&str; 3] = ["edge-1", "server-1", "vm-1"];
 
 /// The burst example designed and placed, the controller's config with its runtime section.
-struct Loop {
+pub(crate) struct Loop {
     _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    mesh: Mesh,
+    pub(crate) dir: PathBuf,
+    pub(crate) mesh: Mesh,
     rt: tokio::runtime::Runtime,
-    sent: usize,
+    pub(crate) sent: usize,
 }
 
 impl Loop {
@@ -33,6 +33,12 @@ impl Loop {
     /// With classify taking `seconds` per frame (the model says 0.3 s: slower is a model
     /// that underestimates, which only the measurements reveal).
     fn with_classify(seconds: &str) -> Loop {
+        Loop::build(seconds, |_| {}, |_| String::new())
+    }
+
+    /// The example copied, `edit`ed (the application folder), designed and placed; then
+    /// `placed` (the folder) gives more lines of the runtime section.
+    pub(crate) fn build(seconds: &str, edit: impl FnOnce(&Path), placed: impl FnOnce(&Path) -> String) -> Loop {
         let tmp = tempfile::tempdir().expect("tmp");
         let dir = tmp.path().to_path_buf();
         copy_dir(&repo().join("examples/burst"), &dir.join("burst"));
@@ -40,15 +46,18 @@ impl Loop {
         let code =
             std::fs::read_to_string(&main).expect("main.py").replace("SECONDS = 0.4", &format!("SECONDS = {seconds}"));
         std::fs::write(&main, code).expect("write");
+        edit(&dir.join("burst"));
         for cmd in [["design", "--application_dir", "burst"], ["space4aid", "--application_dir", "burst"]] {
             let r = aisprint(&dir, &cmd);
             assert!(r.status.success(), "{}", text(&r.stderr));
         }
+        let extra = placed(&dir.join("burst"));
         let mesh = Mesh::new(&dir);
         let mut cfg = std::fs::read_to_string(dir.join("controller.yaml")).expect("cfg");
         cfg.push_str(
             "runtime:\n  application_dir: burst\n  agents: {EdgeNode: edge-1, EdgeServer: server-1, CloudVM: vm-1}\n  period_s: 1\n  window_s: 4\n  min_dwell_s: 4\n  cooldown_s: 10\n",
         );
+        cfg.push_str(&extra);
         std::fs::write(dir.join("controller.yaml"), cfg).expect("write");
         for n in NODES {
             mesh.issue(n);
@@ -58,20 +67,20 @@ impl Loop {
     }
 
     /// A service agent for `node` (its certificate issued in `new`), not waited for.
-    fn agent(&self, node: &str) -> Proc {
+    pub(crate) fn agent(&self, node: &str) -> Proc {
         let services = format!("services:\n  cluster: {node}\n  buckets: buckets/{node}\n  state: state/{node}\n");
         let cfg = self.mesh.agent_config(node, None, 60.0, &services);
         self.mesh.agent(&cfg, &format!("{node}.log"))
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let r = aisprint(&self.dir, &["runtime", "status", "--config", "controller.yaml", "--json"]);
         assert!(r.status.success(), "{}", text(&r.stderr));
         serde_json::from_str(&text(&r.stdout)).expect("json")
     }
 
     /// Waits until `f` holds on the status, at most `limit`.
-    fn wait(&self, limit: Duration, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait(&self, limit: Duration, what: &str, f: impl Fn(&Value) -> bool) -> Value {
         let t = Instant::now();
         loop {
             let s = self.status();
@@ -85,7 +94,7 @@ impl Loop {
 
     /// Frames into ingest's cluster at `per_s` for `secs` (the controller routes them to the
     /// node that runs ingest); `stop` ends it early.
-    fn feed(&mut self, per_s: f64, secs: f64, stop: impl Fn() -> bool) {
+    pub(crate) fn feed(&mut self, per_s: f64, secs: f64, stop: impl Fn() -> bool) {
         let cfg = self.dir.join("controller.yaml");
         let mut admin = self.rt.block_on(aisprint_controller::clients::admin::connect_with(&cfg)).expect("admin");
         let t = Instant::now();
@@ -107,7 +116,7 @@ impl Loop {
     }
 
     /// The frames classify wrote out, by name -> the nodes that wrote it.
-    fn outputs(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for node in NODES {
             let d = self.dir.join(format!("buckets/{node}/rt-classify/out"));
@@ -119,7 +128,7 @@ impl Loop {
     }
 
     /// Every frame sent came out once (waited for at most a minute).
-    fn every_frame_once(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn every_frame_once(&self) -> BTreeMap<String, Vec<String>> {
         let t = Instant::now();
         loop {
             let out = self.outputs();
@@ -133,7 +142,7 @@ impl Loop {
         }
     }
 
-    fn history(s: &Value) -> Vec<Value> {
+    pub(crate) fn history(s: &Value) -> Vec<Value> {
         s["history"].as_array().cloned().unwrap_or_default().into_iter().rev().collect()
     }
 }

@@ -450,6 +450,32 @@ pub struct RuntimeSection {
     /// Decide and record, never apply.
     #[serde(default)]
     pub dry_run: bool,
+    /// The Infrastructure Manager that built the deployment's virtual machines (`aisprint
+    /// toscarizer deploy`): a virtual layer that scales gets VMs added or removed there.
+    /// Without it, a scale changes the services' parallelism only.
+    #[serde(default)]
+    pub im: Option<RuntimeIm>,
+}
+
+/// `runtime.im:` where the virtual layers' machines are added and removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeIm {
+    /// IM's REST endpoint (`https://im.egi.eu/im`).
+    pub url: String,
+    /// auth.dat, relative to the application directory; default `im/auth.dat`.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// Take new VMs that IM leaves `unconfigured` (a configuration step failed) as ready.
+    #[serde(default)]
+    pub allow_unconfigured: bool,
+    /// Seconds new VMs have to be configured before the change waits and tries again.
+    #[serde(default = "default_im_timeout")]
+    pub timeout_s: f64,
+}
+
+fn default_im_timeout() -> f64 {
+    900.0
 }
 
 fn default_runtime_period() -> f64 {
@@ -482,6 +508,23 @@ impl RuntimeSection {
         ] {
             if !(v.is_finite() && v >= lo && v <= 86_400.0) {
                 out.push(doc.error(format!("runtime.{k}"), format!("{v}: expected seconds between {lo} and 86400")));
+            }
+        }
+        if let Some(im) = &self.im {
+            let u = &im.url;
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() <= "https://".len() {
+                out.push(doc.error("runtime.im.url", format!("`{u}`: expected an http:// or https:// URL")));
+            }
+            if !(im.timeout_s.is_finite() && im.timeout_s >= 1.0 && im.timeout_s <= 86_400.0) {
+                out.push(
+                    doc.error(
+                        "runtime.im.timeout_s",
+                        format!("{}: expected seconds between 1 and 86400", im.timeout_s),
+                    ),
+                );
+            }
+            if im.auth.as_deref().is_some_and(|a| a.trim().is_empty()) {
+                out.push(doc.error("runtime.im.auth", "empty: the path of auth.dat (default im/auth.dat)"));
             }
         }
         for (resource, node) in &self.agents {

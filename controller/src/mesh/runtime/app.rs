@@ -32,6 +32,8 @@ pub struct RuntimeApp {
     pub start: (usize, Solution),
     /// The names of the QoS constraints of every deployment (what notifications name).
     pub constraints: std::collections::BTreeSet<String>,
+    /// The Infrastructure Manager that scales the virtual layers (`runtime.im`).
+    pub im: Option<super::scale::Scaler>,
 }
 
 fn invalid(file: impl Into<String>, key: &str, msg: impl Into<String>) -> RuntimeError {
@@ -172,5 +174,20 @@ pub fn load(section: &RuntimeSection) -> Result<RuntimeApp, RuntimeError> {
         .flat_map(|d| d.qos.system.local_constraints.keys().chain(d.qos.system.global_constraints.keys()))
         .cloned()
         .collect();
-    Ok(RuntimeApp { dir, display, app, deployments, candidates, table, start: (start_i, start), constraints })
+    let im = match &section.im {
+        Some(im) => {
+            let model = &candidates[start_i].model;
+            let units = super::plan::placed(model, &start);
+            let cloud = |name: &str| {
+                model
+                    .resources
+                    .iter()
+                    .position(|r| r.name == name)
+                    .is_some_and(|r| !model.is_edge(r) && !model.is_faas(r))
+            };
+            Some(super::scale::load(im, &dir, &display, &start_name, &units, cloud)?)
+        }
+        None => None,
+    };
+    Ok(RuntimeApp { dir, display, app, deployments, candidates, table, start: (start_i, start), constraints, im })
 }

@@ -50,9 +50,14 @@ pub struct Pending {
 
 impl Pending {
     /// The step after which the new placement takes the files: the last route change, else
-    /// the last step.
+    /// the last step that is not a scale (VMs removed after the services shrank serve
+    /// nothing).
     pub fn serving_step(&self) -> usize {
-        self.steps.iter().rposition(|s| matches!(s, Step::Route { .. })).unwrap_or(self.steps.len().saturating_sub(1))
+        self.steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Route { .. }))
+            .or_else(|| self.steps.iter().rposition(|s| !matches!(s, Step::Scale { .. })))
+            .unwrap_or(self.steps.len().saturating_sub(1))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod folders;
 pub mod journal;
 pub mod observe;
 pub mod plan;
+pub mod scale;
 pub mod services;
 mod step;
 pub mod task;

@@ -7,6 +7,9 @@
 //! 3. each node a unit leaves finishes what reached it (no file on its way, then a drain);
 //! 4. those nodes get their new set alone (the moved units stop there).
 //!
+//! A virtual resource built by the Infrastructure Manager gets its new number of VMs before
+//! the services that need them (it grows) or after those it leaves have shrunk (`with_scaling`).
+//!
 //! No IO here: the task runs the steps and records each in the journal.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,6 +74,8 @@ pub enum Step {
     Route { unit: String, node: String },
     /// Wait until no file is on its way to `node`, then until `unit`'s input there is done.
     Drain { node: String, unit: String },
+    /// Bring the worker VMs of `resource`'s infrastructures to `workers` (IM).
+    Scale { resource: String, workers: u32 },
 }
 
 impl Step {
@@ -83,6 +88,7 @@ impl Step {
             }
             Step::Route { unit, node } => format!("route {unit} to {node}"),
             Step::Drain { node, unit } => format!("drain {unit} on {node}"),
+            Step::Scale { resource, workers } => format!("scale {resource} to {workers} VMs (IM)"),
         }
     }
 }
@@ -132,6 +138,39 @@ pub fn steps(old: Option<(&[Placed], &Nodes)>, new: (&[Placed], &Nodes)) -> Vec<
     out
 }
 
+/// The VMs each resource of `scalable` needs: the instances of its units.
+fn workers(units: &[Placed], scalable: &BTreeSet<String>) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for p in units.iter().filter(|p| scalable.contains(&p.resource)) {
+        let w = out.entry(p.resource.clone()).or_insert(0);
+        *w = (*w).max(p.parallelism);
+    }
+    out
+}
+
+/// `steps` with the VMs of the `scalable` resources (those with an infrastructure at IM)
+/// brought to what the new placement needs: growing before every other step, shrinking after.
+/// A resource the new placement leaves keeps its VMs. The first placement scales every one
+/// (a step that finds the count right only waits for the VMs to be configured).
+pub fn with_scaling(
+    steps: Vec<Step>,
+    old: Option<&[Placed]>,
+    new: &[Placed],
+    scalable: &BTreeSet<String>,
+) -> Vec<Step> {
+    let before = old.map(|o| workers(o, scalable));
+    let (mut grow, mut shrink) = (Vec::new(), Vec::new());
+    for (resource, w) in workers(new, scalable) {
+        let step = Step::Scale { resource: resource.clone(), workers: w };
+        match before.as_ref().map(|b| b.get(&resource).copied()) {
+            Some(Some(b)) if b == w => {}
+            Some(Some(b)) if b > w => shrink.push(step),
+            _ => grow.push(step),
+        }
+    }
+    grow.into_iter().chain(steps).chain(shrink).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +210,30 @@ mod tests {
         let d: Vec<String> = steps(None, (&new, &nodes())).iter().map(Step::describe).collect();
         assert_eq!(d, ["apply on edge-1: a x1", "apply on vm-1: b x4", "route a to edge-1", "route b to vm-1"]);
         assert!(steps(Some((&new, &nodes())), (&new, &nodes())).is_empty());
+    }
+
+    #[test]
+    fn vms_are_added_before_the_services_grow_and_removed_after_they_shrink() {
+        let vm: BTreeSet<String> = ["VM".to_string()].into();
+        let small = [p("a", "EN", 1, &["b"]), p("b", "VM", 1, &[])];
+        let big = [p("a", "EN", 1, &["b"]), p("b", "VM", 3, &[])];
+        let d = |old: &[Placed], new: &[Placed]| -> Vec<String> {
+            with_scaling(steps(Some((old, &nodes())), (new, &nodes())), Some(old), new, &vm)
+                .iter()
+                .map(Step::describe)
+                .collect()
+        };
+        assert_eq!(d(&small, &big), ["scale VM to 3 VMs (IM)", "apply on vm-1: b x3"]);
+        assert_eq!(d(&big, &small), ["apply on vm-1: b x1", "scale VM to 1 VMs (IM)"]);
+        assert!(d(&big, &big).is_empty());
+        // Leaving the resource keeps its VMs; the first placement sets every count.
+        let on_server = [p("a", "EN", 1, &["b"]), p("b", "ES", 1, &[])];
+        assert!(!d(&big, &on_server).iter().any(|s| s.starts_with("scale")));
+        let first = with_scaling(steps(None, (&big, &nodes())), None, &big, &vm);
+        assert_eq!(first[0].describe(), "scale VM to 3 VMs (IM)");
+        // Without an infrastructure, no scale step.
+        let none =
+            with_scaling(steps(Some((&small, &nodes())), (&big, &nodes())), Some(&small), &big, &BTreeSet::new());
+        assert_eq!(none.len(), 1);
     }
 }

@@ -77,6 +77,19 @@ impl Stepper {
                 }
                 Ok(())
             }
+            Step::Scale { resource, workers } => {
+                let Some(im) = &self.app.im else {
+                    return Err(Wait("scaling VMs needs runtime.im in controller.yaml".into(), true));
+                };
+                let done = im
+                    .scale(resource, *workers as usize, &cancel)
+                    .await
+                    .map_err(|e| Wait(format!("scale {resource}: {}", e.0), e.1))?;
+                for s in done {
+                    tracing::info!(%resource, component = %s.component, from = s.from, to = s.to, "SPACE4AI-R: VMs scaled");
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use super::app::RuntimeApp;
 use super::journal::{Applied, Journal, Pending};
 use super::observe::{entries, observe, Observed};
-use super::plan::{placed, steps, Nodes};
+use super::plan::{placed, steps, with_scaling, Nodes};
 use super::step::Running;
 use super::{service_of, RuntimeError};
 use crate::mesh::hub::Hub;
@@ -394,7 +394,8 @@ impl Runtime {
             at_unix_s: 0.0,
         };
         let old = self.journal.current.as_ref().map(|c| (c.units.as_slice(), &c.nodes));
-        let steps = steps(old, (&units, &nodes));
+        let scalable = self.app.im.as_ref().map(|s| s.resources()).unwrap_or_default();
+        let steps = with_scaling(steps(old, (&units, &nodes)), old.map(|o| o.0), &units, &scalable);
         self.journal.next_id += 1;
         tracing::info!(%trigger, to = %target.deployment, %via, %reason, steps = steps.len(), "SPACE4AI-R change");
         self.journal.pending = Some(Pending {

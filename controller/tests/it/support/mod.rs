@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod im;
 pub mod mesh;
 
 use std::collections::BTreeMap;
