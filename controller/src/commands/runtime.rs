@@ -95,7 +95,16 @@ fn status(v: &Value) {
             str_of(&l["decision"])
         );
         for (c, t) in o["response_s"].as_object().into_iter().flatten() {
-            println!("  {c}: {:.3} s", t.as_f64().unwrap_or(0.0));
+            let busy = o["utilisation"][c].as_f64().map(|u| format!(", {:.0}% busy", u * 100.0)).unwrap_or_default();
+            println!("  {c}: {:.3} s{busy}", t.as_f64().unwrap_or(0.0));
+        }
+        for (n, l) in o["links"].as_object().into_iter().flatten() {
+            println!(
+                "  to {n}: {} files, {:.3} s each, {:.0} B/s",
+                l["files"],
+                l["delay_s"].as_f64().unwrap_or(0.0),
+                l["bytes_per_s"].as_f64().unwrap_or(0.0)
+            );
         }
     }
 }

@@ -46,6 +46,18 @@ pub enum HubError {
 struct Arrivals {
     /// Cluster -> arrival times (Unix ms), the oldest first, at most `ARRIVALS_KEPT`.
     times: HashMap<String, std::collections::VecDeque<i64>>,
+    /// Node -> the files shipped there: (stored at, Unix ms; bytes; seconds from sending to
+    /// the agent's answer), the oldest first, at most `ARRIVALS_KEPT`.
+    shipped: HashMap<String, std::collections::VecDeque<(i64, u64, f64)>>,
+}
+
+/// The files shipped to a node over a time, as measured from the controller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Shipped {
+    pub files: usize,
+    pub bytes: u64,
+    /// Seconds from sending each to its answer, summed.
+    pub seconds: f64,
 }
 
 /// Arrival times kept per cluster.
@@ -122,6 +134,30 @@ impl Hub {
         a.times.get(cluster).map_or(0, |q| q.iter().rev().take_while(|&&t| t >= since_ms).count())
     }
 
+    /// The files shipped to `node` since `since_ms` (Unix ms).
+    pub fn shipped_since(&self, node: &str, since_ms: i64) -> Shipped {
+        let Ok(a) = self.arrivals.lock() else { return Shipped::default() };
+        let mut out = Shipped::default();
+        for (_, bytes, secs) in
+            a.shipped.get(node).into_iter().flat_map(|q| q.iter().rev().take_while(|s| s.0 >= since_ms))
+        {
+            out.files += 1;
+            out.bytes += bytes;
+            out.seconds += secs;
+        }
+        out
+    }
+
+    fn shipped(&self, node: &str, bytes: u64, secs: f64) {
+        if let Ok(mut a) = self.arrivals.lock() {
+            let q = a.shipped.entry(node.to_string()).or_default();
+            if q.len() == ARRIVALS_KEPT {
+                q.pop_front();
+            }
+            q.push_back((now_ms(), bytes, secs));
+        }
+    }
+
     /// Counts a file arriving for `cluster` now.
     pub fn arrived(&self, cluster: &str) {
         if let Ok(mut a) = self.arrivals.lock() {
@@ -167,6 +203,7 @@ impl Hub {
             InFlight { hub: self, node: node.clone() }
         });
         let id = command_id(cmd.kind());
+        let sent_at = std::time::Instant::now();
         // Waits from before the command goes, so that a quick answer is not missed.
         let (tx, rx) = oneshot::channel();
         self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| HubError::Stopping)?;
@@ -178,8 +215,10 @@ impl Hub {
         })
         .await
         .map_err(|_| HubError::NoAnswer { node: node.clone(), timeout })??;
-        if answer.ok && matches!(cmd, AgentCommand::BucketPut(_)) {
+        if let (true, AgentCommand::BucketPut(put)) = (answer.ok, cmd) {
             self.arrived(cluster);
+            // base64: 4 characters for 3 bytes.
+            self.shipped(&node, put.content.len() as u64 * 3 / 4, sent_at.elapsed().as_secs_f64());
         }
         Ok(answer)
     }

@@ -131,6 +131,7 @@ impl Runtime {
         let old = self.journal.current.as_ref();
         let decision = serde_yaml::to_value(serde_json::json!({
             "trigger": p.trigger, "via": p.via, "reason": p.reason, "observed_lambda": p.lambda,
+            "observed": self.last.as_ref().map(|l| &l.1),
             "from": old.map(|c| c.deployment.clone()), "to": target.deployment,
             "old_cost": old.map(|c| c.cost), "new_cost": target.cost,
             "old_response_s": old.and_then(|c| {

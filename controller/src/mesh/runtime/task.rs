@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use super::app::RuntimeApp;
 use super::journal::{Applied, Journal, Pending};
-use super::observe::{entries, observe, Observed};
+use super::observe::{entries, observe, Link, Observed};
 use super::plan::{placed, steps, with_scaling, Nodes};
 use super::step::Running;
 use super::{service_of, RuntimeError};
@@ -59,7 +59,8 @@ pub(super) struct Runtime {
     started: f64,
     /// Violations notified since the last decision.
     pub(super) notified: Vec<String>,
-    last: Option<(f64, Observed, String)>,
+    /// The last observation: when, what, the decision's reason.
+    pub(super) last: Option<(f64, Observed, String)>,
     /// Failed attempts of the pending change's current step.
     pub(super) failures: u32,
     /// A change decided whose resources have no agent yet: made when they have one.
@@ -257,7 +258,16 @@ impl Runtime {
             Ok(()) => rx.await.unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        Some(observe(&self.app.candidates[i].model, &cur.units, arrivals, &jobs, (now, window), cur.at_unix_s))
+        let model = &self.app.candidates[i].model;
+        let mut o = observe(model, (&cur.units, &cur.nodes), arrivals, &jobs, (now, window), cur.at_unix_s);
+        let nodes: std::collections::BTreeSet<&String> = cur.nodes.values().collect();
+        for n in nodes {
+            let s = self.hub.shipped_since(n, since_ms);
+            if let Some(link) = Link::of(s.files, s.bytes, s.seconds) {
+                o.links.insert(n.clone(), link);
+            }
+        }
+        Some(o)
     }
 
     /// Observes and decides, applying nothing.
