@@ -109,8 +109,8 @@ impl From<crate::mesh::MeshError> for CmdError {
     }
 }
 
-impl From<crate::clients::admin::AdminError> for CmdError {
-    fn from(e: crate::clients::admin::AdminError) -> Self {
+impl From<crate::mesh::admin::AdminError> for CmdError {
+    fn from(e: crate::mesh::admin::AdminError) -> Self {
         CmdError::failed(e.status.message())
     }
 }

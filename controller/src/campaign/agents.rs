@@ -12,7 +12,7 @@ use super::services::{add_scripts, fdl_entry, service_of, unit_files, Scripts, P
 use super::tables::{self, Tables};
 use super::uploads::{put, send, Uploads};
 use super::{run_plans, Campaign, CampaignError};
-use crate::clients::admin::{self, AdminClient};
+use crate::mesh::admin::{self, AdminClient};
 
 /// Applies services to an agent under the profiling cluster (the node's other services stay
 /// as they are) and waits for its answer.

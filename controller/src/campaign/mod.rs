@@ -51,8 +51,8 @@ pub use oscar::oscar_service_of;
 pub use services::{service_of, PROFILING};
 pub use tables::JOBS_HEADER;
 
-use crate::clients::admin::{AdminClient, AdminError};
 use crate::clients::oscar_clusters::OscarCluster;
+use crate::mesh::admin::{AdminClient, AdminError};
 use uploads::Uploads;
 
 /// How the campaign reaches the agents.

@@ -13,7 +13,7 @@ use super::agents::{apply, wait_run, warm_up, RunWait};
 use super::services::{add_scripts, fdl_entry, service_of, unit_files, Scripts};
 use super::tables::{self, row_of, Tables};
 use super::{run_plans, Campaign, CampaignError};
-use crate::clients::admin::AdminClient;
+use crate::mesh::admin::AdminClient;
 use crate::models::Row;
 
 /// The stages of one deployment's pipeline.

@@ -10,7 +10,7 @@ use aisprint_proto::commands::{AgentCommand, Put};
 use aisprint_space4aid::search::Rng;
 
 use super::CampaignError;
-use crate::clients::admin::{self, AdminClient};
+use crate::mesh::admin::{self, AdminClient};
 
 /// The most a file sent over the mesh may hold: commands are gRPC messages of at most 4 MiB,
 /// and files travel in base64 (4/3 of their size).

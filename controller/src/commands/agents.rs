@@ -3,8 +3,8 @@
 use aisprint_proto::v1::ListAgentsRequest;
 
 use crate::cli::AgentsCommand;
-use crate::clients::admin;
 use crate::error::{CmdError, Outcome};
+use crate::mesh::admin;
 
 pub(super) fn run(cmd: AgentsCommand) -> Result<Outcome, CmdError> {
     let AgentsCommand::List { config } = cmd;

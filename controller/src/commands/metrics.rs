@@ -5,8 +5,8 @@ use std::io::Write;
 use aisprint_proto::v1::{StoredBatch, TailMetricsRequest};
 
 use crate::cli::MetricsCommand;
-use crate::clients::admin;
 use crate::error::{CmdError, Outcome};
+use crate::mesh::admin;
 
 pub(super) fn run(cmd: MetricsCommand) -> Result<Outcome, CmdError> {
     let MetricsCommand::Tail { config, node, limit } = cmd;

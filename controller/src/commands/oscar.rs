@@ -9,10 +9,10 @@ use aisprint_proto::commands::{AgentCommand, Apply};
 use aisprint_proto::v1::JobInfo;
 
 use crate::cli::OscarCommand;
-use crate::clients::admin::{self, AdminClient};
 use crate::clients::oscar_clusters::{self, OscarCluster};
 use crate::error::{report, CmdError, Outcome};
 use crate::jobs::phases;
+use crate::mesh::admin::{self, AdminClient};
 
 pub(super) fn run(cmd: OscarCommand) -> Result<Outcome, CmdError> {
     match cmd {

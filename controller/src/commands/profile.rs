@@ -10,8 +10,9 @@ use aisprint_model::profile::Plan;
 use crate::appdir;
 use crate::campaign::{self, CampaignOptions};
 use crate::cli::ProfileArgs;
-use crate::clients::{admin, oscar_clusters};
+use crate::clients::oscar_clusters;
 use crate::error::{CmdError, Outcome};
+use crate::mesh::admin;
 
 pub(super) fn run(a: ProfileArgs) -> Result<Outcome, CmdError> {
     let dir = &a.application_dir;

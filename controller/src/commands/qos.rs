@@ -4,8 +4,8 @@ use aisprint_proto::v1::{QosStatusReply, QosStatusRequest};
 use serde_json::{json, Value};
 
 use crate::cli::QosCommand;
-use crate::clients::admin;
 use crate::error::{CmdError, Outcome};
+use crate::mesh::admin;
 
 pub(super) fn run(cmd: QosCommand) -> Result<Outcome, CmdError> {
     let QosCommand::Status { config, json, events } = cmd;

@@ -5,8 +5,8 @@ use aisprint_proto::v1::RuntimeRequest;
 use serde_json::Value;
 
 use crate::cli::RuntimeCommand;
-use crate::clients::admin;
 use crate::error::{CmdError, Outcome};
+use crate::mesh::admin;
 
 pub(super) fn run(cmd: RuntimeCommand) -> Result<Outcome, CmdError> {
     let (config, action, json) = match cmd {

@@ -19,7 +19,7 @@ use aisprint_proto::v1::{ListAgentsRequest, RuntimeRequest};
 use aisprint_runtime::clock::now_s;
 use tokio_util::sync::CancellationToken;
 
-use crate::clients::admin::{self, AdminClient};
+use crate::mesh::admin::{self, AdminClient};
 pub use setup::DemoError;
 use setup::{Child, Ports, NODES};
 use view::{Report, Snapshot};

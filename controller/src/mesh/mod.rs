@@ -1,6 +1,7 @@
 //! The controller's side of the agent mesh: certificates, the agents' gRPC service and its
-//! state, and the operator's commands that read it.
+//! state, and the operator's client of its admin service (`admin`).
 
+pub mod admin;
 pub mod broker;
 pub mod certs;
 pub mod config;

@@ -245,7 +245,7 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
 /// Sends a typed command to `node` through the controller's admin service and waits for the
 /// agent's answer: (ok, message).
 fn command(dir: &std::path::Path, node: &str, cmd: aisprint_proto::commands::AgentCommand) -> (bool, String) {
-    use aisprint_controller::clients::admin;
+    use aisprint_controller::mesh::admin;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let mut c = admin::connect_with(&dir.join("controller.yaml")).await.expect("admin client");

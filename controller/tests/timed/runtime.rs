@@ -96,7 +96,7 @@ impl Loop {
     /// node that runs ingest); `stop` ends it early.
     pub(crate) fn feed(&mut self, per_s: f64, secs: f64, stop: impl Fn() -> bool) {
         let cfg = self.dir.join("controller.yaml");
-        let mut admin = self.rt.block_on(aisprint_controller::clients::admin::connect_with(&cfg)).expect("admin");
+        let mut admin = self.rt.block_on(aisprint_controller::mesh::admin::connect_with(&cfg)).expect("admin");
         let t = Instant::now();
         let mut k = 0;
         while t.elapsed().as_secs_f64() < secs && !stop() {
@@ -105,7 +105,7 @@ impl Loop {
                 name: format!("frame-{:05}.txt", self.sent + 1),
                 content: "YSBmcmFtZQo=".into(),
             });
-            let sent = self.rt.block_on(aisprint_controller::clients::admin::send(&mut admin, "rt-ingest", &put));
+            let sent = self.rt.block_on(aisprint_controller::mesh::admin::send(&mut admin, "rt-ingest", &put));
             if matches!(sent, Ok(Some(_))) {
                 self.sent += 1;
             }

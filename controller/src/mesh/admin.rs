@@ -11,7 +11,7 @@ use aisprint_proto::v1::admin_service_client::AdminServiceClient;
 use aisprint_proto::v1::{CommandResultReply, CommandResultRequest, JobInfo, ListJobsRequest};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-use crate::mesh::{config, MeshError};
+use super::{config, MeshError};
 
 /// A connected admin client.
 pub type AdminClient = AdminServiceClient<Channel>;
