@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(
     name = "aisprint-agent",
-    version,
+    version = aisprint_runtime::VERSION,
     about,
     long_about,
     after_help = "Exit status: 0 done; 1 error (the configuration, a file it names, a port, the buffer); 2 usage (bad flags)."

@@ -26,7 +26,7 @@ Exit status (every command):
 /// the tools. Start with `aisprint new-application --application_name my_app`, edit its
 /// files, then run `aisprint design --application_dir my_app`.
 #[derive(Debug, Parser)]
-#[command(name = "aisprint", bin_name = "aisprint", version, about, long_about, after_help = EXIT_STATUSES)]
+#[command(name = "aisprint", bin_name = "aisprint", version = aisprint_runtime::VERSION, about, long_about, after_help = EXIT_STATUSES)]
 pub struct Cli {
     /// More log output on standard error (repeat for more); RUST_LOG also works.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -5,6 +5,10 @@
 //! Nothing here knows about the agent's tasks or the controller's services: these are the
 //! leaves both build on.
 
+/// What `--version` says: the version, the commit and the target of the build.
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("AISPRINT_COMMIT"), ", ", env!("AISPRINT_TARGET"), ")");
+
 pub mod backoff;
 pub mod buffer;
 pub mod clock;

@@ -23,6 +23,7 @@ fn sources() -> Vec<PathBuf> {
         "controller",
         "tests/support",
         "tests/architecture",
+        "xtask",
     ]
     .iter()
     .map(|c| root().join(c).join("src"))
