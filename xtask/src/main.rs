@@ -173,11 +173,13 @@ fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Result<
             &commit,
         )?,
     };
+    let top = root();
     for (b, t, exe) in &built {
-        let text = sample(b, &host_agent)?;
-        package::tarball(&root(), &out, b, t, (version, exe, &text))?;
+        let sample = sample(b, &host_agent)?;
+        let p = package::Pack { root: &top, out: &out, b, t, version, exe, sample: &sample };
+        p.tarball()?;
         if deb {
-            package::deb(&root(), &out, b, t, (version, exe, &text))?;
+            p.deb()?;
         }
     }
     if wheel {

@@ -65,31 +65,75 @@ fn write(to: &Path, text: &str, mode: u32) -> Result<(), Error> {
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("{}: {e}", to.display()))
 }
 
-/// `<out>/<bin>-<version>-<target>.tar.gz`: one folder with the binary, README, LICENSE, the
-/// unit and the sample configuration.
-pub fn tarball(
-    root: &Path,
-    out: &Path,
-    b: &Binary,
-    t: &Target,
-    (version, exe, sample): (&str, &Path, &str),
-) -> Result<PathBuf, Error> {
-    let name = format!("{}-{version}-{}", b.bin, t.name);
-    let work = out.join(".work").join(&name);
-    let _ = std::fs::remove_dir_all(&work);
-    copy(exe, &work.join(b.bin), 0o755)?;
-    copy(&root.join("README.md"), &work.join("README.md"), 0o644)?;
-    copy(&root.join("LICENSE"), &work.join("LICENSE"), 0o644)?;
-    copy(&root.join("deploy").join(b.unit), &work.join(b.unit), 0o644)?;
-    write(&work.join(format!("{}.sample", b.config)), sample, 0o644)?;
-    let file = out.join(format!("{name}.tar.gz"));
-    run(Command::new("tar")
-        .args(["--owner=0", "--group=0", "--numeric-owner", "--sort=name", "-czf"])
-        .arg(&file)
-        .arg("-C")
-        .arg(work.parent().expect("parent"))
-        .arg(&name))?;
-    Ok(file)
+/// One binary built for one target, to pack.
+pub struct Pack<'a> {
+    pub root: &'a Path,
+    /// Where the archives go.
+    pub out: &'a Path,
+    pub b: &'a Binary,
+    pub t: &'a Target,
+    pub version: &'a str,
+    pub exe: &'a Path,
+    /// The sample configuration's text.
+    pub sample: &'a str,
+}
+
+impl Pack<'_> {
+    /// A fresh folder to lay the archive out in.
+    fn work(&self, name: &str) -> PathBuf {
+        let work = self.out.join(".work").join(name);
+        let _ = std::fs::remove_dir_all(&work);
+        work
+    }
+
+    /// `<out>/<bin>-<version>-<target>.tar.gz`: one folder with the binary, README, LICENSE,
+    /// the unit and the sample configuration.
+    pub fn tarball(&self) -> Result<PathBuf, Error> {
+        let (b, root) = (self.b, self.root);
+        let name = format!("{}-{}-{}", b.bin, self.version, self.t.name);
+        let work = self.work(&name);
+        copy(self.exe, &work.join(b.bin), 0o755)?;
+        copy(&root.join("README.md"), &work.join("README.md"), 0o644)?;
+        copy(&root.join("LICENSE"), &work.join("LICENSE"), 0o644)?;
+        copy(&root.join("deploy").join(b.unit), &work.join(b.unit), 0o644)?;
+        write(&work.join(format!("{}.sample", b.config)), self.sample, 0o644)?;
+        let file = self.out.join(format!("{name}.tar.gz"));
+        run(Command::new("tar")
+            .args(["--owner=0", "--group=0", "--numeric-owner", "--sort=name", "-czf"])
+            .arg(&file)
+            .arg("-C")
+            .arg(work.parent().expect("parent"))
+            .arg(&name))?;
+        Ok(file)
+    }
+
+    /// `<out>/<package>_<version>_<arch>[-armv6].deb`.
+    pub fn deb(&self) -> Result<PathBuf, Error> {
+        let (b, t, root, version) = (self.b, self.t, self.root, self.version);
+        let work = self.work(&format!("deb-{}-{}", b.package, t.name));
+        copy(self.exe, &work.join("usr/bin").join(b.bin), 0o755)?;
+        copy(&root.join("deploy").join(b.unit), &work.join("lib/systemd/system").join(b.unit), 0o644)?;
+        write(&work.join("etc/aisprint").join(b.config), self.sample, 0o640)?;
+        let doc = work.join("usr/share/doc").join(b.package);
+        copy(&root.join("LICENSE"), &doc.join("copyright"), 0o644)?;
+        copy(&root.join("README.md"), &doc.join("README.md"), 0o644)?;
+        let size_kb = std::fs::metadata(self.exe).map(|m| m.len() / 1024 + 64).unwrap_or(0);
+        let depends = if t.static_musl { String::new() } else { "Depends: libc6 (>= 2.36), libgcc-s1\n".into() };
+        let control = format!(
+            "Package: {}\nVersion: {version}\nArchitecture: {}\nMaintainer: aisprint-rs developers <aisprint-rs@users.noreply.github.com>\nInstalled-Size: {size_kb}\n{depends}Section: net\nPriority: optional\nHomepage: https://github.com/aisprint-rs/aisprint\nDescription: {}\n Built for {} ({}).\n",
+            b.package, t.deb_arch, b.summary, t.triple, t.note
+        );
+        write(&work.join("DEBIAN/control"), &control, 0o644)?;
+        write(&work.join("DEBIAN/conffiles"), &format!("/etc/aisprint/{}\n", b.config), 0o644)?;
+        for s in ["postinst", "prerm", "postrm"] {
+            write(&work.join("DEBIAN").join(s), &script(root, s, b)?, 0o755)?;
+        }
+        // Two ARM targets share Debian's armhf: the ARMv6 one says so in its file name.
+        let suffix = if t.name == "arm" { "-armv6" } else { "" };
+        let file = self.out.join(format!("{}_{version}_{}{suffix}.deb", b.package, t.deb_arch));
+        run(Command::new("dpkg-deb").args(["--root-owner-group", "-Zgzip", "--build"]).arg(&work).arg(&file))?;
+        Ok(file)
+    }
 }
 
 /// The maintainer script `name` (deploy/debian/<name>) for this package.
@@ -102,38 +146,4 @@ fn script(root: &Path, name: &str, b: &Binary) -> Result<String, Error> {
         .replace("@STATE@", b.state)
         .replace("@OTHER@", b.other)
         .replace("@SAMPLE_MARK@", SAMPLE_MARK))
-}
-
-/// `<out>/<package>_<version>_<arch>[-<target>].deb`.
-pub fn deb(
-    root: &Path,
-    out: &Path,
-    b: &Binary,
-    t: &Target,
-    (version, exe, sample): (&str, &Path, &str),
-) -> Result<PathBuf, Error> {
-    let work = out.join(".work").join(format!("deb-{}-{}", b.package, t.name));
-    let _ = std::fs::remove_dir_all(&work);
-    copy(exe, &work.join("usr/bin").join(b.bin), 0o755)?;
-    copy(&root.join("deploy").join(b.unit), &work.join("lib/systemd/system").join(b.unit), 0o644)?;
-    write(&work.join("etc/aisprint").join(b.config), sample, 0o640)?;
-    let doc = work.join("usr/share/doc").join(b.package);
-    copy(&root.join("LICENSE"), &doc.join("copyright"), 0o644)?;
-    copy(&root.join("README.md"), &doc.join("README.md"), 0o644)?;
-    let size_kb = std::fs::metadata(exe).map(|m| m.len() / 1024 + 64).unwrap_or(0);
-    let depends = if t.static_musl { String::new() } else { "Depends: libc6 (>= 2.31), libgcc-s1\n".into() };
-    let control = format!(
-        "Package: {}\nVersion: {version}\nArchitecture: {}\nMaintainer: aisprint-rs developers <aisprint-rs@users.noreply.github.com>\nInstalled-Size: {size_kb}\n{depends}Section: net\nPriority: optional\nHomepage: https://github.com/aisprint-rs/aisprint\nDescription: {}\n Built for {} ({}).\n",
-        b.package, t.deb_arch, b.summary, t.triple, t.note
-    );
-    write(&work.join("DEBIAN/control"), &control, 0o644)?;
-    write(&work.join("DEBIAN/conffiles"), &format!("/etc/aisprint/{}\n", b.config), 0o644)?;
-    for s in ["postinst", "prerm", "postrm"] {
-        write(&work.join("DEBIAN").join(s), &script(root, s, b)?, 0o755)?;
-    }
-    // Two ARM targets share Debian's armhf: the ARMv6 one says so in its file name.
-    let suffix = if t.name == "arm" { "-armv6" } else { "" };
-    let file = out.join(format!("{}_{version}_{}{suffix}.deb", b.package, t.deb_arch));
-    run(Command::new("dpkg-deb").args(["--root-owner-group", "-Zgzip", "--build"]).arg(&work).arg(&file))?;
-    Ok(file)
 }
