@@ -1,0 +1,132 @@
+//! The `dist` task: build each binary for each target, pack it, sum it (see main.rs).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::package::{self, Binary, AGENT, CONTROLLER, SAMPLE_MARK};
+use crate::targets::Target;
+use crate::{cargo, output, root, run, Error};
+
+/// The agent's budget: stripped, on every target.
+const AGENT_MAX_BYTES: u64 = 8_000_000;
+
+/// Adds the rustup target when it is missing (not for targets whose standard library is
+/// built from source).
+fn ensure_target(t: &Target) -> Result<(), Error> {
+    if t.build_std {
+        return run(Command::new("rustup").args(["component", "add", "rust-src"]));
+    }
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if installed.lines().any(|l| l.trim() == t.triple) {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", t.triple]))
+}
+
+/// The cargo profile of a package's artifacts: the agent is optimised for size.
+fn profile(package: &str) -> &'static str {
+    if package == AGENT.package {
+        "dist-agent"
+    } else {
+        "dist"
+    }
+}
+
+/// Builds `package` for `t` with its dist profile; the binary's path.
+fn build(t: &Target, package: &str, bin: &str, commit: &str) -> Result<PathBuf, Error> {
+    if let Some(gcc) = t.gcc {
+        if Command::new(gcc).arg("--version").output().is_err() {
+            return Err(format!("{gcc} is missing (Debian: apt-get install {})", t.gcc_package));
+        }
+    }
+    ensure_target(t)?;
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root())
+        .args(["build", "--locked", "--profile", profile(package), "-p", package, "--target", t.triple])
+        .env("AISPRINT_COMMIT", commit)
+        .envs(t.env());
+    if t.build_std {
+        // The standard library from source needs the unstable flag; RUSTC_BOOTSTRAP lets the
+        // stable compiler take it.
+        cmd.args(["-Z", "build-std=std,panic_abort"]).env("RUSTC_BOOTSTRAP", "1");
+    }
+    println!("== {package} for {} ({})", t.name, t.triple);
+    run(&mut cmd)?;
+    Ok(root().join("target").join(t.triple).join(profile(package)).join(bin))
+}
+
+/// The sample configuration of a binary, from the agent itself (`generate-config`) or the
+/// controller's template in deploy/.
+fn sample(b: &Binary, host_agent: &Path) -> Result<String, Error> {
+    if b.bin == AGENT.bin {
+        return output(Command::new(host_agent).args(["generate-config", "--node", SAMPLE_MARK]));
+    }
+    let p = root().join("deploy/controller.yaml.sample");
+    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Result<(), Error> {
+    let version = env!("CARGO_PKG_VERSION");
+    let commit = output(Command::new("git").current_dir(root()).args(["rev-parse", "--short=12", "HEAD"]))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let out = root().join("target/dist.partial");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut sizes = Vec::new();
+    let mut built = Vec::new();
+    for t in targets {
+        let exe = build(t, AGENT.package, AGENT.bin, &commit)?;
+        let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
+        sizes.push(format!("{:<8} aisprint-agent {:>10} bytes ({})", t.name, size, t.note));
+        if size > AGENT_MAX_BYTES {
+            return Err(format!("aisprint-agent for {} is {size} bytes: over its {AGENT_MAX_BYTES} budget", t.name));
+        }
+        built.push((AGENT, *t, exe));
+        if controller && matches!(t.name, "x86_64" | "aarch64") {
+            let exe = build(t, CONTROLLER.package, CONTROLLER.bin, &commit)?;
+            let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
+            sizes.push(format!("{:<8} aisprint       {:>10} bytes", t.name, size));
+            built.push((CONTROLLER, *t, exe));
+        }
+    }
+    // The sample configuration comes from an agent this machine runs.
+    let host = output(Command::new("uname").arg("-m"))?.trim().to_string();
+    let host_agent = match built.iter().find(|(b, t, _)| b.bin == AGENT.bin && t.name == host) {
+        Some((_, _, exe)) => exe.clone(),
+        None => build(
+            &Target::by_name(&host).ok_or(format!("no release target for this {host} machine"))?,
+            AGENT.package,
+            AGENT.bin,
+            &commit,
+        )?,
+    };
+    let top = root();
+    for (b, t, exe) in &built {
+        let sample = sample(b, &host_agent)?;
+        let p = package::Pack { root: &top, out: &out, b, t, version, exe, sample: &sample };
+        p.tarball()?;
+        if deb {
+            p.deb()?;
+        }
+    }
+    if wheel {
+        println!("== the aisprint Python package (wheel)");
+        run(Command::new("python3")
+            .args(["-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"])
+            .arg(&out)
+            .arg(root().join("python/aisprint")))?;
+    }
+    let _ = std::fs::remove_dir_all(out.join(".work"));
+    let sums = output(Command::new("sh").current_dir(&out).args(["-c", "sha256sum -- *"]))?;
+    std::fs::write(out.join("SHA256SUMS"), &sums).map_err(|e| format!("SHA256SUMS: {e}"))?;
+    let done = root().join("target/dist");
+    let _ = std::fs::remove_dir_all(&done);
+    std::fs::rename(&out, &done).map_err(|e| format!("{}: {e}", done.display()))?;
+    println!(
+        "\n{}\n\nartifacts in {} (SHA256SUMS: sha256sum -c SHA256SUMS):\n{sums}",
+        sizes.join("\n"),
+        done.display()
+    );
+    Ok(())
+}
