@@ -25,7 +25,7 @@ fn ensure_target(t: &Target) -> Result<(), Error> {
 
 /// The cargo profile of a package's artifacts: the agent is optimised for size.
 fn profile(package: &str) -> &'static str {
-    if package == AGENT.package {
+    if package == AGENT.krate {
         "dist-agent"
     } else {
         "dist"
@@ -76,7 +76,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
     let mut sizes = Vec::new();
     let mut built = Vec::new();
     for t in targets {
-        let exe = build(t, AGENT.package, AGENT.bin, &commit)?;
+        let exe = build(t, AGENT.krate, AGENT.bin, &commit)?;
         let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
         sizes.push(format!("{:<8} aisprint-agent {:>10} bytes ({})", t.name, size, t.note));
         if size > AGENT_MAX_BYTES {
@@ -84,7 +84,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
         }
         built.push((AGENT, *t, exe));
         if controller && matches!(t.name, "x86_64" | "aarch64") {
-            let exe = build(t, CONTROLLER.package, CONTROLLER.bin, &commit)?;
+            let exe = build(t, CONTROLLER.krate, CONTROLLER.bin, &commit)?;
             let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
             sizes.push(format!("{:<8} aisprint       {:>10} bytes", t.name, size));
             built.push((CONTROLLER, *t, exe));
@@ -96,7 +96,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
         Some((_, _, exe)) => exe.clone(),
         None => build(
             &Target::by_name(&host).ok_or(format!("no release target for this {host} machine"))?,
-            AGENT.package,
+            AGENT.krate,
             AGENT.bin,
             &commit,
         )?,

@@ -11,6 +11,8 @@ use crate::{run, Error};
 /// A binary to pack: the agent or the controller.
 #[derive(Debug, Clone, Copy)]
 pub struct Binary {
+    /// The cargo package that builds it.
+    pub krate: &'static str,
     /// The executable's name.
     pub bin: &'static str,
     /// The Debian package's name.
@@ -24,6 +26,7 @@ pub struct Binary {
 }
 
 pub const AGENT: Binary = Binary {
+    krate: "aisprint-agent",
     bin: "aisprint-agent",
     package: "aisprint-agent",
     other: "aisprint",
@@ -34,6 +37,7 @@ pub const AGENT: Binary = Binary {
 };
 
 pub const CONTROLLER: Binary = Binary {
+    krate: "aisprint-controller",
     bin: "aisprint",
     package: "aisprint",
     other: "aisprint-agent",
