@@ -15,7 +15,7 @@ use aisprint_space4aid::model::Model;
 use aisprint_space4aid::reopt::{Candidate, TableEntry};
 use aisprint_space4aid::{from_app, solution_json};
 
-use super::RuntimeError;
+use super::{invalid, RuntimeError};
 use crate::appdir;
 
 /// The application, its candidates and what SPACE4AI-D chose.
@@ -34,10 +34,6 @@ pub struct RuntimeApp {
     pub constraints: std::collections::BTreeSet<String>,
     /// The Infrastructure Manager that scales the virtual layers (`runtime.im`).
     pub im: Option<super::scale::Scaler>,
-}
-
-fn invalid(file: impl Into<String>, key: &str, msg: impl Into<String>) -> RuntimeError {
-    RuntimeError::Invalid(aisprint_model::diag::Diagnostic::error(file, key, msg).into())
 }
 
 fn read_json(path: &Path, display: &str) -> Result<serde_json::Value, RuntimeError> {

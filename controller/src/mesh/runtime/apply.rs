@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal::{Record, HISTORY_KEPT};
 use super::plan::Step;
-use super::step::{Running, Stepper, Wait};
+use super::step::{Running, Stepper};
 use super::task::Runtime;
-use super::{folders, service_of};
+use super::{folders, service_of, Wait};
 
 /// Attempts of a step before the change is abandoned.
 const ATTEMPTS: u32 = 5;

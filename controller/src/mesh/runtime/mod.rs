@@ -54,3 +54,13 @@ pub enum RuntimeError {
     #[error("{0}")]
     Step(String),
 }
+
+/// A problem of a file the runtime reads (or of controller.yaml's runtime section).
+fn invalid(file: impl Into<String>, key: &str, msg: impl Into<String>) -> RuntimeError {
+    RuntimeError::Invalid(aisprint_model::diag::Diagnostic::error(file, key, msg).into())
+}
+
+/// Why a step does not run now, and whether it counts as a failed attempt (a refusal) or
+/// only waits (an agent or IM away).
+#[derive(Debug)]
+struct Wait(String, bool);

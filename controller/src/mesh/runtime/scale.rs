@@ -10,12 +10,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use aisprint_model::config::RuntimeIm;
-use aisprint_model::diag::Diagnostic;
 use aisprint_tosca::im::Infras;
 use tokio_util::sync::CancellationToken;
 
 use super::plan::Placed;
-use super::RuntimeError;
+use super::{invalid, RuntimeError, Wait};
 use crate::clients::im::{ImClient, ImError};
 
 /// An infrastructure whose workers run a unit.
@@ -34,21 +33,12 @@ pub struct Scaler {
     timeout: Duration,
 }
 
-/// Why a scale did not complete, and whether it is a refusal (counts towards abandoning the
-/// change) or a wait.
-#[derive(Debug)]
-pub struct ScaleError(pub String, pub bool);
-
 /// What one scale did to an infrastructure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scaled {
     pub component: String,
     pub from: usize,
     pub to: usize,
-}
-
-fn invalid(file: impl Into<String>, key: &str, msg: impl Into<String>) -> RuntimeError {
-    RuntimeError::Invalid(Diagnostic::error(file, key, msg).into())
 }
 
 /// Reads `runtime.im`: auth.dat and the infrastructures recorded for `deployment`, each kept
@@ -152,12 +142,12 @@ impl Scaler {
     }
 
     /// Brings the worker VMs of every infrastructure of `resource` to `workers`.
-    pub async fn scale(
+    pub(super) async fn scale(
         &self,
         resource: &str,
         workers: usize,
         cancel: &CancellationToken,
-    ) -> Result<Vec<Scaled>, ScaleError> {
+    ) -> Result<Vec<Scaled>, Wait> {
         let mut out = Vec::new();
         for infra in self.infras(resource) {
             out.push(self.scale_one(infra, workers, cancel).await?);
@@ -165,18 +155,18 @@ impl Scaler {
         Ok(out)
     }
 
-    fn im_error(&self, infra: &Infra, e: ImError) -> ScaleError {
+    fn im_error(&self, infra: &Infra, e: ImError) -> Wait {
         // IM answered (a refusal) or not (a wait: IM may be away for a while).
         let refused = e.status().is_some_and(|s| s != 502 && s != 503 && s != 504);
-        ScaleError(format!("component {}: {e}", infra.component), refused)
+        Wait(format!("component {}: {e}", infra.component), refused)
     }
 
     /// The worker system's VM ids, and its name and the networks of the infrastructure.
-    async fn workers(&self, infra: &Infra) -> Result<(String, Vec<String>, Vec<String>), ScaleError> {
+    async fn workers(&self, infra: &Infra) -> Result<(String, Vec<String>, Vec<String>), Wait> {
         let radl = self.im.radl(&infra.url).await.map_err(|e| self.im_error(infra, e))?;
         let (systems, networks) = radl_names(&radl);
         let [system] = systems.as_slice() else {
-            return Err(ScaleError(
+            return Err(Wait(
                 format!(
                     "component {}: infrastructure {} has {} worker systems ({}): expected one (wn_<resource>)",
                     infra.component,
@@ -200,34 +190,44 @@ impl Scaler {
         Ok((system.clone(), ids, networks))
     }
 
-    async fn scale_one(&self, infra: &Infra, want: usize, cancel: &CancellationToken) -> Result<Scaled, ScaleError> {
-        let (system, ids, networks) = self.workers(infra).await?;
+    async fn scale_one(&self, infra: &Infra, want: usize, cancel: &CancellationToken) -> Result<Scaled, Wait> {
+        let (system, mut ids, networks) = self.workers(infra).await?;
         let from = ids.len();
         if want > from {
             let radl = add_radl(&system, &networks, want - from);
             let added = self.im.add_vms(&infra.url, &radl).await.map_err(|e| self.im_error(infra, e))?;
             tracing::info!(component = %infra.component, infrastructure = %infra.url, from, to = want, added = added.len(), "IM: worker VMs added");
+            ids.extend(added.iter().map(|u| vm_id(u)));
         } else if want < from {
-            let ids = to_remove(&ids, from - want);
-            self.im.remove_vms(&infra.url, &ids).await.map_err(|e| self.im_error(infra, e))?;
-            tracing::info!(component = %infra.component, infrastructure = %infra.url, from, to = want, removed = %ids.join(","), "IM: worker VMs removed");
+            let gone = to_remove(&ids, from - want);
+            self.im.remove_vms(&infra.url, &gone).await.map_err(|e| self.im_error(infra, e))?;
+            tracing::info!(component = %infra.component, infrastructure = %infra.url, from, to = want, removed = %gone.join(","), "IM: worker VMs removed");
+            ids.retain(|id| !gone.contains(id));
         }
-        self.configured(infra, &system, cancel).await?;
+        self.configured(infra, &system, ids, cancel).await?;
         Ok(Scaled { component: infra.component.clone(), from, to: want })
     }
 
-    /// Waits until every worker VM is configured (or unconfigured, when allowed).
-    async fn configured(&self, infra: &Infra, system: &str, cancel: &CancellationToken) -> Result<(), ScaleError> {
+    /// Waits until every worker VM (`ids`: those the scale left) is configured (or
+    /// unconfigured, when allowed); only the infrastructure's state is read meanwhile.
+    async fn configured(
+        &self,
+        infra: &Infra,
+        system: &str,
+        mut ids: Vec<String>,
+        cancel: &CancellationToken,
+    ) -> Result<(), Wait> {
         let until = tokio::time::Instant::now() + self.timeout;
         let mut wait = Duration::from_millis(500);
         loop {
-            let (_, ids, _) = self.workers(infra).await?;
             let st = self.im.state(&infra.url).await.map_err(|e| self.im_error(infra, e))?;
+            // A VM IM no longer lists was removed meanwhile.
+            ids.retain(|id| st.vm_states.iter().any(|(v, _)| v == id));
             let of = |id: &String| st.vm_states.iter().find(|(v, _)| v == id).map_or("unknown", |(_, s)| s.as_str());
             if let Some(id) = ids.iter().find(|id| matches!(of(id), "failed" | "off" | "stopped")) {
                 let log = self.im.contmsg(&infra.url).await.unwrap_or_default();
                 let tail = crate::provision::log_tail(&log, 5);
-                return Err(ScaleError(
+                return Err(Wait(
                     format!("component {}: worker VM {id} of {system} is {}: {tail}", infra.component, of(id)),
                     true,
                 ));
@@ -238,7 +238,7 @@ impl Scaler {
             }
             if tokio::time::Instant::now() >= until {
                 let states: Vec<String> = ids.iter().map(|id| format!("{id} {}", of(id))).collect();
-                return Err(ScaleError(
+                return Err(Wait(
                     format!(
                         "component {}: the workers of {system} are not configured after {} s ({}); IM goes on{}",
                         infra.component,
@@ -255,7 +255,7 @@ impl Scaler {
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = cancel.cancelled() => return Err(ScaleError("the controller is stopping".into(), false)),
+                _ = cancel.cancelled() => return Err(Wait("the controller is stopping".into(), false)),
             }
             wait = (wait * 2).min(Duration::from_secs(10));
         }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::RuntimeApp;
 use super::plan::Step;
-use super::{input_of, service_of, services};
+use super::{input_of, service_of, services, Wait};
 use crate::mesh::hub::Hub;
 
 /// How long an agent has to answer an apply.
@@ -84,7 +84,7 @@ impl Stepper {
                 let done = im
                     .scale(resource, *workers as usize, &cancel)
                     .await
-                    .map_err(|e| Wait(format!("scale {resource}: {}", e.0), e.1))?;
+                    .map_err(|Wait(why, fatal)| Wait(format!("scale {resource}: {why}"), fatal))?;
                 for s in done {
                     tracing::info!(%resource, component = %s.component, from = s.from, to = s.to, "SPACE4AI-R: VMs scaled");
                 }
@@ -93,8 +93,3 @@ impl Stepper {
         }
     }
 }
-
-/// Why a step does not run now, and whether it counts as a failed attempt (a refusal) or
-/// only waits (an agent away).
-#[derive(Debug)]
-pub(super) struct Wait(pub(super) String, pub(super) bool);
