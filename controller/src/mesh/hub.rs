@@ -60,8 +60,16 @@ pub struct Shipped {
     pub seconds: f64,
 }
 
-/// Arrival times kept per cluster.
+/// Arrival times kept per cluster (and files shipped per node).
 const ARRIVALS_KEPT: usize = 100_000;
+
+/// Appends `v`, the oldest dropped beyond `ARRIVALS_KEPT`.
+fn keep<T>(q: &mut std::collections::VecDeque<T>, v: T) {
+    if q.len() == ARRIVALS_KEPT {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
 
 #[derive(Debug, Clone)]
 pub struct Hub {
@@ -150,22 +158,14 @@ impl Hub {
 
     fn shipped(&self, node: &str, bytes: u64, secs: f64) {
         if let Ok(mut a) = self.arrivals.lock() {
-            let q = a.shipped.entry(node.to_string()).or_default();
-            if q.len() == ARRIVALS_KEPT {
-                q.pop_front();
-            }
-            q.push_back((now_ms(), bytes, secs));
+            keep(a.shipped.entry(node.to_string()).or_default(), (now_ms(), bytes, secs));
         }
     }
 
     /// Counts a file arriving for `cluster` now.
     pub fn arrived(&self, cluster: &str) {
         if let Ok(mut a) = self.arrivals.lock() {
-            let q = a.times.entry(cluster.to_string()).or_default();
-            if q.len() == ARRIVALS_KEPT {
-                q.pop_front();
-            }
-            q.push_back(now_ms());
+            keep(a.times.entry(cluster.to_string()).or_default(), now_ms());
         }
     }
 
