@@ -23,17 +23,8 @@ fn ensure_target(t: &Target) -> Result<(), Error> {
     run(Command::new("rustup").args(["target", "add", t.triple]))
 }
 
-/// The cargo profile of a package's artifacts: the agent is optimised for size.
-fn profile(package: &str) -> &'static str {
-    if package == AGENT.krate {
-        "dist-agent"
-    } else {
-        "dist"
-    }
-}
-
-/// Builds `package` for `t` with its dist profile; the binary's path.
-fn build(t: &Target, package: &str, bin: &str, commit: &str) -> Result<PathBuf, Error> {
+/// Builds `b` for `t` with its profile; the binary's path.
+fn build(t: &Target, b: &Binary, commit: &str) -> Result<PathBuf, Error> {
     if let Some(gcc) = t.gcc {
         if Command::new(gcc).arg("--version").output().is_err() {
             return Err(format!("{gcc} is missing (Debian: apt-get install {})", t.gcc_package));
@@ -42,7 +33,7 @@ fn build(t: &Target, package: &str, bin: &str, commit: &str) -> Result<PathBuf, 
     ensure_target(t)?;
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
-        .args(["build", "--locked", "--profile", profile(package), "-p", package, "--target", t.triple])
+        .args(["build", "--locked", "--profile", b.profile, "-p", b.krate, "--target", t.triple])
         .env("AISPRINT_COMMIT", commit)
         .envs(t.env());
     if t.build_std {
@@ -50,9 +41,9 @@ fn build(t: &Target, package: &str, bin: &str, commit: &str) -> Result<PathBuf, 
         // stable compiler take it.
         cmd.args(["-Z", "build-std=std,panic_abort"]).env("RUSTC_BOOTSTRAP", "1");
     }
-    println!("== {package} for {} ({})", t.name, t.triple);
+    println!("== {} for {} ({})", b.krate, t.name, t.triple);
     run(&mut cmd)?;
-    Ok(root().join("target").join(t.triple).join(profile(package)).join(bin))
+    Ok(root().join("target").join(t.triple).join(b.profile).join(b.bin))
 }
 
 /// The sample configuration of a binary, from the agent itself (`generate-config`) or the
@@ -76,7 +67,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
     let mut sizes = Vec::new();
     let mut built = Vec::new();
     for t in targets {
-        let exe = build(t, AGENT.krate, AGENT.bin, &commit)?;
+        let exe = build(t, &AGENT, &commit)?;
         let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
         sizes.push(format!("{:<8} aisprint-agent {:>10} bytes ({})", t.name, size, t.note));
         if size > AGENT_MAX_BYTES {
@@ -84,7 +75,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
         }
         built.push((AGENT, *t, exe));
         if controller && matches!(t.name, "x86_64" | "aarch64") {
-            let exe = build(t, CONTROLLER.krate, CONTROLLER.bin, &commit)?;
+            let exe = build(t, &CONTROLLER, &commit)?;
             let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
             sizes.push(format!("{:<8} aisprint       {:>10} bytes", t.name, size));
             built.push((CONTROLLER, *t, exe));
@@ -96,8 +87,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
         Some((_, _, exe)) => exe.clone(),
         None => build(
             &Target::by_name(&host).ok_or(format!("no release target for this {host} machine"))?,
-            AGENT.krate,
-            AGENT.bin,
+            &AGENT,
             &commit,
         )?,
     };

@@ -11,8 +11,9 @@ use crate::{run, Error};
 /// A binary to pack: the agent or the controller.
 #[derive(Debug, Clone, Copy)]
 pub struct Binary {
-    /// The cargo package that builds it.
+    /// The cargo package that builds it, and the profile of its artifacts.
     pub krate: &'static str,
+    pub profile: &'static str,
     /// The executable's name.
     pub bin: &'static str,
     /// The Debian package's name.
@@ -27,6 +28,8 @@ pub struct Binary {
 
 pub const AGENT: Binary = Binary {
     krate: "aisprint-agent",
+    // For size: it runs on small boards, its budget is 8 MB.
+    profile: "dist-agent",
     bin: "aisprint-agent",
     package: "aisprint-agent",
     other: "aisprint",
@@ -38,6 +41,8 @@ pub const AGENT: Binary = Binary {
 
 pub const CONTROLLER: Binary = Binary {
     krate: "aisprint-controller",
+    // For speed: SPACE4AI-D.
+    profile: "dist",
     bin: "aisprint",
     package: "aisprint",
     other: "aisprint-agent",
