@@ -4,42 +4,58 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::package::{self, Binary, AGENT, CONTROLLER, SAMPLE_MARK};
-use crate::targets::Target;
+use crate::targets::{Std, Target};
 use crate::{cargo, output, root, run, Error};
 
 /// The agent's budget: stripped, on every target.
 const AGENT_MAX_BYTES: u64 = 8_000_000;
 
-/// Adds the rustup target when it is missing (not for targets whose standard library is
-/// built from source).
-fn ensure_target(t: &Target) -> Result<(), Error> {
-    if t.build_std {
-        return run(Command::new("rustup").args(["component", "add", "rust-src"]));
+/// Makes the target buildable: adds its rustup target, or for a standard library from source,
+/// checks Debian's musl and prepares `libunwind.a`; the folder to link it from.
+fn ensure_target(t: &Target) -> Result<Option<PathBuf>, Error> {
+    let Std::FromSource { musl_lib, gcc } = t.std else {
+        let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+        if !installed.lines().any(|l| l.trim() == t.triple) {
+            run(Command::new("rustup").args(["target", "add", t.triple]))?;
+        }
+        return Ok(None);
+    };
+    if !Path::new(musl_lib).join("libc.a").exists() {
+        let arch = t.packages.rsplit(':').next().unwrap_or("");
+        return Err(format!(
+            "{musl_lib}/libc.a is missing: the {} target links against Debian's musl for {arch} \
+             (as root: dpkg --add-architecture {arch} && apt-get update && apt-get install {})",
+            t.name, t.packages
+        ));
     }
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if installed.lines().any(|l| l.trim() == t.triple) {
-        return Ok(());
+    let src = output(Command::new("rustup").args(["component", "list", "--installed"]))?;
+    if !src.lines().any(|l| l.starts_with("rust-src")) {
+        run(Command::new("rustup").args(["component", "add", "rust-src"]))?;
     }
-    run(Command::new("rustup").args(["target", "add", t.triple]))
+    // The standard library's `unwind` links `libunwind.a`, which rustup gives only beside a
+    // precompiled musl target; gcc's own unwinder (libgcc_eh.a) provides the same functions.
+    let eh = output(Command::new(gcc).arg("-print-file-name=libgcc_eh.a"))?.trim().to_string();
+    let dir = root().join("target/dist-unwind").join(t.name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::copy(&eh, dir.join("libunwind.a")).map_err(|e| format!("{eh}: {e}"))?;
+    Ok(Some(dir))
 }
 
 /// Builds `b` for `t` with its profile; the binary's path.
 fn build(t: &Target, b: &Binary, commit: &str) -> Result<PathBuf, Error> {
-    if let Some(gcc) = t.gcc {
+    for gcc in [t.gcc, if let Std::FromSource { gcc, .. } = t.std { Some(gcc) } else { None }].into_iter().flatten() {
         if Command::new(gcc).arg("--version").output().is_err() {
-            return Err(format!("{gcc} is missing (Debian: apt-get install {})", t.gcc_package));
+            return Err(format!("{gcc} is missing (Debian: apt-get install {})", t.packages));
         }
     }
-    ensure_target(t)?;
+    let unwind = ensure_target(t)?;
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
         .args(["build", "--locked", "--profile", b.profile, "-p", b.krate, "--target", t.triple])
         .env("AISPRINT_COMMIT", commit)
-        .envs(t.env());
-    if t.build_std {
-        // The standard library from source needs the unstable flag; RUSTC_BOOTSTRAP lets the
-        // stable compiler take it.
-        cmd.args(["-Z", "build-std=std,panic_abort"]).env("RUSTC_BOOTSTRAP", "1");
+        .envs(t.env(unwind.as_deref()));
+    if unwind.is_some() {
+        cmd.args(["-Z", "build-std=std,panic_abort"]);
     }
     println!("== {} for {} ({})", b.krate, t.name, t.triple);
     run(&mut cmd)?;

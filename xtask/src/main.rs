@@ -28,15 +28,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Build and pack the release artifacts into target/dist/ (binaries for x86_64, aarch64,
-    /// armv7; .tar.gz, .deb, the Python wheel, SHA256SUMS).
+    /// Build and pack the release artifacts into target/dist/ (static binaries for x86_64,
+    /// aarch64, armv7 and arm (ARMv6); .tar.gz, .deb, the Python wheel, SHA256SUMS).
     ///
-    /// Needs, beside Rust: the C cross compilers (Debian: gcc-aarch64-linux-gnu,
-    /// gcc-arm-linux-gnueabihf, libc6-dev-armhf-cross), dpkg-deb, tar, sha256sum and python3
-    /// with pip. Missing rustup targets are added.
+    /// Needs, beside Rust: the C cross compilers and, for the 32-bit ARM targets, Debian's musl
+    /// for armhf and armel (as root: dpkg --add-architecture armhf; dpkg --add-architecture
+    /// armel; apt-get update; apt-get install gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
+    /// gcc-arm-linux-gnueabi musl-dev:armhf musl-dev:armel), dpkg-deb, tar, sha256sum and
+    /// python3 with pip. tests/run installs all of it. Missing rustup targets and rust-src are
+    /// added.
     Dist {
-        /// Only these targets (x86_64, aarch64, armv7; arm: ARMv6, experimental); repeat for
-        /// several. Default: x86_64, aarch64, armv7.
+        /// Only these targets (x86_64, aarch64, armv7, arm); repeat for several. Default: all.
         #[arg(long = "target", value_name = "NAME")]
         targets: Vec<String>,
         /// Leave out the controller (the agent only).

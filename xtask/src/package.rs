@@ -127,9 +127,8 @@ impl Pack<'_> {
         copy(&root.join("LICENSE"), &doc.join("copyright"), 0o644)?;
         copy(&root.join("README.md"), &doc.join("README.md"), 0o644)?;
         let size_kb = std::fs::metadata(self.exe).map(|m| m.len() / 1024 + 64).unwrap_or(0);
-        let depends = if t.static_musl { String::new() } else { "Depends: libc6 (>= 2.36), libgcc-s1\n".into() };
         let control = format!(
-            "Package: {}\nVersion: {version}\nArchitecture: {}\nMaintainer: aisprint-rs developers <aisprint-rs@users.noreply.github.com>\nInstalled-Size: {size_kb}\n{depends}Section: net\nPriority: optional\nHomepage: https://github.com/aisprint-rs/aisprint\nDescription: {}\n Built for {} ({}).\n",
+            "Package: {}\nVersion: {version}\nArchitecture: {}\nMaintainer: aisprint-rs developers <aisprint-rs@users.noreply.github.com>\nInstalled-Size: {size_kb}\nSection: net\nPriority: optional\nHomepage: https://github.com/aisprint-rs/aisprint\nDescription: {}\n Built for {} ({}).\n",
             b.package, t.deb_arch, b.summary, t.triple, t.note
         );
         write(&work.join("DEBIAN/control"), &control, 0o644)?;

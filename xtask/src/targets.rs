@@ -1,24 +1,38 @@
 //! The release targets: what each is called, how it is cross-compiled, what it packages as.
 
-/// A target of the release.
+/// A target of the release. Every one links statically (musl): one binary for every
+/// distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
     /// The short name in artifact names (`aarch64`).
     pub name: &'static str,
     pub triple: &'static str,
-    /// The C cross compiler (ring's C code) and the linker; `None`: the host's `cc`.
+    /// The C compiler (ring's C code) and the linker; `None`: the host's `cc`.
     pub gcc: Option<&'static str>,
-    /// The Debian packages that give it.
-    pub gcc_package: &'static str,
+    /// Its archiver, beside it.
+    pub ar: Option<&'static str>,
+    /// Extra flags for the C compiler.
+    pub cflags: Option<&'static str>,
+    /// The Debian packages that give `gcc` (and the musl it links against).
+    pub packages: &'static str,
     /// The architecture of its `.deb`.
     pub deb_arch: &'static str,
-    /// Statically linked (musl): one binary for every distribution.
-    pub static_musl: bool,
-    /// Built with the standard library compiled from source (`-Z build-std`), for targets
-    /// whose precompiled standard library rustup does not give.
-    pub build_std: bool,
-    /// For whom, and why it links as it does.
+    /// How its standard library comes.
+    pub std: Std,
+    /// For whom, and how it links.
     pub note: &'static str,
+}
+
+/// Where a target's standard library and C library come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Std {
+    /// rustup's precompiled standard library, with its own musl (self-contained).
+    Rustup,
+    /// The standard library built from source (`-Z build-std`, rustup's `rust-src`), for a
+    /// triple whose precompiled one rustup's mirror does not give, linked against Debian's musl
+    /// for the architecture (`musl-dev:<arch>`, whose `gcc` wrapper is the target's `gcc`).
+    /// `gcc` is the cross compiler behind it: its `libgcc_eh.a` unwinds, as `libunwind.a`.
+    FromSource { musl_lib: &'static str, gcc: &'static str },
 }
 
 pub const ALL: [Target; 4] = [
@@ -26,70 +40,89 @@ pub const ALL: [Target; 4] = [
         name: "x86_64",
         triple: "x86_64-unknown-linux-musl",
         gcc: None,
-        gcc_package: "gcc",
+        ar: None,
+        cflags: None,
+        packages: "gcc",
         deb_arch: "amd64",
-        static_musl: true,
-        build_std: false,
+        std: Std::Rustup,
         note: "AMD64 servers and VMs; static (musl)",
     },
     Target {
         name: "aarch64",
         triple: "aarch64-unknown-linux-musl",
         gcc: Some("aarch64-linux-gnu-gcc"),
-        gcc_package: "gcc-aarch64-linux-gnu",
+        ar: Some("aarch64-linux-gnu-ar"),
+        cflags: None,
+        packages: "gcc-aarch64-linux-gnu",
         deb_arch: "arm64",
-        static_musl: true,
-        build_std: false,
+        std: Std::Rustup,
         note: "Raspberry Pi 3/4/5 with a 64-bit OS, Jetson, Graviton; static (musl)",
     },
     Target {
         name: "armv7",
-        triple: "armv7-unknown-linux-gnueabihf",
-        gcc: Some("arm-linux-gnueabihf-gcc"),
-        gcc_package: "gcc-arm-linux-gnueabihf libc6-dev-armhf-cross",
+        triple: "armv7-unknown-linux-musleabihf",
+        gcc: Some("arm-linux-musleabihf-gcc"),
+        ar: Some("arm-linux-gnueabihf-ar"),
+        cflags: None,
+        packages: "gcc-arm-linux-gnueabihf musl-dev:armhf",
         deb_arch: "armhf",
-        static_musl: false,
-        build_std: false,
-        note: "Raspberry Pi 2/3/4 with 32-bit Raspberry Pi OS; glibc, dynamically linked: rustup's \
-               mirror here has no musl standard library for armv7 (rust-std-armv7-unknown-linux-musleabihf: 404)",
+        std: Std::FromSource { musl_lib: "/usr/lib/arm-linux-musleabihf", gcc: "arm-linux-gnueabihf-gcc" },
+        note: "Raspberry Pi 2/3/4 with 32-bit Raspberry Pi OS; static (musl: Debian's for armhf, \
+               the standard library built from source)",
     },
     Target {
         name: "arm",
-        triple: "arm-unknown-linux-gnueabihf",
-        gcc: Some("arm-linux-gnueabihf-gcc"),
-        gcc_package: "gcc-arm-linux-gnueabihf libc6-dev-armhf-cross",
+        triple: "arm-unknown-linux-musleabi",
+        gcc: Some("arm-linux-musleabi-gcc"),
+        ar: Some("arm-linux-gnueabi-ar"),
+        // ARMv6 with the ARM instruction set, the Pi Zero/1's ARM1176; floats in software
+        // registers (musleabi), as Debian's armel musl is built.
+        cflags: Some("-march=armv6zk -marm"),
+        packages: "gcc-arm-linux-gnueabi musl-dev:armel",
         deb_arch: "armhf",
-        static_musl: false,
-        build_std: true,
-        note: "ARMv6 (Raspberry Pi Zero/1), experimental: glibc, dynamically linked, standard library \
-               built from source (rustup's mirror has no standard library for ARMv6: 404); not run on \
-               an ARMv6 core yet (Debian's armhf loader and libc are ARMv7)",
+        std: Std::FromSource { musl_lib: "/usr/lib/arm-linux-musleabi", gcc: "arm-linux-gnueabi-gcc" },
+        note: "ARMv6: Raspberry Pi Zero/1 (and every later 32-bit Pi); static (musl: Debian's for \
+               armel, soft-float calls, the standard library built from source)",
     },
 ];
 
-/// What `dist` builds unless told: the targets verified to run (ARMv6 is not yet).
-pub const DEFAULT: [&str; 3] = ["x86_64", "aarch64", "armv7"];
+/// What `dist` builds unless told.
+pub const DEFAULT: [&str; 4] = ["x86_64", "aarch64", "armv7", "arm"];
 
 impl Target {
     pub fn by_name(name: &str) -> Option<Target> {
         ALL.iter().copied().find(|t| t.name == name || t.triple == name)
     }
 
-    /// The environment of a cargo build for this target: its C compiler and linker.
-    pub fn env(&self) -> Vec<(String, String)> {
+    /// The environment of a cargo build for this target: its C compiler, linker, and for a
+    /// standard library from source, the flags that link it against Debian's musl with
+    /// `unwind` (the folder holding `libunwind.a`, see [`Std::FromSource`]).
+    pub fn env(&self, unwind: Option<&std::path::Path>) -> Vec<(String, String)> {
         let under = self.triple.replace('-', "_");
+        let upper = under.to_uppercase();
         let mut env = Vec::new();
-        if let Some(gcc) = self.gcc {
-            env.push((format!("CARGO_TARGET_{}_LINKER", under.to_uppercase()), gcc.to_string()));
-            env.push((format!("CC_{under}"), gcc.to_string()));
-            env.push((format!("AR_{under}"), gcc.replace("-gcc", "-ar")));
-        } else {
+        match self.gcc {
+            Some(gcc) => {
+                env.push((format!("CARGO_TARGET_{upper}_LINKER"), gcc.to_string()));
+                env.push((format!("CC_{under}"), gcc.to_string()));
+            }
             // ring's C code is freestanding: the host's gcc compiles it for musl as well.
-            env.push((format!("CC_{under}"), "cc".to_string()));
+            None => env.push((format!("CC_{under}"), "cc".to_string())),
         }
-        if self.name == "arm" {
-            // ARMv6 with VFP, as Raspberry Pi OS builds for the Pi Zero/1.
-            env.push((format!("CFLAGS_{under}"), "-march=armv6zk -mfpu=vfp -mfloat-abi=hard -marm".into()));
+        if let Some(ar) = self.ar {
+            env.push((format!("AR_{under}"), ar.to_string()));
+        }
+        if let Some(flags) = self.cflags {
+            env.push((format!("CFLAGS_{under}"), flags.to_string()));
+        }
+        if let (Std::FromSource { .. }, Some(dir)) = (self.std, unwind) {
+            // Debian's musl and its gcc wrapper give the C runtime, not rustup's self-contained one.
+            // (With --target, these flags reach the target's crates only, not build scripts.)
+            let flags = ["-C", "link-self-contained=no", "-L", &dir.display().to_string()].join("\x1f");
+            env.push(("CARGO_ENCODED_RUSTFLAGS".into(), flags));
+            // The standard library from source needs the unstable flag; RUSTC_BOOTSTRAP lets the
+            // stable compiler take it.
+            env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
         }
         env
     }
