@@ -6,10 +6,12 @@
 use std::path::Path;
 
 use aisprint_model::config::{self, AgentConfig};
-use aisprint_model::yaml;
+use aisprint_model::diag::Diagnostics;
+use aisprint_model::yaml::{self, YamlDoc};
 
 use crate::error::AgentError;
 use crate::monitoring;
+#[cfg(feature = "services")]
 use crate::services;
 
 /// The configuration and what its files hold, checked.
@@ -19,6 +21,7 @@ pub struct Loaded {
     /// The `monitoring` section's files (None without the section).
     pub monitoring: Option<monitoring::Setup>,
     /// The services of this node: the configured FDLs' and those applied before.
+    #[cfg(feature = "services")]
     pub services: Vec<services::Prepared>,
 }
 
@@ -26,8 +29,12 @@ impl Loaded {
     /// Reads the files of a configuration whose paths are already resolved.
     pub fn from_config(agent: AgentConfig) -> Result<Loaded, AgentError> {
         let monitoring = monitoring::Setup::load(&agent)?;
-        let services = services::load(&agent)?;
-        Ok(Loaded { agent, monitoring, services })
+        Ok(Loaded {
+            #[cfg(feature = "services")]
+            services: services::load(&agent)?,
+            agent,
+            monitoring,
+        })
     }
 }
 
@@ -41,7 +48,8 @@ pub fn read(path: &Path) -> Result<AgentConfig, AgentError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| AgentError::Read { path: path.to_path_buf(), source })?;
     let (doc, _) = yaml::parse::<AgentConfig>(&file, &text).map_err(AgentError::Invalid)?;
-    let d = config::validate_agent(&doc);
+    let mut d = config::validate_agent(&doc);
+    d.extend(left_out(&doc));
     if d.has_errors() {
         return Err(AgentError::Invalid(d.sorted()));
     }
@@ -70,12 +78,31 @@ pub fn read(path: &Path) -> Result<AgentConfig, AgentError> {
     Ok(c)
 }
 
+/// What agent.yaml asks for that this build left out (agent/Cargo.toml's features).
+fn left_out(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let Some(s) = &doc.value.services else { return d };
+    if !cfg!(feature = "services") {
+        d.push(doc.error(
+            "services",
+            "this agent was built without services (cargo feature `services`): remove the section, or install the default build",
+        ));
+    } else if !cfg!(feature = "s3") && !s.s3.is_empty() {
+        d.push(doc.error(
+            "services.s3",
+            "this agent was built without S3 stores (cargo feature `s3`): remove the stores, or install the default build",
+        ));
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// `aisprint-agent run --config agent.yaml` from the config's folder: the job folders the
     /// scripts get must not depend on where a script changes directory to.
+    #[cfg(feature = "services")]
     #[test]
     fn paths_are_absolute_even_from_a_relative_config_path() {
         let cwd = std::env::current_dir().expect("cwd");
@@ -91,6 +118,37 @@ mod tests {
         for p in [&c.buffer.path, &s.buckets, s.state.as_ref().expect("state")] {
             assert!(Path::new(p).is_absolute(), "{p}");
             assert!(Path::new(p).starts_with(d.path()), "{p}");
+        }
+    }
+
+    /// A build without a feature (`--no-default-features`, `--features services`) refuses the
+    /// section that asks for it, naming the file and the key; the default build takes it.
+    /// tests/run runs this in each of the three builds.
+    #[test]
+    fn sections_this_build_left_out_are_refused_with_their_key() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("agent.yaml");
+        std::fs::write(
+            &p,
+            "node_id: n\ncontroller:\n  address: http://127.0.0.1:1\n  insecure: true\nbuffer:\n  path: b.redb\nservices:\n  cluster: n\n  buckets: buckets\n  s3:\n    minio.m:\n      endpoint: http://127.0.0.1:9000\n      access_key: a\n      secret_key: s3cr3t-value\n",
+        )
+        .expect("write");
+        let r = read(&p).map_err(|e| e.to_string());
+        let file = p.display().to_string();
+        match (cfg!(feature = "services"), cfg!(feature = "s3")) {
+            (true, true) => assert!(r.is_ok(), "{r:?}"),
+            (false, _) => {
+                let e = r.expect_err("refused");
+                assert!(e.contains(&format!("{file}:7:1: services: this agent was built without services")), "{e}");
+            }
+            (true, false) => {
+                let e = r.expect_err("refused");
+                assert!(
+                    e.contains(&format!("{file}:")) && e.contains("services.s3: this agent was built without S3"),
+                    "{e}"
+                );
+                assert!(!e.contains("s3cr3t-value"), "{e}");
+            }
         }
     }
 }

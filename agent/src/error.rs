@@ -38,6 +38,7 @@ pub enum AgentError {
 }
 
 impl AgentError {
+    #[cfg(feature = "services")]
     pub(crate) fn folder(path: &std::path::Path, source: std::io::Error) -> AgentError {
         AgentError::Folder { path: path.to_path_buf(), source }
     }

@@ -14,6 +14,8 @@ pub mod error;
 pub mod link;
 pub mod monitoring;
 pub mod run;
+#[cfg(feature = "services")]
 pub mod services;
+#[cfg(feature = "services")]
 pub mod ship;
 pub mod sinks;

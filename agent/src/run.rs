@@ -14,9 +14,14 @@ use crate::batch::BatchWriter;
 use crate::config::Loaded;
 use crate::ctx::Ctx;
 use crate::error::AgentError;
-use crate::ship::s3;
 use crate::sinks::{grpc, mqtt};
-use crate::{clock, collect, monitoring, services, ship};
+use crate::{clock, collect, monitoring};
+#[cfg(feature = "services")]
+use {
+    crate::services,
+    crate::ship::{self, s3},
+    aisprint_model::config::AgentConfig,
+};
 
 /// Runs until `cancel` fires.
 pub async fn run(cfg: Loaded, cancel: CancellationToken) -> Result<(), AgentError> {
@@ -53,37 +58,56 @@ pub async fn run(cfg: Loaded, cancel: CancellationToken) -> Result<(), AgentErro
     started
 }
 
+/// Starts the services and their shippers; where the controller's commands go.
+#[cfg(feature = "services")]
+async fn start_services(
+    ctx: &Ctx,
+    a: &AgentConfig,
+    prepared: Vec<services::Prepared>,
+    url: Option<String>,
+) -> Result<Option<grpc::Commands>, AgentError> {
+    let Some(sc) = &a.services else { return Ok(None) };
+    let state = services::state_dir(a);
+    let outlets = services::Outlets {
+        mesh: ship::Folder::new(state.join("outbox")),
+        s3: ship::Folder::new(state.join("outbox-s3")),
+        stores: s3::open(&sc.s3),
+    };
+    let (mesh, s3, stores) = (outlets.mesh.clone(), outlets.s3.clone(), outlets.stores.clone());
+    let resource = a.resource.clone().unwrap_or_default();
+    let commands = services::start(ctx, sc, state, prepared, outlets, resource, url).await?;
+    // The shippers once the services could start (the outboxes are theirs).
+    ctx.tasks.spawn(ship::run(ship::Dest::Mesh(Box::new(a.clone())), mesh, ctx.cancel.clone()));
+    if let Some(st) = stores {
+        ctx.tasks.spawn(ship::run(ship::Dest::S3(st), s3, ctx.cancel.clone()));
+    }
+    Ok(Some(commands))
+}
+
 /// How long the agent waits for its tasks once stopped.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Starts the tasks: monitoring (its listeners bind first), services and their shippers,
 /// collection, the sinks.
 async fn start(ctx: &Ctx, cfg: Loaded) -> Result<(), AgentError> {
-    let Loaded { agent: a, monitoring: setup, services: prepared } = cfg;
+    let Loaded {
+        agent: a,
+        monitoring: setup,
+        #[cfg(feature = "services")]
+            services: prepared,
+    } = cfg;
     let monitor = match setup {
         Some(setup) => Some(monitoring::start(ctx, setup).await?),
         None => None,
     };
-    let commands = match &a.services {
-        None => None,
-        Some(sc) => {
-            let state = services::state_dir(&a);
-            let outlets = services::Outlets {
-                mesh: ship::Folder::new(state.join("outbox")),
-                s3: ship::Folder::new(state.join("outbox-s3")),
-                stores: (!sc.s3.is_empty()).then(|| Arc::new(s3::Stores::new(sc.s3.clone()))),
-            };
-            let (mesh, s3, stores) = (outlets.mesh.clone(), outlets.s3.clone(), outlets.stores.clone());
-            let url = monitor.as_ref().map(|m| format!("http://{}", m.http));
-            let resource = a.resource.clone().unwrap_or_default();
-            let commands = services::start(ctx, sc, state, prepared, outlets, resource, url).await?;
-            // The shippers once the services could start (the outboxes are theirs).
-            ctx.tasks.spawn(ship::run(ship::Dest::Mesh(Box::new(a.clone())), mesh, ctx.cancel.clone()));
-            if let Some(st) = stores {
-                ctx.tasks.spawn(ship::run(ship::Dest::S3(st), s3, ctx.cancel.clone()));
-            }
-            Some(commands)
-        }
+    let url = monitor.as_ref().map(|m| format!("http://{}", m.http));
+    #[cfg(feature = "services")]
+    let commands = start_services(ctx, &a, prepared, url).await?;
+    // Built without services: agent.yaml's `services` was refused when it was read.
+    #[cfg(not(feature = "services"))]
+    let commands = {
+        let _ = url;
+        None
     };
     ctx.tasks.spawn(collect::run(ctx.clone(), a.collection.clone(), monitor.map(|m| m.input)));
     ctx.tasks.spawn(grpc::run(ctx.clone(), a.clone(), commands));

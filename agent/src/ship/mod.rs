@@ -16,6 +16,9 @@
 //! (and the mirrors of S3 input folders the services use).
 
 pub mod outbox;
+// Without the `s3` feature, a stand-in whose store type has no value (agent.yaml's
+// `services.s3` is refused when it is read).
+#[cfg_attr(not(feature = "s3"), path = "s3_absent.rs")]
 pub mod s3;
 mod send;
 

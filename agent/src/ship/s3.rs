@@ -36,6 +36,11 @@ impl std::fmt::Debug for Stores {
     }
 }
 
+/// The stores of agent.yaml's `services.s3`; None when it names none.
+pub fn open(conf: &BTreeMap<String, S3Store>) -> Option<Arc<Stores>> {
+    (!conf.is_empty()).then(|| Arc::new(Stores::new(conf.clone())))
+}
+
 impl Stores {
     pub fn new(conf: BTreeMap<String, S3Store>) -> Stores {
         Stores { conf, clients: Mutex::new(HashMap::new()) }

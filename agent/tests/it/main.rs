@@ -8,5 +8,7 @@ mod support;
 
 mod cli;
 mod python_package;
+#[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "services")]
 mod services;
