@@ -541,6 +541,18 @@ pub enum ControllerCommand {
         #[arg(long)]
         insecure: bool,
     },
+    /// Check a configuration without starting anything: everything `serve` reads and checks
+    /// before it binds (controller.yaml, the certificates, the monitoring and runtime sections
+    /// and the files they name). Exit status 0 when valid, 1 otherwise.
+    ///
+    /// Example: aisprint controller validate --config /etc/aisprint/controller.yaml
+    Validate {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Check it as `serve --insecure` would take it.
+        #[arg(long)]
+        insecure: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

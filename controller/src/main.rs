@@ -8,6 +8,11 @@ use aisprint_controller::cli::{self, Cli};
 use aisprint_controller::commands;
 use clap::Parser;
 
+/// The release artifacts link musl, whose allocator is slow for SPACE4AI-D (controller/Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse_from(cli::argv());
     aisprint_runtime::telemetry::init(cli.verbose, ["warn", "info", "debug"]);

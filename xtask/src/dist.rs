@@ -10,24 +10,27 @@ use crate::{cargo, output, root, run, Error};
 /// The agent's budget: stripped, on every target.
 const AGENT_MAX_BYTES: u64 = 8_000_000;
 
-/// Makes the target buildable: adds its rustup target, or for a standard library from source,
-/// checks Debian's musl and prepares `libunwind.a`; the folder to link it from.
+/// Makes the target buildable: checks its compilers, adds its rustup target, or for a
+/// standard library from source, `rust-src` and `libunwind.a`; the folder to link that from.
 fn ensure_target(t: &Target) -> Result<Option<PathBuf>, Error> {
-    let Std::FromSource { musl_lib, gcc } = t.std else {
+    for tool in t.tools() {
+        if Command::new(tool).arg("--version").output().is_err() {
+            let foreign: Vec<&str> = t.packages.split(' ').filter_map(|p| p.split_once(':')).map(|(_, a)| a).collect();
+            let add: String = foreign.iter().map(|a| format!("dpkg --add-architecture {a} && ")).collect();
+            let update = if foreign.is_empty() { "" } else { "apt-get update && " };
+            return Err(format!(
+                "{tool} is missing; the {} target needs, on Debian or Ubuntu, as root: {add}{update}apt-get install {}",
+                t.name, t.packages
+            ));
+        }
+    }
+    let Std::FromSource { gcc } = t.std else {
         let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
         if !installed.lines().any(|l| l.trim() == t.triple) {
             run(Command::new("rustup").args(["target", "add", t.triple]))?;
         }
         return Ok(None);
     };
-    if !Path::new(musl_lib).join("libc.a").exists() {
-        let arch = t.packages.rsplit(':').next().unwrap_or("");
-        return Err(format!(
-            "{musl_lib}/libc.a is missing: the {} target links against Debian's musl for {arch} \
-             (as root: dpkg --add-architecture {arch} && apt-get update && apt-get install {})",
-            t.name, t.packages
-        ));
-    }
     let src = output(Command::new("rustup").args(["component", "list", "--installed"]))?;
     if !src.lines().any(|l| l.starts_with("rust-src")) {
         run(Command::new("rustup").args(["component", "add", "rust-src"]))?;
@@ -43,15 +46,15 @@ fn ensure_target(t: &Target) -> Result<Option<PathBuf>, Error> {
 
 /// Builds `b` for `t` with its profile; the binary's path.
 fn build(t: &Target, b: &Binary, commit: &str) -> Result<PathBuf, Error> {
-    for gcc in [t.gcc, if let Std::FromSource { gcc, .. } = t.std { Some(gcc) } else { None }].into_iter().flatten() {
-        if Command::new(gcc).arg("--version").output().is_err() {
-            return Err(format!("{gcc} is missing (Debian: apt-get install {})", t.packages));
-        }
-    }
     let unwind = ensure_target(t)?;
+    // A standard library from source builds under RUSTC_BOOTSTRAP=1, which build scripts of
+    // the host's side (proc-macro2's) watch: in a target folder of its own, it does not make
+    // the other targets rebuild their host crates, nor they its.
+    let target_dir = root().join(if unwind.is_some() { "target/build-std" } else { "target" });
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
         .args(["build", "--locked", "--profile", b.profile, "-p", b.krate, "--target", t.triple])
+        .env("CARGO_TARGET_DIR", &target_dir)
         .env("AISPRINT_COMMIT", commit)
         .envs(t.env(unwind.as_deref()));
     if unwind.is_some() {
@@ -59,7 +62,7 @@ fn build(t: &Target, b: &Binary, commit: &str) -> Result<PathBuf, Error> {
     }
     println!("== {} for {} ({})", b.krate, t.name, t.triple);
     run(&mut cmd)?;
-    Ok(root().join("target").join(t.triple).join(b.profile).join(b.bin))
+    Ok(target_dir.join(t.triple).join(b.profile).join(b.bin))
 }
 
 /// The sample configuration of a binary, from the agent itself (`generate-config`) or the

@@ -31,12 +31,11 @@ enum Task {
     /// Build and pack the release artifacts into target/dist/ (static binaries for x86_64,
     /// aarch64, armv7 and arm (ARMv6); .tar.gz, .deb, the Python wheel, SHA256SUMS).
     ///
-    /// Needs, beside Rust: the C cross compilers and, for the 32-bit ARM targets, Debian's musl
-    /// for armhf and armel (as root: dpkg --add-architecture armhf; dpkg --add-architecture
-    /// armel; apt-get update; apt-get install gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
-    /// gcc-arm-linux-gnueabi musl-dev:armhf musl-dev:armel), dpkg-deb, tar, sha256sum and
-    /// python3 with pip. tests/run installs all of it. Missing rustup targets and rust-src are
-    /// added.
+    /// Needs, beside Rust: the C cross compilers and Debian's musl for each architecture (as
+    /// root: dpkg --add-architecture arm64, armhf and armel; apt-get update; apt-get install
+    /// gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi musl-dev
+    /// musl-dev:arm64 musl-dev:armhf musl-dev:armel), dpkg-deb, tar, sha256sum and python3 with
+    /// pip. tests/run installs all of it. Missing rustup targets and rust-src are added.
     Dist {
         /// Only these targets (x86_64, aarch64, armv7, arm); repeat for several. Default: all.
         #[arg(long = "target", value_name = "NAME")]

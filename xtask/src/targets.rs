@@ -7,13 +7,16 @@ pub struct Target {
     /// The short name in artifact names (`aarch64`).
     pub name: &'static str,
     pub triple: &'static str,
-    /// The C compiler (ring's C code) and the linker; `None`: the host's `cc`.
-    pub gcc: Option<&'static str>,
-    /// Its archiver, beside it.
+    /// The C compiler (ring's and mimalloc's C code): a gcc wrapper that compiles against
+    /// Debian's musl for the architecture, so that C code sees the C library it links with.
+    pub cc: &'static str,
+    /// The linker; `None`: the host's `cc`.
+    pub linker: Option<&'static str>,
+    /// The archiver; `None`: the host's `ar`.
     pub ar: Option<&'static str>,
     /// Extra flags for the C compiler.
     pub cflags: Option<&'static str>,
-    /// The Debian packages that give `gcc` (and the musl it links against).
+    /// The Debian packages that give them (`<package>:<arch>`: of a foreign architecture).
     pub packages: &'static str,
     /// The architecture of its `.deb`.
     pub deb_arch: &'static str,
@@ -30,19 +33,20 @@ pub enum Std {
     Rustup,
     /// The standard library built from source (`-Z build-std`, rustup's `rust-src`), for a
     /// triple whose precompiled one rustup's mirror does not give, linked against Debian's musl
-    /// for the architecture (`musl-dev:<arch>`, whose `gcc` wrapper is the target's `gcc`).
-    /// `gcc` is the cross compiler behind it: its `libgcc_eh.a` unwinds, as `libunwind.a`.
-    FromSource { musl_lib: &'static str, gcc: &'static str },
+    /// for the architecture (`musl-dev:<arch>`, whose gcc wrapper is the target's `cc` and
+    /// linker). `gcc` is the cross compiler behind it: its `libgcc_eh.a` unwinds, as `libunwind.a`.
+    FromSource { gcc: &'static str },
 }
 
 pub const ALL: [Target; 4] = [
     Target {
         name: "x86_64",
         triple: "x86_64-unknown-linux-musl",
-        gcc: None,
+        cc: "x86_64-linux-musl-gcc",
+        linker: None,
         ar: None,
         cflags: None,
-        packages: "gcc",
+        packages: "gcc musl-dev",
         deb_arch: "amd64",
         std: Std::Rustup,
         note: "AMD64 servers and VMs; static (musl)",
@@ -50,10 +54,11 @@ pub const ALL: [Target; 4] = [
     Target {
         name: "aarch64",
         triple: "aarch64-unknown-linux-musl",
-        gcc: Some("aarch64-linux-gnu-gcc"),
+        cc: "aarch64-linux-musl-gcc",
+        linker: Some("aarch64-linux-gnu-gcc"),
         ar: Some("aarch64-linux-gnu-ar"),
         cflags: None,
-        packages: "gcc-aarch64-linux-gnu",
+        packages: "gcc-aarch64-linux-gnu musl-dev:arm64",
         deb_arch: "arm64",
         std: Std::Rustup,
         note: "Raspberry Pi 3/4/5 with a 64-bit OS, Jetson, Graviton; static (musl)",
@@ -61,26 +66,28 @@ pub const ALL: [Target; 4] = [
     Target {
         name: "armv7",
         triple: "armv7-unknown-linux-musleabihf",
-        gcc: Some("arm-linux-musleabihf-gcc"),
+        cc: "arm-linux-musleabihf-gcc",
+        linker: Some("arm-linux-musleabihf-gcc"),
         ar: Some("arm-linux-gnueabihf-ar"),
         cflags: None,
         packages: "gcc-arm-linux-gnueabihf musl-dev:armhf",
         deb_arch: "armhf",
-        std: Std::FromSource { musl_lib: "/usr/lib/arm-linux-musleabihf", gcc: "arm-linux-gnueabihf-gcc" },
+        std: Std::FromSource { gcc: "arm-linux-gnueabihf-gcc" },
         note: "Raspberry Pi 2/3/4 with 32-bit Raspberry Pi OS; static (musl: Debian's for armhf, \
                the standard library built from source)",
     },
     Target {
         name: "arm",
         triple: "arm-unknown-linux-musleabi",
-        gcc: Some("arm-linux-musleabi-gcc"),
+        cc: "arm-linux-musleabi-gcc",
+        linker: Some("arm-linux-musleabi-gcc"),
         ar: Some("arm-linux-gnueabi-ar"),
         // ARMv6 with the ARM instruction set, the Pi Zero/1's ARM1176; floats in software
         // registers (musleabi), as Debian's armel musl is built.
         cflags: Some("-march=armv6zk -marm"),
         packages: "gcc-arm-linux-gnueabi musl-dev:armel",
         deb_arch: "armhf",
-        std: Std::FromSource { musl_lib: "/usr/lib/arm-linux-musleabi", gcc: "arm-linux-gnueabi-gcc" },
+        std: Std::FromSource { gcc: "arm-linux-gnueabi-gcc" },
         note: "ARMv6: Raspberry Pi Zero/1 (and every later 32-bit Pi); static (musl: Debian's for \
                armel, soft-float calls, the standard library built from source)",
     },
@@ -94,6 +101,17 @@ impl Target {
         ALL.iter().copied().find(|t| t.name == name || t.triple == name)
     }
 
+    /// The commands the build runs, to check before it starts.
+    pub fn tools(&self) -> Vec<&'static str> {
+        let mut t = vec![self.cc];
+        t.extend(self.linker);
+        t.extend(self.ar);
+        if let Std::FromSource { gcc } = self.std {
+            t.push(gcc);
+        }
+        t
+    }
+
     /// The environment of a cargo build for this target: its C compiler, linker, and for a
     /// standard library from source, the flags that link it against Debian's musl with
     /// `unwind` (the folder holding `libunwind.a`, see [`Std::FromSource`]).
@@ -101,13 +119,9 @@ impl Target {
         let under = self.triple.replace('-', "_");
         let upper = under.to_uppercase();
         let mut env = Vec::new();
-        match self.gcc {
-            Some(gcc) => {
-                env.push((format!("CARGO_TARGET_{upper}_LINKER"), gcc.to_string()));
-                env.push((format!("CC_{under}"), gcc.to_string()));
-            }
-            // ring's C code is freestanding: the host's gcc compiles it for musl as well.
-            None => env.push((format!("CC_{under}"), "cc".to_string())),
+        env.push((format!("CC_{under}"), self.cc.to_string()));
+        if let Some(linker) = self.linker {
+            env.push((format!("CARGO_TARGET_{upper}_LINKER"), linker.to_string()));
         }
         if let Some(ar) = self.ar {
             env.push((format!("AR_{under}"), ar.to_string()));

@@ -1,6 +1,6 @@
-//! `aisprint controller serve`.
+//! `aisprint controller serve` and `validate`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
@@ -10,8 +10,31 @@ use crate::error::{CmdError, Outcome};
 use crate::mesh::{self, config};
 
 pub(super) fn run(cmd: ControllerCommand) -> Result<Outcome, CmdError> {
-    let ControllerCommand::Serve { config: path, insecure } = cmd;
-    let loaded = config::load(&path)?;
+    match cmd {
+        ControllerCommand::Serve { config, insecure } => {
+            let p = prepare(&config, insecure)?;
+            super::block_on(serve(p.loaded, p.tls, p.addr, p.runtime))?;
+        }
+        ControllerCommand::Validate { config, insecure } => {
+            let p = prepare(&config, insecure)?;
+            let c = &p.loaded.config;
+            let runtime = c.runtime.as_ref().map(|r| format!(", runtime on {}", r.application_dir)).unwrap_or_default();
+            println!("{}: valid (listen {}, state {}{runtime})", config.display(), p.addr, c.state);
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// What `serve` needs, read and checked before anything binds.
+struct Prepared {
+    loaded: config::Loaded,
+    tls: Option<config::Tls>,
+    addr: std::net::SocketAddr,
+    runtime: Option<(aisprint_model::config::RuntimeSection, mesh::runtime::app::RuntimeApp)>,
+}
+
+fn prepare(path: &Path, insecure: bool) -> Result<Prepared, CmdError> {
+    let loaded = config::load(path)?;
     let c = &loaded.config;
     match (c.insecure, insecure) {
         (true, false) => {
@@ -35,8 +58,7 @@ pub(super) fn run(cmd: ControllerCommand) -> Result<Outcome, CmdError> {
     };
     let addr: std::net::SocketAddr =
         c.listen.parse().map_err(|_| CmdError::failed(format!("bad listen address {}", c.listen)))?;
-    super::block_on(serve(loaded, tls, addr, runtime))?;
-    Ok(Outcome::Done)
+    Ok(Prepared { loaded, tls, addr, runtime })
 }
 
 async fn serve(

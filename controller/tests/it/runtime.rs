@@ -1,6 +1,7 @@
 //! SPACE4AI-R's configuration and its endpoints on bad input: a runtime section that names a
 //! missing deployment or folder is refused before anything starts; a malformed or unknown
-//! `POST /ams-alert` gets a clear answer and the controller keeps running. (The closed loop
+//! `POST /ams-alert` gets a clear answer and the controller keeps running; `controller
+//! validate` checks the same without starting. (The closed loop
 //! itself is in `tests/timed/runtime.rs`.)
 
 use std::path::Path;
@@ -80,6 +81,34 @@ fn a_runtime_section_naming_what_is_not_there_is_refused_before_serving() {
     assert_eq!(r.status.code(), Some(1));
     assert!(text(&r.stderr).contains("add a `runtime` section to controller.yaml"), "{}", text(&r.stderr));
     controller.stop();
+}
+
+/// `controller validate` reads and checks what `serve` does before binding, and starts nothing:
+/// a good configuration (with a runtime section) is valid, a bad one names its key, a missing
+/// certificate its file; the state file is never created.
+#[test]
+fn validate_checks_what_serve_checks_and_starts_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    burst(dir);
+    let mesh = Mesh::new(dir);
+    let validate = || aisprint(dir, &["controller", "validate", "--config", "controller.yaml"]);
+    with(dir, "runtime:\n  application_dir: burst\n");
+    let r = validate();
+    let out = text(&r.stdout);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let want = format!("controller.yaml: valid (listen 127.0.0.1:{}, state ", mesh.port);
+    assert!(out.starts_with(&want) && out.ends_with("runtime on burst)\n"), "{out}");
+    with(dir, "runtime:\n  application_dir: burst\n  deployment: nosuch\n");
+    let r = validate();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("runtime.deployment"), "{}", text(&r.stderr));
+    with(dir, "");
+    std::fs::remove_file(dir.join("certs/controller.key")).expect("rm");
+    let r = validate();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("certs/controller.key"), "{}", text(&r.stderr));
+    assert!(!dir.join("state/controller.redb").exists(), "validate created the state");
 }
 
 #[test]
