@@ -100,15 +100,11 @@ async fn start(ctx: &Ctx, cfg: Loaded) -> Result<(), AgentError> {
         Some(setup) => Some(monitoring::start(ctx, setup).await?),
         None => None,
     };
-    let url = monitor.as_ref().map(|m| format!("http://{}", m.http));
     #[cfg(feature = "services")]
-    let commands = start_services(ctx, &a, prepared, url).await?;
+    let commands = start_services(ctx, &a, prepared, monitor.as_ref().map(|m| format!("http://{}", m.http))).await?;
     // Built without services: agent.yaml's `services` was refused when it was read.
     #[cfg(not(feature = "services"))]
-    let commands = {
-        let _ = url;
-        None
-    };
+    let commands = None;
     ctx.tasks.spawn(collect::run(ctx.clone(), a.collection.clone(), monitor.map(|m| m.input)));
     ctx.tasks.spawn(grpc::run(ctx.clone(), a.clone(), commands));
     if let Some(m) = a.mqtt.clone() {

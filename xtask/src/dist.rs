@@ -47,22 +47,32 @@ fn ensure_target(t: &Target) -> Result<Option<PathBuf>, Error> {
 /// Builds `b` for `t` with its profile; the binary's path.
 fn build(t: &Target, b: &Binary, commit: &str) -> Result<PathBuf, Error> {
     let unwind = ensure_target(t)?;
-    // A standard library from source builds under RUSTC_BOOTSTRAP=1, which build scripts of
-    // the host's side (proc-macro2's) watch: in a target folder of its own, it does not make
-    // the other targets rebuild their host crates, nor they its.
-    let target_dir = root().join(if unwind.is_some() { "target/build-std" } else { "target" });
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root())
         .args(["build", "--locked", "--profile", b.profile, "-p", b.krate, "--target", t.triple])
-        .env("CARGO_TARGET_DIR", &target_dir)
         .env("AISPRINT_COMMIT", commit)
-        .envs(t.env(unwind.as_deref()));
-    if unwind.is_some() {
-        cmd.args(["-Z", "build-std=std,panic_abort"]);
+        .envs(t.env());
+    let mut target_dir = root().join("target");
+    if let Some(unwind) = &unwind {
+        // The standard library from source needs the unstable flag (RUSTC_BOOTSTRAP lets the
+        // stable compiler take it); Debian's musl and its gcc wrapper give the C runtime, not
+        // rustup's self-contained one (with --target, these flags reach the target's crates
+        // only, not build scripts).
+        let flags = ["-C", "link-self-contained=no", "-L", &unwind.display().to_string()].join("\x1f");
+        cmd.args(["-Z", "build-std=std,panic_abort"]).env("RUSTC_BOOTSTRAP", "1").env("CARGO_ENCODED_RUSTFLAGS", flags);
+        // Build scripts of the host's side (proc-macro2's) watch RUSTC_BOOTSTRAP: in a target
+        // folder of its own, these builds do not make the other targets rebuild their host
+        // crates, nor they theirs.
+        target_dir.push("build-std");
     }
+    cmd.env("CARGO_TARGET_DIR", &target_dir);
     println!("== {} for {} ({})", b.krate, t.name, t.triple);
     run(&mut cmd)?;
     Ok(target_dir.join(t.triple).join(b.profile).join(b.bin))
+}
+
+fn size_of(exe: &Path) -> Result<u64, Error> {
+    Ok(std::fs::metadata(exe).map_err(|e| format!("{}: {e}", exe.display()))?.len())
 }
 
 /// The sample configuration of a binary, from the agent itself (`generate-config`) or the
@@ -87,7 +97,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
     let mut built = Vec::new();
     for t in targets {
         let exe = build(t, &AGENT, &commit)?;
-        let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
+        let size = size_of(&exe)?;
         sizes.push(format!("{:<8} aisprint-agent {:>10} bytes ({})", t.name, size, t.note));
         if size > AGENT_MAX_BYTES {
             return Err(format!("aisprint-agent for {} is {size} bytes: over its {AGENT_MAX_BYTES} budget", t.name));
@@ -95,8 +105,7 @@ pub fn dist(targets: &[Target], controller: bool, deb: bool, wheel: bool) -> Res
         built.push((AGENT, *t, exe));
         if controller && matches!(t.name, "x86_64" | "aarch64") {
             let exe = build(t, &CONTROLLER, &commit)?;
-            let size = std::fs::metadata(&exe).map_err(|e| format!("{}: {e}", exe.display()))?.len();
-            sizes.push(format!("{:<8} aisprint       {:>10} bytes", t.name, size));
+            sizes.push(format!("{:<8} aisprint       {:>10} bytes", t.name, size_of(&exe)?));
             built.push((CONTROLLER, *t, exe));
         }
     }

@@ -85,7 +85,7 @@ fn main() -> std::process::ExitCode {
     let r = match cli.command {
         Task::Dist { targets, no_controller, no_deb, no_wheel } => {
             let chosen: Result<Vec<Target>, Error> = if targets.is_empty() {
-                Ok(targets::DEFAULT.iter().filter_map(|n| Target::by_name(n)).collect())
+                Ok(targets::ALL.to_vec())
             } else {
                 targets
                     .iter()

@@ -93,9 +93,6 @@ pub const ALL: [Target; 4] = [
     },
 ];
 
-/// What `dist` builds unless told.
-pub const DEFAULT: [&str; 4] = ["x86_64", "aarch64", "armv7", "arm"];
-
 impl Target {
     pub fn by_name(name: &str) -> Option<Target> {
         ALL.iter().copied().find(|t| t.name == name || t.triple == name)
@@ -112,10 +109,8 @@ impl Target {
         t
     }
 
-    /// The environment of a cargo build for this target: its C compiler, linker, and for a
-    /// standard library from source, the flags that link it against Debian's musl with
-    /// `unwind` (the folder holding `libunwind.a`, see [`Std::FromSource`]).
-    pub fn env(&self, unwind: Option<&std::path::Path>) -> Vec<(String, String)> {
+    /// The environment of a cargo build for this target: its C compiler, linker and archiver.
+    pub fn env(&self) -> Vec<(String, String)> {
         let under = self.triple.replace('-', "_");
         let upper = under.to_uppercase();
         let mut env = Vec::new();
@@ -128,15 +123,6 @@ impl Target {
         }
         if let Some(flags) = self.cflags {
             env.push((format!("CFLAGS_{under}"), flags.to_string()));
-        }
-        if let (Std::FromSource { .. }, Some(dir)) = (self.std, unwind) {
-            // Debian's musl and its gcc wrapper give the C runtime, not rustup's self-contained one.
-            // (With --target, these flags reach the target's crates only, not build scripts.)
-            let flags = ["-C", "link-self-contained=no", "-L", &dir.display().to_string()].join("\x1f");
-            env.push(("CARGO_ENCODED_RUSTFLAGS".into(), flags));
-            // The standard library from source needs the unstable flag; RUSTC_BOOTSTRAP lets the
-            // stable compiler take it.
-            env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
         }
         env
     }

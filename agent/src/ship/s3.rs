@@ -42,7 +42,7 @@ pub fn open(conf: &BTreeMap<String, S3Store>) -> Option<Arc<Stores>> {
 }
 
 impl Stores {
-    pub fn new(conf: BTreeMap<String, S3Store>) -> Stores {
+    fn new(conf: BTreeMap<String, S3Store>) -> Stores {
         Stores { conf, clients: Mutex::new(HashMap::new()) }
     }
 
