@@ -87,7 +87,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::GenerateConfig { node } => {
             if !aisprint_model::config::valid_name(&node) {
-                let m = format!("`{node}` is not a valid node id: use letters, digits, `-`, `_` and `.`");
+                let m = format!("`{node}` is not a valid node id: use letters, digits, `-`, `_` and `.` (not first)");
                 return Err(Failure::Refused(m));
             }
             print!("{}", aisprint_model::config::agent_template(&node));

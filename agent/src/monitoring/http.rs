@@ -103,6 +103,10 @@ pub(super) fn lines_to_records(text: &str, app: &AppState, source: &str, scale_n
     let now = now_ms() * 1_000_000;
     let mut out = Vec::with_capacity(lines.len());
     for (i, mut l) in lines.into_iter().enumerate() {
+        if let Some(message) = aisprint_ams::limits::too_many(i) {
+            refused.push(Refused { at: format!("point {}..", i + 1), message });
+            break;
+        }
         l.time_ns = l.time_ns.map(|t| t.saturating_mul(scale_ns));
         match record::from_line(l, now, &app.defaults) {
             Ok(r) => out.push(r),

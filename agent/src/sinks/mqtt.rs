@@ -19,6 +19,10 @@ use crate::ctx::Ctx;
 
 pub const MQTT_SINK: &str = "mqtt";
 
+/// Largest packet exchanged with the broker, and the largest batch payload under it.
+const MAX_PACKET: usize = 4 << 20;
+const MAX_PAYLOAD: usize = MAX_PACKET - 4096;
+
 /// Topics of a node.
 pub fn topics(prefix: &str, node: &str) -> (String, String, String) {
     (format!("{prefix}/{node}/status"), format!("{prefix}/{node}/metrics"), format!("{prefix}/{node}/backfill"))
@@ -79,7 +83,7 @@ async fn session(
     let mut opts = MqttOptions::new(format!("aisprint-agent-{}", cfg.node_id), link.host.clone(), link.port);
     opts.set_keep_alive(Duration::from_secs(10));
     // rumqttc's default is 10 KiB; a batch with every family is larger.
-    opts.set_max_packet_size(4 << 20, 4 << 20);
+    opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
     opts.set_clean_session(true);
     opts.set_last_will(LastWill::new(&status, "offline", QoS::AtLeastOnce, true));
     let (client, mut events) = AsyncClient::new(opts, WINDOW * 2 + 8);
@@ -154,7 +158,20 @@ async fn session(
             Ok(batches) => {
                 for b in batches {
                     let topic = if b.backfill { &backfill_topic } else { &live_topic };
-                    if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, payload(&b)) {
+                    let body = payload(&b);
+                    if body.len() > MAX_PAYLOAD {
+                        // Only a batch stored by an older agent can be this large; sending it
+                        // would end the session, and every next one, on it.
+                        tracing::error!(
+                            seq = b.seq,
+                            bytes = body.len(),
+                            limit = MAX_PAYLOAD,
+                            "a batch too large for MQTT: skipped on this sink"
+                        );
+                        delivery.confirm(b.seq);
+                        continue;
+                    }
+                    if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, body) {
                         tracing::warn!(error = %e, "MQTT queue full");
                         break;
                     }

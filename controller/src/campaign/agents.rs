@@ -36,15 +36,26 @@ pub(super) async fn apply(
     }
 }
 
-/// The jobs of a service whose files start with `prefix`.
-async fn jobs_of(admin: &mut AdminClient, service: &str, prefix: &str) -> Result<Vec<JobInfo>, CampaignError> {
-    Ok(admin::jobs(admin, service, 10_000).await?.into_iter().filter(|j| j.file.starts_with(prefix)).collect())
+/// The jobs of a service on `node` whose files start with `prefix` (another node's jobs of
+/// the same name are not this run's, whatever they say).
+async fn jobs_of(
+    admin: &mut AdminClient,
+    node: &str,
+    service: &str,
+    prefix: &str,
+) -> Result<Vec<JobInfo>, CampaignError> {
+    Ok(admin::jobs(admin, service, 10_000)
+        .await?
+        .into_iter()
+        .filter(|j| j.node == node && j.file.starts_with(prefix))
+        .collect())
 }
 
 /// Waits until `want` jobs of `service` whose files start with `prefix` are done, telling
 /// `progress` each count; the jobs, or `None` after `limit`.
 async fn wait_done(
     admin: &mut AdminClient,
+    node: &str,
     service: &str,
     prefix: &str,
     want: usize,
@@ -53,7 +64,7 @@ async fn wait_done(
 ) -> Result<Option<Vec<JobInfo>>, CampaignError> {
     let start = Instant::now();
     loop {
-        let jobs = jobs_of(admin, service, prefix).await?;
+        let jobs = jobs_of(admin, node, service, prefix).await?;
         let done = jobs.iter().filter(|j| j.finished > 0.0).count();
         progress(done);
         if done >= want {
@@ -78,7 +89,7 @@ pub(super) async fn warm_up(
     limit: Duration,
 ) -> Result<bool, CampaignError> {
     put(admin, node, bucket, &format!("{name}{}", u.ext), &u.encoded).await?;
-    Ok(wait_done(admin, service, name, 1, limit, |_| {}).await?.is_some())
+    Ok(wait_done(admin, node, service, name, 1, limit, |_| {}).await?.is_some())
 }
 
 /// A run being waited for: its label in progress lines, the agent running it.
@@ -107,7 +118,7 @@ pub(super) async fn wait_run(
             shown = Some(done);
         }
     };
-    let Some(jobs) = wait_done(admin, service, prefix, want, w.left, progress).await? else {
+    let Some(jobs) = wait_done(admin, w.node, service, prefix, want, w.left, progress).await? else {
         return Err(CampaignError::Failed(format!(
             "{}: {} of {want} jobs done after {}s (is agent `{}` running its services? raise --run_timeout)",
             w.label,

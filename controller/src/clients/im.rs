@@ -148,11 +148,26 @@ impl ImClient {
 
     /// The URL of an infrastructure given by its URL or its id.
     pub fn infra_url(&self, id_or_url: &str) -> String {
-        if id_or_url.starts_with("http://") || id_or_url.starts_with("https://") {
-            id_or_url.to_string()
-        } else {
-            format!("{}/infrastructures/{id_or_url}", self.base)
-        }
+        // Only the id is taken from a URL (IM's answer, infras.yaml): auth.dat goes to this
+        // client's IM and nowhere else, whatever host a URL names.
+        let id = match id_or_url.rsplit_once("/infrastructures/") {
+            Some((_, id)) => id,
+            None => id_or_url,
+        };
+        let id = id.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/');
+        let safe: String = id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        // `.` and `..` would climb out of /infrastructures: IM answers "not found" for `-`.
+        let safe = if safe.bytes().all(|b| b == b'.') { "-".to_string() } else { safe };
+        format!("{}/infrastructures/{safe}", self.base)
     }
 
     /// Creates an infrastructure from a TOSCA document without waiting for it (IM's
@@ -296,5 +311,22 @@ mod tests {
         assert!(t.contains("UnknownFieldError") && t.contains("unknown field \"image\""), "{t}");
         assert!(!t.contains("run_im.py") && !t.contains("main()"), "{t}");
         assert_eq!(error_text("plain text"), "plain text");
+    }
+    #[test]
+    fn credentials_go_to_this_im_only() {
+        let auth =
+            aisprint_tosca::im::parse_auth("id = im; type = InfrastructureManager; username = u; password = p\n")
+                .expect("auth.dat");
+        let im = ImClient::new("http://127.0.0.1:8899/im/", &auth, Duration::from_secs(1)).expect("client");
+        let want = "http://127.0.0.1:8899/im/infrastructures/abc-1";
+        assert_eq!(im.infra_url("abc-1"), want);
+        assert_eq!(im.infra_url("http://127.0.0.1:8899/im/infrastructures/abc-1"), want);
+        assert_eq!(im.infra_url("http://evil.example/infrastructures/abc-1?x=1"), want);
+        assert_eq!(
+            im.infra_url("http://evil.example/steal"),
+            "http://127.0.0.1:8899/im/infrastructures/http%3A%2F%2Fevil.example%2Fsteal"
+        );
+        assert_eq!(im.infra_url("../../x"), "http://127.0.0.1:8899/im/infrastructures/..%2F..%2Fx");
+        assert_eq!(im.infra_url(".."), "http://127.0.0.1:8899/im/infrastructures/-");
     }
 }

@@ -80,7 +80,8 @@ pub fn clusters(auth: &AuthFile) -> Result<Vec<OscarCluster>, ClusterError> {
 /// `toscarizer fdl` writes), a script that runs it.
 pub fn script_of(svc: &Service, fdl_dir: &Path) -> Result<String, ClusterError> {
     if svc.script.starts_with('/') {
-        return Ok(format!("#!/bin/sh\nexec sh {}\n", svc.script));
+        // Quoted: the path comes from the FDL, and a `;` or `$(...)` in it stays a path.
+        return Ok(format!("#!/bin/sh\nexec sh '{}'\n", svc.script.replace('\'', "'\\''")));
     }
     let path = fdl_dir.join(&svc.script);
     std::fs::read_to_string(&path).map_err(|source| ClusterError::Script { service: svc.name.clone(), path, source })

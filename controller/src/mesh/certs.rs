@@ -39,7 +39,7 @@ pub enum CertError {
         "{path} exists already; use --force to replace the mesh's certificates (every agent then needs a new one)"
     )]
     Exists { path: PathBuf },
-    #[error("`{0}` is not a valid node id: use letters, digits, `-`, `_` and `.` (1 to 64 characters)")]
+    #[error("`{0}` is not a valid node id: use letters, digits, `-`, `_` and `.` (not first) (1 to 64 characters)")]
     BadName(String),
 }
 

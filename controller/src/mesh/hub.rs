@@ -9,7 +9,6 @@
 //! drain starts only once none is.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,10 +23,12 @@ use super::qos::QosInput;
 /// Where a connected agent's commands go.
 pub type CommandSender = mpsc::Sender<Result<Command, Status>>;
 
-/// A command id unique in this controller's life (the kind, the time, a counter).
-pub fn command_id(kind: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{kind}-{}-{}", now_ms(), NEXT.fetch_add(1, Ordering::Relaxed))
+/// A command id no one can guess: the kind and 128 random bits (an answer to a command is
+/// taken only from the node it went to, and only for an id that went out).
+pub fn command_id(kind: &str) -> Result<String, HubError> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(|e| HubError::Random(e.to_string()))?;
+    Ok(format!("{kind}-{:032x}", u128::from_be_bytes(b)))
 }
 
 /// Why a command got no answer.
@@ -39,6 +40,8 @@ pub enum HubError {
     NoAnswer { node: String, timeout: Duration },
     #[error("the controller is stopping")]
     Stopping,
+    #[error("no random command id: {0}")]
+    Random(String),
 }
 
 /// Arrivals counted per cluster (files put or shipped there), with their times.
@@ -169,10 +172,13 @@ impl Hub {
         }
     }
 
-    /// Sends a command to the agent `node` (a route is followed); false when it is not
-    /// connected.
+    /// Sends a command to the agent `node` (a route is followed) and tells the QoS task
+    /// which node's answer to take; false when it is not connected.
     pub async fn send(&self, node: &str, cmd: Command) -> bool {
         let node = self.resolve(node);
+        if self.qos.send(QosInput::Expect(cmd.id.clone(), node.clone())).await.is_err() {
+            return false;
+        }
         let tx = self.commands.lock().ok().and_then(|m| m.get(&node).cloned());
         let Some(tx) = tx else { return false };
         let sent = tx.send(Ok(cmd)).await.is_ok();
@@ -202,11 +208,11 @@ impl Hub {
             }
             InFlight { hub: self, node: node.clone() }
         });
-        let id = command_id(cmd.kind());
+        let id = command_id(cmd.kind())?;
         let sent_at = std::time::Instant::now();
         // Waits from before the command goes, so that a quick answer is not missed.
         let (tx, rx) = oneshot::channel();
-        self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| HubError::Stopping)?;
+        self.qos.send(QosInput::AwaitResult(id.clone(), node.clone(), tx)).await.map_err(|_| HubError::Stopping)?;
         let answer = tokio::time::timeout(timeout, async {
             if !self.send(&node, cmd.to_wire(id)).await {
                 return Err(HubError::NotConnected(cluster.to_string()));

@@ -27,8 +27,16 @@ use tokio_util::task::TaskTracker;
 use super::config::QosSetup;
 use super::MeshError;
 
-/// Series kept for `/metrics` at most (host and custom metrics, latest value each).
+/// Series kept for `/metrics` at most (host and custom metrics, latest value each), and the
+/// bytes of their names and labels.
 const MAX_SERIES: usize = 100_000;
+const MAX_SERIES_BYTES: usize = 64 << 20;
+
+/// A series' labels, shared by the fields of a point.
+type Labels = Arc<[(String, String)]>;
+
+/// Agents' checks and throughputs kept at most.
+const MAX_CHECKS: usize = 10_000;
 
 /// Batches waiting for the QoS task at most.
 pub const QUEUE: usize = 65_536;
@@ -51,12 +59,18 @@ pub enum QosInput {
     Jobs(String, usize, oneshot::Sender<Vec<JobInfo>>),
     /// An agent's answer to a command (its id).
     CommandResult(String, oneshot::Sender<CommandResultReply>),
-    /// The answer to a command, sent when it arrives (at once when it already has).
-    AwaitResult(String, oneshot::Sender<CommandResultReply>),
+    /// The answer to a command, sent when it arrives (at once when it already has): its id,
+    /// the node it went to.
+    AwaitResult(String, String, oneshot::Sender<CommandResultReply>),
+    /// A command (its id) went to a node: only that node's answer is taken.
+    Expect(String, String),
 }
 
 /// Agents' answers to commands kept.
 const RESULTS_KEPT: usize = 1_000;
+
+/// Commands whose answer is awaited (id -> node) at most; the oldest are forgotten.
+const EXPECTED_KEPT: usize = 100_000;
 
 /// Service jobs kept for `aisprint oscar jobs|logs`.
 pub const JOBS_KEPT: usize = 10_000;
@@ -70,13 +84,22 @@ struct Task {
     throughput: BTreeMap<(String, String), ThroughputState>,
     events: VecDeque<QosEvent>,
     /// (metric name, labels) -> latest value: host metrics and custom metrics of every node.
-    gauges: BTreeMap<(String, Vec<(String, String)>), f64>,
+    /// The labels of one point are shared by its fields.
+    gauges: BTreeMap<(String, Labels), f64>,
+    gauge_bytes: usize,
+    /// Series, checks and throughputs not kept because a limit was reached.
+    dropped: u64,
     /// The latest jobs of the agents' services.
     jobs: VecDeque<JobInfo>,
     /// Command id -> the agent's answer, the latest last.
     results: VecDeque<(String, CommandResultReply)>,
     /// Command id -> who waits for its answer (files shipped between agents).
     waiters: HashMap<String, oneshot::Sender<CommandResultReply>>,
+    /// Command id -> the node it went to, in the order they went.
+    expected: HashMap<String, String>,
+    expected_order: VecDeque<String>,
+    /// Answers refused: from another node than the command's, or to no command sent.
+    forged: u64,
     /// Where violations are passed on (SPACE4AI-R): who notified, and the AMS body.
     notify: Option<mpsc::Sender<(String, serde_json::Value)>>,
 }
@@ -116,9 +139,14 @@ pub fn start(
         throughput: BTreeMap::new(),
         events: VecDeque::new(),
         gauges: BTreeMap::new(),
+        gauge_bytes: 0,
+        dropped: 0,
         jobs: VecDeque::new(),
         results: VecDeque::new(),
         waiters: HashMap::new(),
+        expected: HashMap::new(),
+        expected_order: VecDeque::new(),
+        forged: 0,
         notify,
     };
     if let Some(s) = setup {
@@ -180,17 +208,31 @@ impl Task {
             QosInput::CommandResult(id, tx) => {
                 let _ = tx.send(self.result(&id).cloned().unwrap_or_default());
             }
-            QosInput::AwaitResult(id, tx) => match self.result(&id) {
-                Some(r) => {
-                    let _ = tx.send(r.clone());
+            QosInput::Expect(id, node) => self.expect(id, node),
+            QosInput::AwaitResult(id, node, tx) => {
+                self.expect(id.clone(), node);
+                match self.result(&id) {
+                    Some(r) => {
+                        let _ = tx.send(r.clone());
+                    }
+                    None => {
+                        // Waiters that gave up are forgotten here.
+                        self.waiters.retain(|_, w| !w.is_closed());
+                        self.waiters.insert(id, tx);
+                    }
                 }
-                None => {
-                    // Waiters that gave up are forgotten here.
-                    self.waiters.retain(|_, w| !w.is_closed());
-                    self.waiters.insert(id, tx);
-                }
-            },
+            }
         }
+    }
+
+    fn expect(&mut self, id: String, node: String) {
+        if self.expected.len() >= EXPECTED_KEPT {
+            if let Some(old) = self.expected_order.pop_front() {
+                self.expected.remove(&old);
+            }
+        }
+        self.expected_order.push_back(id.clone());
+        self.expected.insert(id, node);
     }
 
     /// The latest answer to a command, if it came.
@@ -237,8 +279,12 @@ impl Task {
                     check_unix_ms: ms,
                 };
                 let key = (node.to_string(), name, path);
-                if self.agent_checks.get(&key).is_none_or(|old| old.check_unix_ms <= ms) {
-                    self.agent_checks.insert(key, st);
+                match self.agent_checks.get(&key) {
+                    Some(old) if old.check_unix_ms > ms => {}
+                    None if self.agent_checks.len() >= MAX_CHECKS => self.dropped += 1,
+                    _ => {
+                        self.agent_checks.insert(key, st);
+                    }
                 }
             }
             "throughput" => {
@@ -249,7 +295,12 @@ impl Task {
                     per_second: p.fields.get("throughput").copied().unwrap_or_default(),
                     check_unix_ms: ms,
                 };
-                self.throughput.insert((node.to_string(), component), st);
+                let key = (node.to_string(), component);
+                if self.throughput.len() < MAX_CHECKS || self.throughput.contains_key(&key) {
+                    self.throughput.insert(key, st);
+                } else {
+                    self.dropped += 1;
+                }
             }
             "oscar_job" => {
                 let f = |k: &str| p.fields.get(k).copied().unwrap_or_default();
@@ -275,6 +326,14 @@ impl Task {
             }
             Reply::MEASUREMENT => {
                 let Some(r) = Reply::from_point(&p) else { return };
+                if self.expected.get(&r.command).map(String::as_str) != Some(node) {
+                    self.forged += 1;
+                    if self.forged < 20 || self.forged.is_power_of_two() {
+                        tracing::warn!(%node, command = %r.command, refused = self.forged,
+                            "an answer to a command that did not go to this node: ignored");
+                    }
+                    return;
+                }
                 if self.results.len() == RESULTS_KEPT {
                     self.results.pop_front();
                 }
@@ -304,10 +363,20 @@ impl Task {
                 let mut labels: Vec<(String, String)> = vec![("node".into(), node.to_string())];
                 labels.extend(p.tags.iter().filter(|(k, _)| k.as_str() != "node").map(|(k, v)| (k.clone(), v.clone())));
                 labels.sort();
+                let label_bytes: usize = labels.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
+                let labels: Labels = labels.into();
                 for (f, v) in &p.fields {
                     let key = (format!("aisprint_{family}_{m}_{f}"), labels.clone());
-                    if self.gauges.len() < MAX_SERIES || self.gauges.contains_key(&key) {
+                    if let Some(slot) = self.gauges.get_mut(&key) {
+                        *slot = *v;
+                        continue;
+                    }
+                    let bytes = key.0.len() + label_bytes + 64;
+                    if self.gauges.len() < MAX_SERIES && self.gauge_bytes + bytes <= MAX_SERIES_BYTES {
+                        self.gauge_bytes += bytes;
                         self.gauges.insert(key, *v);
+                    } else {
+                        self.dropped += 1;
                     }
                 }
             }
@@ -427,6 +496,15 @@ impl Task {
                 "Notifications among the last 100 kept.",
                 Type::Gauge,
                 [("source", s)],
+                n as f64,
+            );
+        }
+        for (reason, n) in [("limit", self.dropped), ("forged_answer", self.forged)] {
+            e.add(
+                "aisprint_qos_refused_total",
+                "Points not kept: over a limit (series, checks), or an answer from a node the command did not go to.",
+                Type::Counter,
+                [("reason", reason)],
                 n as f64,
             );
         }

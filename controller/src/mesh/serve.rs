@@ -290,6 +290,7 @@ impl AgentService for Mesh {
                 r.cluster
             )),
             HubError::Stopping => Status::unavailable("stopping"),
+            HubError::Random(e) => Status::internal(e),
         })?;
         if !answer.ok && answer.transient {
             // Not stored, but it may be later (the receiver's disk): the sender keeps it.
@@ -335,7 +336,7 @@ impl AdminService for Mesh {
         let r = req.into_inner();
         // Only commands the agents know go out, with payloads of their shape.
         let cmd = AgentCommand::parse(&r.kind, &r.payload_json).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let id = command_id(cmd.kind());
+        let id = command_id(cmd.kind()).map_err(|e| Status::internal(e.to_string()))?;
         let sent = self.hub.send(&r.node_id, cmd.to_wire(id.clone())).await;
         if sent && matches!(cmd, AgentCommand::BucketPut(_)) {
             self.hub.arrived(&r.node_id);

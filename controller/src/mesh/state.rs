@@ -141,7 +141,7 @@ impl State {
                         Some(a) => {
                             let (boot, server_ms, mono) = a.value();
                             if boot == b.boot_id {
-                                server_ms + (b.monotonic_ms as i64 - mono as i64)
+                                server_ms.saturating_add((b.monotonic_ms as i64).saturating_sub(mono as i64))
                             } else {
                                 b.wall_time_unix_ms
                             }

@@ -866,7 +866,7 @@ async fn oscar_apply_deploys_an_fdl_to_a_cluster_named_in_auth_dat() {
     {
         let s = lock(&state);
         let svc = s.services.get("capture").expect("created");
-        assert_eq!(svc["script"], "#!/bin/sh\nexec sh /opt/capture/script.sh\n");
+        assert_eq!(svc["script"], "#!/bin/sh\nexec sh '/opt/capture/script.sh'\n");
         assert_eq!(svc["enable_sgx"], true);
         assert_eq!(svc["cpu"], "0.5");
         assert_eq!(svc["output"][0]["storage_provider"], "minio.oscar-cluster-abcd1234");

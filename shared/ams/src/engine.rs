@@ -25,6 +25,14 @@ use aisprint_model::app::qos::QosConstraints;
 
 /// Sessions kept per component at most (the oldest go first, counted).
 pub const MAX_SESSIONS: usize = 200_000;
+/// Components followed at most; records of others are counted, not kept.
+pub const MAX_COMPONENTS: usize = 1_000;
+/// Drift watches at most.
+pub const MAX_WATCHES: usize = 100;
+/// Series (a measurement's field and a set of tags) followed for alerts and drift, all
+/// together, at most; and the bytes of their names.
+pub const MAX_SERIES_TOTAL: usize = 50_000;
+pub const MAX_SERIES_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,9 +163,21 @@ impl Component {
         }
     }
 
-    /// Forgets sessions that ended before `oldest`, and the oldest beyond the cap.
-    fn expire(&mut self, oldest: f64) -> u64 {
+    /// Forgets sessions that ended before `oldest`, the oldest beyond the cap, and those said
+    /// to end after `newest` (a clock or unit that far off would keep them for ever).
+    fn expire(&mut self, oldest: f64, newest: f64) -> u64 {
         let mut dropped = 0;
+        while let Some(entry) = self.order.last_entry() {
+            let (end, n) = *entry.key();
+            if end <= end_key(newest) {
+                break;
+            }
+            let s = entry.remove();
+            if self.sessions.get(&s).is_some_and(|a| a.latest == n) {
+                self.sessions.remove(&s);
+                dropped += 1;
+            }
+        }
         loop {
             let over = self.order.len() > MAX_SESSIONS;
             let Some(entry) = self.order.first_entry() else { break };
@@ -192,7 +212,7 @@ impl Component {
 
 struct Watch {
     component: String,
-    detectors: HashMap<String, PageHinkley>,
+    detectors: HashMap<Arc<str>, PageHinkley>,
 }
 
 /// The latest value of a series: (value, sample time, arrival time).
@@ -201,13 +221,35 @@ type Latest = (f64, f64, f64);
 /// Series kept per (measurement, field) for alerts and drift at most.
 const MAX_SERIES: usize = 1_000;
 
-/// A series' name: its tags, sorted (`camera=door,site=a`).
-fn series(tags: &BTreeMap<String, String>) -> String {
+/// A series' name: its tags, sorted (`camera=door,site=a`); one allocation shared by every
+/// field of a sample.
+fn series(tags: &BTreeMap<String, String>) -> Arc<str> {
     tags.iter()
         .filter(|(k, _)| k.as_str() != "component_name")
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
+        .into()
+}
+
+/// What the series of the engine hold, against [`MAX_SERIES_TOTAL`] and [`MAX_SERIES_BYTES`].
+#[derive(Debug, Default)]
+struct Budget {
+    series: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    /// Takes room for one more series named `name` (its key's bytes too), if there is any.
+    fn take(&mut self, name: &str, key: &(String, String)) -> bool {
+        let bytes = name.len() + key.0.len() + key.1.len() + 64;
+        if self.series >= MAX_SERIES_TOTAL || self.bytes + bytes > MAX_SERIES_BYTES {
+            return false;
+        }
+        self.series += 1;
+        self.bytes += bytes;
+        true
+    }
 }
 
 /// Counters of the engine.
@@ -218,6 +260,10 @@ pub struct Counters {
     pub checks: u64,
     pub notifications: u64,
     pub sessions_dropped: u64,
+    /// Series, components and watches not followed because a limit was reached.
+    pub series_dropped: u64,
+    pub components_dropped: u64,
+    pub watches_dropped: u64,
 }
 
 pub struct Engine {
@@ -232,7 +278,8 @@ pub struct Engine {
     alerts: Vec<(AlertRule, f64)>,
     components: HashMap<String, Component>,
     /// (measurement, field) -> series (tags) -> (value, sample time, arrival time), the latest.
-    last: HashMap<(String, String), HashMap<String, Latest>>,
+    last: HashMap<(String, String), HashMap<Arc<str>, Latest>>,
+    budget: Budget,
     /// (measurement, field) -> the component that asked, and a detector per series (tags).
     watches: HashMap<(String, String), Watch>,
     next_check: Option<f64>,
@@ -317,6 +364,7 @@ impl Engine {
             alerts: monitoring.alerts.iter().map(|a| (a.clone(), 0.0)).collect(),
             components: HashMap::new(),
             last: HashMap::new(),
+            budget: Budget::default(),
             watches: HashMap::new(),
             next_check: None,
             statuses: Vec::new(),
@@ -348,7 +396,13 @@ impl Engine {
     /// An execution record; `node` is where it ran (the controller passes the batch's node).
     pub fn observe_execution(&mut self, e: &Execution, node: &str) {
         self.counters.executions += 1;
-        self.components.entry(e.component.clone()).or_default().add(e, node);
+        if let Some(c) = self.components.get_mut(&e.component) {
+            c.add(e, node);
+        } else if self.components.len() < MAX_COMPONENTS {
+            self.components.entry(e.component.clone()).or_default().add(e, node);
+        } else {
+            self.counters.components_dropped += 1;
+        }
     }
 
     /// A metric value (host or custom), for alerts and drift watches. A sample stamped in the
@@ -365,17 +419,20 @@ impl Engine {
                 let n = w.detectors.len();
                 let det = match w.detectors.get_mut(&name_of_series) {
                     Some(d) => Some(d),
-                    None if n < MAX_SERIES => {
+                    None if n < MAX_SERIES && self.budget.take(&name_of_series, &key) => {
                         Some(w.detectors.entry(name_of_series.clone()).or_insert_with(|| PageHinkley::new(p)))
                     }
-                    None => None,
+                    None => {
+                        self.counters.series_dropped += 1;
+                        None
+                    }
                 };
                 if let Some(d) = det.and_then(|d| d.update(*v)) {
                     let name = format!("{}.{}", s.measurement, field);
                     let mut b = body("drift_alert", &name, *v, now);
                     if let serde_json::Value::Object(m) = &mut b {
                         m.insert("component".into(), w.component.clone().into());
-                        m.insert("series".into(), name_of_series.clone().into());
+                        m.insert("series".into(), (*name_of_series).into());
                         m.insert("reference_mean".into(), d.reference_mean.into());
                         m.insert("direction".into(), if d.increase { "increase" } else { "decrease" }.into());
                     }
@@ -383,15 +440,17 @@ impl Engine {
                     out.push(Notification { url: None, body: b });
                 }
             }
-            let all = self.last.entry(key).or_default();
-            let room = all.len() < MAX_SERIES;
-            match all.get_mut(&name_of_series) {
-                Some(slot) if slot.1 > t => {}
-                Some(slot) => *slot = (*v, t, now),
-                None if room => {
-                    all.insert(name_of_series.clone(), (*v, t, now));
+            if let Some(slot) = self.last.get_mut(&key).and_then(|all| all.get_mut(&name_of_series)) {
+                if slot.1 <= t {
+                    *slot = (*v, t, now);
                 }
-                None => {}
+                continue;
+            }
+            let room = self.last.get(&key).map_or(0, HashMap::len) < MAX_SERIES;
+            if room && self.budget.take(&name_of_series, &key) {
+                self.last.entry(key).or_default().insert(name_of_series.clone(), (*v, t, now));
+            } else {
+                self.counters.series_dropped += 1;
             }
         }
         out
@@ -399,9 +458,15 @@ impl Engine {
 
     /// Starts watching a metric field for drift (idempotent).
     pub fn watch(&mut self, w: &DriftWatch) {
-        self.watches
-            .entry((w.metric.clone(), w.field.clone()))
-            .or_insert_with(|| Watch { component: w.component.clone(), detectors: HashMap::new() });
+        let key = (w.metric.clone(), w.field.clone());
+        if self.watches.contains_key(&key) {
+            return;
+        }
+        if self.watches.len() >= MAX_WATCHES {
+            self.counters.watches_dropped += 1;
+            return;
+        }
+        self.watches.insert(key, Watch { component: w.component.clone(), detectors: HashMap::new() });
     }
 
     /// Drift watches: (metric, field, drifts detected over all its series).
@@ -458,7 +523,7 @@ impl Engine {
             if let Some(all) = self.last.get(&(rule.metric.clone(), rule.field.clone())) {
                 // Any series of the metric (one disk, one camera) that fires; one notification
                 // per rule and check, naming the series.
-                let mut firing: Vec<(&String, f64)> = all
+                let mut firing: Vec<(&Arc<str>, f64)> = all
                     .iter()
                     .filter(|(_, (v, _, arrived))| now - arrived <= lookback && rule.threshold.fires(*v))
                     .map(|(k, (v, _, _))| (k, *v))
@@ -467,7 +532,7 @@ impl Engine {
                 if let Some((series, v)) = firing.first() {
                     let mut b = body(rule.kind.key(), &rule.name, *v, now);
                     if let (serde_json::Value::Object(m), false) = (&mut b, series.is_empty()) {
-                        m.insert("series".into(), (*series).clone().into());
+                        m.insert("series".into(), series.to_string().into());
                     }
                     notes.push(Notification { url: rule.url.clone(), body: b });
                 }
@@ -480,8 +545,9 @@ impl Engine {
     fn check_constraints(&mut self, now: f64, notes: &mut Vec<Notification>, samples: &mut Vec<Sample>) {
         let oldest = now - self.retention_s;
         for c in self.components.values_mut() {
-            self.counters.sessions_dropped += c.expire(oldest);
+            self.counters.sessions_dropped += c.expire(oldest, now + self.retention_s);
         }
+        self.components.retain(|_, c| !c.order.is_empty());
         let from = now - self.window_s;
         let mut statuses = Vec::with_capacity(self.constraints.len());
         for c in &self.constraints {

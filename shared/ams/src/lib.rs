@@ -8,6 +8,7 @@
 pub mod dashboards;
 pub mod drift;
 pub mod engine;
+pub mod limits;
 pub mod line;
 pub mod prometheus;
 pub mod record;

@@ -64,8 +64,22 @@ impl Exposition {
     ) {
         let metric = name(metric);
         let mut line = metric.clone();
-        let labels: Vec<String> =
-            labels.into_iter().map(|(k, v)| format!("{}=\"{}\"", label_name(k), escape(v))).collect();
+        // Two keys that clean up to one name (`a.b`, `a_b`) would make the whole scrape
+        // invalid: the second gets a suffix.
+        let mut seen = std::collections::HashSet::new();
+        let labels: Vec<String> = labels
+            .into_iter()
+            .map(|(k, v)| {
+                let base = label_name(k);
+                let mut n = base.clone();
+                let mut i = 2;
+                while !seen.insert(n.clone()) {
+                    n = format!("{base}_{i}");
+                    i += 1;
+                }
+                format!("{n}=\"{}\"", escape(v))
+            })
+            .collect();
         if !labels.is_empty() {
             let _ = write!(line, "{{{}}}", labels.join(","));
         }
@@ -101,10 +115,11 @@ mod tests {
         e.add("aisprint_custom_masks-count", "a metric", Type::Gauge, [("node", "n\"1"), ("x.y", "a\nb")], 3.0);
         e.add("aisprint_custom_masks-count", "a metric", Type::Gauge, [("node", "n2")], 1.5);
         e.add("9lives", "c", Type::Counter, [], f64::NAN);
+        e.add("dup", "d", Type::Gauge, [("a.b", "1"), ("a_b", "2"), ("a:b", "3")], 1.0);
         let t = e.render();
         assert_eq!(
             t,
-            "# HELP _9lives c\n# TYPE _9lives counter\n_9lives NaN\n# HELP aisprint_custom_masks_count a metric\n# TYPE aisprint_custom_masks_count gauge\naisprint_custom_masks_count{node=\"n\\\"1\",x_y=\"a\\nb\"} 3\naisprint_custom_masks_count{node=\"n2\"} 1.5\n"
+            "# HELP _9lives c\n# TYPE _9lives counter\n_9lives NaN\n# HELP aisprint_custom_masks_count a metric\n# TYPE aisprint_custom_masks_count gauge\naisprint_custom_masks_count{node=\"n\\\"1\",x_y=\"a\\nb\"} 3\naisprint_custom_masks_count{node=\"n2\"} 1.5\n# HELP dup d\n# TYPE dup gauge\ndup{a_b=\"1\",a_b_2=\"2\",a_b_3=\"3\"} 1\n"
         );
     }
 }

@@ -171,14 +171,19 @@ pub struct Defaults {
     pub cluster: String,
 }
 
-/// Parses a JSON body `{"records": [...]}`; each record is checked on its own.
+/// Parses a JSON body `{"records": [...]}`; each record is checked on its own, against the
+/// [limits](super::limits) too.
 pub fn from_json(text: &[u8], d: &Defaults) -> Result<(Vec<Record>, Vec<Refused>), Refused> {
     let body: Body = serde_json::from_slice(text)
         .map_err(|e| Refused { at: "body".into(), message: format!("expected {{\"records\": [...]}} in JSON: {e}") })?;
     let mut ok = Vec::with_capacity(body.records.len());
     let mut refused = Vec::new();
     for (i, r) in body.records.iter().enumerate() {
-        match one_json(r, d) {
+        if let Some(message) = super::limits::too_many(i) {
+            refused.push(Refused { at: format!("records[{i}..]"), message });
+            break;
+        }
+        match one_json(r, d).and_then(|r| super::limits::check(&r).map(|()| r)) {
             Ok(r) => ok.push(r),
             Err(message) => refused.push(Refused { at: format!("records[{i}]"), message }),
         }
@@ -310,12 +315,16 @@ pub fn from_line(l: Line, now_ns: i64, d: &Defaults) -> Result<Record, String> {
         if e.resource.is_empty() {
             e.resource = d.resource.clone();
         }
-        return Ok(Record::Execution(e));
+        let r = Record::Execution(e);
+        super::limits::check(&r)?;
+        return Ok(r);
     }
     if fields.is_empty() {
         return Err(format!("`{}`: no numeric field", l.measurement));
     }
-    Ok(Record::Metric(Sample { measurement: l.measurement, tags, fields, time_ns: l.time_ns.unwrap_or(now_ns) }))
+    let r = Record::Metric(Sample { measurement: l.measurement, tags, fields, time_ns: l.time_ns.unwrap_or(now_ns) });
+    super::limits::check(&r)?;
+    Ok(r)
 }
 
 #[cfg(test)]

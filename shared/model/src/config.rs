@@ -272,12 +272,10 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
     let mut out = Diagnostics::new();
     let c = &doc.value;
     if !valid_name(&c.node_id) {
-        out.push(
-            doc.error(
-                "node_id",
-                format!("`{}`: use letters, digits, `-`, `_` and `.` (1 to 64 characters)", c.node_id),
-            ),
-        );
+        out.push(doc.error(
+            "node_id",
+            format!("`{}`: use letters, digits, `-`, `_` and `.` (not first) (1 to 64 characters)", c.node_id),
+        ));
     }
     check_address(doc, &mut out, "controller.address", &c.controller.address, c.controller.insecure);
     if !c.controller.insecure {
@@ -631,7 +629,11 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
 
 /// A node id, as used in certificates, topics and keys.
 pub fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    // Names become folder and file names: `.`, `..` and hidden names are refused.
+    !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('.')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 fn check_address<T>(doc: &YamlDoc<T>, out: &mut Diagnostics, key: &str, addr: &str, insecure: bool) {
@@ -701,4 +703,17 @@ backfill:
 "#,
         families = FAMILIES.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_never_leave_their_folder() {
+        for ok in ["edge", "rpi-1", "minio.a", "a..b", "x_y"] {
+            assert!(super::valid_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", ".hidden", "../x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(!super::valid_name(bad), "{bad}");
+        }
+    }
 }

@@ -110,9 +110,10 @@ pub fn validate(doc: &YamlDoc<Fdl>) -> Diagnostics {
         for (cluster, s) in m {
             let key = format!("functions.oscar[{i}].{cluster}");
             if !crate::config::valid_name(&s.name) {
-                out.push(
-                    doc.error(format!("{key}.name"), format!("`{}`: use letters, digits, `-`, `_` and `.`", s.name)),
-                );
+                out.push(doc.error(
+                    format!("{key}.name"),
+                    format!("`{}`: use letters, digits, `-`, `_` and `.` (not first)", s.name),
+                ));
             }
             if s.script.trim().is_empty() {
                 out.push(doc.error(format!("{key}.script"), "empty: the script run for each input file"));

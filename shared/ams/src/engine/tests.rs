@@ -177,3 +177,43 @@ fn sessions_are_bounded() {
     assert_eq!(e.counters.sessions_dropped, 10);
     assert_eq!(e.statuses()[0].sessions, MAX_SESSIONS);
 }
+
+#[test]
+fn remote_input_cannot_grow_the_engine_without_bound() {
+    let mut e = engine(Scope::Node);
+    e.tick(1000.0);
+    // Components: the first MAX_COMPONENTS are followed, the rest counted.
+    for i in 0..(MAX_COMPONENTS + 5) {
+        e.observe_execution(&exec(&format!("x{i}"), "s", 1000.0, 1001.0), "");
+    }
+    assert_eq!(e.counters.components_dropped, 5);
+    // A session said to end in the year 3000 does not stay for ever; a component without
+    // sessions goes.
+    e.observe_execution(&exec("x0", "future", 1000.0, 32_503_680_000.0), "");
+    e.tick(1010.0);
+    assert_eq!(e.counters.sessions_dropped, 1);
+    assert_eq!(e.components["x0"].sessions.len(), 1);
+    e.tick(1000.0 + 2.0 * 3600.0);
+    assert!(e.components.is_empty());
+    // Watches.
+    for i in 0..(MAX_WATCHES + 3) {
+        e.watch(&DriftWatch { component: "c".into(), metric: format!("m{i}"), field: "v".into() });
+    }
+    assert_eq!((e.watches().len(), e.counters.watches_dropped), (MAX_WATCHES, 3));
+    // Series: every new set of tags is a new series, each field a new key; the engine stops
+    // at its budget, and one sample's tags are kept once for all its fields.
+    let big = "x".repeat(1000);
+    for i in 0..2_000 {
+        let s = Sample {
+            measurement: format!("m{i}"),
+            tags: (0..16).map(|t| (format!("t{t}"), big.clone())).collect(),
+            fields: (0..256).map(|f| (format!("f{f}"), 1.0)).collect(),
+            time_ns: 1,
+        };
+        e.observe_metric(&s, 1011.0);
+    }
+    assert!(e.budget.bytes <= MAX_SERIES_BYTES && e.budget.series <= MAX_SERIES_TOTAL);
+    assert!(e.counters.series_dropped > 0);
+    let names: HashSet<*const u8> = e.last.values().flat_map(|m| m.keys().map(|k| k.as_ptr())).collect();
+    assert!(names.len() * 256 <= e.budget.series + 256, "one name per sample: {}", names.len());
+}
