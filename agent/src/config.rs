@@ -20,16 +20,23 @@ pub struct Loaded {
     pub agent: AgentConfig,
     /// The `monitoring` section's files (None without the section).
     pub monitoring: Option<monitoring::Setup>,
+    /// The `mqtt` section's TLS files and password, read.
+    pub mqtt: Option<crate::sinks::mqtt_tls::Ready>,
     /// The services of this node: the configured FDLs' and those applied before.
     #[cfg(feature = "services")]
-    pub services: Vec<services::Prepared>,
+    pub services: services::fdl::Found,
 }
 
 impl Loaded {
     /// Reads the files of a configuration whose paths are already resolved.
     pub fn from_config(agent: AgentConfig) -> Result<Loaded, AgentError> {
         let monitoring = monitoring::Setup::load(&agent)?;
+        let mqtt = match &agent.mqtt {
+            Some(m) => Some(crate::sinks::mqtt_tls::prepare("agent.yaml", m).map_err(AgentError::Invalid)?),
+            None => None,
+        };
         Ok(Loaded {
+            mqtt,
             #[cfg(feature = "services")]
             services: services::load(&agent)?,
             agent,
@@ -64,6 +71,10 @@ pub fn read(path: &Path) -> Result<AgentConfig, AgentError> {
     let resolve = |x: &mut String| *x = base.join(&*x).display().to_string();
     [&mut c.controller.ca, &mut c.controller.cert, &mut c.controller.key].into_iter().flatten().for_each(resolve);
     resolve(&mut c.buffer.path);
+    if let Some(m) = &mut c.mqtt {
+        let t = m.tls.iter_mut().flat_map(|t| [&mut t.ca, &mut t.cert, &mut t.key]).flatten();
+        t.chain(m.password_file.iter_mut()).for_each(resolve);
+    }
     if let Some(m) = &mut c.monitoring {
         m.qos_constraints
             .iter_mut()

@@ -93,22 +93,30 @@ async fn start(ctx: &Ctx, cfg: Loaded) -> Result<(), AgentError> {
     let Loaded {
         agent: a,
         monitoring: setup,
+        mqtt: mqtt_ready,
         #[cfg(feature = "services")]
-            services: prepared,
+            services: found,
     } = cfg;
+    #[cfg(feature = "services")]
+    services::fdl::set_aside(&services::state_dir(&a), &found.broken);
     let monitor = match setup {
         Some(setup) => Some(monitoring::start(ctx, setup).await?),
         None => None,
     };
     #[cfg(feature = "services")]
-    let commands = start_services(ctx, &a, prepared, monitor.as_ref().map(|m| format!("http://{}", m.http))).await?;
+    let commands =
+        start_services(ctx, &a, found.services, monitor.as_ref().map(|m| format!("http://{}", m.http))).await?;
+    #[cfg(feature = "services")]
+    let declared = found.declared;
+    #[cfg(not(feature = "services"))]
+    let declared = grpc::Declared::default();
     // Built without services: agent.yaml's `services` was refused when it was read.
     #[cfg(not(feature = "services"))]
     let commands = None;
     ctx.tasks.spawn(collect::run(ctx.clone(), a.collection.clone(), monitor.map(|m| m.input)));
-    ctx.tasks.spawn(grpc::run(ctx.clone(), a.clone(), commands));
-    if let Some(m) = a.mqtt.clone() {
-        ctx.tasks.spawn(mqtt::run(ctx.clone(), a.clone(), m));
+    ctx.tasks.spawn(grpc::run(ctx.clone(), a.clone(), commands, declared));
+    if let (Some(m), Some(ready)) = (a.mqtt.clone(), mqtt_ready) {
+        ctx.tasks.spawn(mqtt::run(ctx.clone(), a.clone(), m, ready));
     }
     Ok(())
 }

@@ -13,7 +13,11 @@ pub fn render(s: &Snapshot) -> String {
     let c = &s.counters;
     for (m, help, v) in [
         ("aisprint_records_accepted_total", "Records accepted and stored.", s.accepted),
-        ("aisprint_records_refused_total", "Malformed records refused.", s.refused),
+        (
+            "aisprint_records_refused_total",
+            "Records refused: malformed, over a limit (docs/security.md), or under a reserved name.",
+            s.refused,
+        ),
         ("aisprint_records_failed_total", "Records that could not be stored (buffer full or failing).", s.failed),
         ("aisprint_executions_total", "Execution records evaluated.", c.executions),
         ("aisprint_checks_total", "Constraint checks run.", c.checks),

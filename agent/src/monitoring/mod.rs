@@ -143,6 +143,7 @@ pub async fn start(ctx: &Ctx, setup: Setup) -> Result<Monitor, AgentError> {
         counters: counters.clone(),
         host: Vec::new(),
         custom: BTreeMap::new(),
+        custom_bytes: 0,
         last_check_s: 0.0,
         deferred: Vec::new(),
     };

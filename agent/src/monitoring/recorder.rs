@@ -60,8 +60,16 @@ pub struct Snapshot {
     pub last_check_seconds: f64,
 }
 
-/// Custom metric series kept for /metrics at most.
+/// Custom metric series kept for /metrics at most, and their bytes (names, tags, fields).
 const MAX_CUSTOM_SERIES: usize = 10_000;
+const MAX_CUSTOM_BYTES: usize = 16 << 20;
+
+/// What a sample holds, about.
+fn sample_bytes(s: &Sample) -> usize {
+    s.measurement.len()
+        + s.tags.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>()
+        + s.fields.keys().map(|k| k.len() + 40).sum::<usize>()
+}
 
 /// Records stored per commit at most.
 const MAX_GROUP: usize = 20_000;
@@ -76,6 +84,7 @@ pub(super) struct Recorder {
     pub(super) host: Vec<Point>,
     /// Latest custom metric per (measurement, tags), for /metrics.
     pub(super) custom: BTreeMap<(String, Vec<(String, String)>), Sample>,
+    pub(super) custom_bytes: usize,
     /// How long the last constraint check took.
     pub(super) last_check_s: f64,
     /// Notifications raised outside a record group, sent with the next check's.
@@ -190,7 +199,14 @@ impl Recorder {
                     Record::Metric(s) => {
                         notes.extend(self.engine.observe_metric(s, now));
                         let key = (s.measurement.clone(), s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-                        if self.custom.len() < MAX_CUSTOM_SERIES || self.custom.contains_key(&key) {
+                        let n = sample_bytes(s);
+                        if let Some(old) = self.custom.get_mut(&key) {
+                            self.custom_bytes = self.custom_bytes.saturating_sub(sample_bytes(old)) + n;
+                            *old = s.clone();
+                        } else if self.custom.len() < MAX_CUSTOM_SERIES && self.custom_bytes + 2 * n <= MAX_CUSTOM_BYTES
+                        {
+                            // Twice: the key holds the name and tags again.
+                            self.custom_bytes += 2 * n;
                             self.custom.insert(key, s.clone());
                         }
                     }

@@ -12,6 +12,7 @@ use aisprint_model::oscar::{self, Fdl, Service};
 use aisprint_model::yaml;
 
 use crate::error::AgentError;
+use crate::sinks::grpc::Declared;
 
 /// A service ready to run here.
 #[derive(Debug, Clone)]
@@ -41,21 +42,16 @@ pub enum Output {
     S3 { provider: String, bucket: String },
 }
 
-/// The cluster a storage provider names when it is not this one (`minio.<cluster>`,
-/// `s3.<cluster>`; `minio.default` and this cluster's own are local).
-pub fn remote_cluster<'a>(provider: &'a str, own: &str) -> Option<&'a str> {
-    let (kind, cluster) = provider.split_once('.')?;
-    (matches!(kind, "minio" | "s3")
-        && cluster != "default"
-        && cluster != own
-        && aisprint_model::config::valid_name(cluster))
-    .then_some(cluster)
-}
+pub use aisprint_model::oscar::remote_cluster;
 
 /// The services of this node from the FDL files, checked (file and key in every error): the
 /// configured files, and those the controller applied before (kept under the state folder).
-pub fn load(cfg: &AgentConfig) -> Result<Vec<Prepared>, AgentError> {
-    let Some(s) = &cfg.services else { return Ok(Vec::new()) };
+/// A configured file that is wrong stops the agent; an applied one that is torn or wrong
+/// (a power cut while it was written, a disk error) is said in the log and returned apart,
+/// for `run` to set aside: the agent starts without it until the controller applies it again.
+pub fn load(cfg: &AgentConfig) -> Result<Found, AgentError> {
+    let Some(s) = &cfg.services else { return Ok(Found::default()) };
+    let mut declared = Declared { clusters: vec![s.cluster.clone()], inbound: Vec::new() };
     let buckets = Path::new(&s.buckets);
     let s3: BTreeSet<String> = s.s3.keys().cloned().collect();
     let mut out = Vec::new();
@@ -63,19 +59,64 @@ pub fn load(cfg: &AgentConfig) -> Result<Vec<Prepared>, AgentError> {
     for f in &s.fdl {
         let text = std::fs::read_to_string(f).map_err(|source| AgentError::Read { path: PathBuf::from(f), source })?;
         out.extend(load_fdl(f, &text, &s.cluster, buckets, &s3, &mut diags));
-    }
-    let applied = state_dir(cfg).join("applied");
-    for e in std::fs::read_dir(&applied).into_iter().flatten().flatten() {
-        let f = e.path().join("fdl.yaml");
-        let cluster = e.file_name().to_string_lossy().to_string();
-        if let Ok(text) = std::fs::read_to_string(&f) {
-            out.extend(load_fdl(&f.display().to_string(), &text, &cluster, buckets, &s3, &mut diags));
+        if let Ok(doc) = serde_yaml::from_str::<Fdl>(&text) {
+            let mine = |c: &str| c == s.cluster || c == cfg.node_id;
+            declared.inbound.extend(doc.edges().into_iter().filter(|(_, to, _)| mine(to)));
         }
     }
     if diags.has_errors() {
         return Err(AgentError::Invalid(diags.sorted()));
     }
-    Ok(out)
+    let mut broken = Vec::new();
+    let applied = state_dir(cfg).join("applied");
+    for e in std::fs::read_dir(&applied).into_iter().flatten().flatten() {
+        let cluster = e.file_name().to_string_lossy().to_string();
+        if cluster.starts_with('.') {
+            // An apply cut short (its staging folder, or the one it replaced).
+            tracing::warn!(folder = %e.path().display(), "an apply that did not finish: ignored (apply it again)");
+            continue;
+        }
+        let f = e.path().join("fdl.yaml");
+        let mut d = Diagnostics::new();
+        let services = match std::fs::read_to_string(&f) {
+            Ok(text) => load_fdl(&f.display().to_string(), &text, &cluster, buckets, &s3, &mut d),
+            Err(err) => {
+                d.push(Diagnostic::error(f.display().to_string(), String::new(), err.to_string()));
+                Vec::new()
+            }
+        };
+        if d.has_errors() {
+            tracing::error!(%cluster, problems = %d.sorted(), "the FDL applied for this cluster cannot be read: its services do not run (apply it again)");
+            broken.push(e.path());
+        } else {
+            out.extend(services);
+        }
+    }
+    Ok(Found { services: out, broken, declared })
+}
+
+/// What [`load`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub services: Vec<Prepared>,
+    /// Applied FDLs that could not be read (torn by a power cut): `run` sets them aside.
+    pub broken: Vec<PathBuf>,
+    pub declared: Declared,
+}
+
+/// Moves applied FDLs that could not be read to `<state>/broken/<cluster>-<unix ms>`, kept
+/// for a look, out of the way of the next apply.
+pub fn set_aside(state: &Path, broken: &[PathBuf]) {
+    let to = state.join("broken");
+    for b in broken {
+        let name = b.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let dest = to.join(format!("{name}-{}", aisprint_runtime::clock::now_ms()));
+        let moved = aisprint_runtime::fsutil::create_dir_durably(&to).and_then(|()| std::fs::rename(b, &dest));
+        match moved {
+            Ok(()) => tracing::error!(from = %b.display(), to = %dest.display(), "unreadable applied FDL set aside"),
+            Err(e) => tracing::error!(folder = %b.display(), error = %e, "cannot set the unreadable applied FDL aside"),
+        }
+    }
 }
 
 /// The services of `cluster` in one FDL text (scripts taken from the file's folder).
@@ -149,18 +190,4 @@ pub fn state_dir(cfg: &AgentConfig) -> PathBuf {
         .and_then(|s| s.state.clone())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(&cfg.buffer.path).parent().unwrap_or(Path::new(".")).join("services"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_cluster_is_another_clusters_provider() {
-        assert_eq!(remote_cluster("minio.cloud", "edge"), Some("cloud"));
-        assert_eq!(remote_cluster("s3.faas", "edge"), Some("faas"));
-        assert_eq!(remote_cluster("minio.default", "edge"), None);
-        assert_eq!(remote_cluster("minio.edge", "edge"), None);
-        assert_eq!(remote_cluster("onedata.x", "edge"), None);
-    }
 }

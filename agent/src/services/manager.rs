@@ -14,7 +14,16 @@ use aisprint_model::diag::Diagnostics;
 use aisprint_model::oscar::{self, Fdl};
 use aisprint_proto::commands::{AgentCommand, Apply, Drain, Put, Reply, Stop};
 use aisprint_runtime::clock::now_s;
-use aisprint_runtime::fsutil::write_durably;
+use aisprint_runtime::fsutil::{create_dir_durably, sync_dir, write_durably, write_private};
+
+/// An IO error as text, with the path it happened on.
+fn at(p: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", p.display())
+}
+
+/// Longest file name taken from the mesh (the hidden part name adds to it under the file
+/// system's 255).
+const MAX_NAME: usize = 200;
 use notify::Watcher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -172,22 +181,28 @@ impl Manager {
         if !aisprint_model::config::valid_name(&a.cluster) {
             return Err(format!("`{}` is not a valid cluster name", a.cluster));
         }
-        let dir = self.shared.state.join("applied").join(&a.cluster);
-        let staging = self.shared.state.join("applied").join(format!(".{}", a.cluster));
+        let applied = self.shared.state.join("applied");
+        let dir = applied.join(&a.cluster);
+        let staging = applied.join(format!(".{}", a.cluster));
         let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+        create_dir_durably(&staging).map_err(at(&staging))?;
+        // Every file synced (0600: the FDL may carry storage credentials), then the folder
+        // renamed into place and its parent synced: "applied" is said once it survives a
+        // power loss.
         for (name, content) in &a.scripts {
             if !oscar::valid_path(name) {
                 return Err(format!("script `{name}`: expected a relative path without `..`"));
             }
             let p = staging.join(name);
             if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                create_dir_durably(parent).map_err(at(parent))?;
+                write_private(&p, content.as_bytes()).map_err(at(&p))?;
+                sync_dir(parent).map_err(at(parent))?;
             }
-            std::fs::write(&p, content).map_err(|e| format!("{}: {e}", p.display()))?;
         }
         let fdl = staging.join("fdl.yaml");
-        std::fs::write(&fdl, &a.fdl).map_err(|e| format!("{}: {e}", fdl.display()))?;
+        write_private(&fdl, a.fdl.as_bytes()).map_err(at(&fdl))?;
+        sync_dir(&staging).map_err(at(&staging))?;
         let mut diags = Diagnostics::new();
         // Checked where it will live (the scripts are relative to it).
         let s3 = self.shared.stores.as_ref().map(|s| s.providers()).unwrap_or_default();
@@ -196,8 +211,16 @@ impl Manager {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(diags.to_string());
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&staging, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // The one before is set aside until the new one is in place (a crash between the two
+        // renames leaves hidden folders that fdl::load passes over: the cluster is applied again).
+        let old = applied.join(format!(".{}.old", a.cluster));
+        let _ = std::fs::remove_dir_all(&old);
+        if dir.exists() {
+            std::fs::rename(&dir, &old).map_err(at(&dir))?;
+        }
+        std::fs::rename(&staging, &dir).map_err(at(&dir))?;
+        sync_dir(&applied).map_err(at(&applied))?;
+        let _ = std::fs::remove_dir_all(&old);
         let n = services.len();
         let keep: BTreeSet<String> = services.iter().map(|s| s.service.name.clone()).collect();
         for name in self.services_of(&a.cluster).difference(&keep) {
@@ -340,8 +363,21 @@ impl Manager {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(p.content.as_bytes())
             .map_err(|e| (false, format!("content: {e}")))?;
+        if p.name.len() > MAX_NAME {
+            return Err((false, format!("`{}...`: names of at most {MAX_NAME} bytes", &p.name[..32])));
+        }
         let dir = self.buckets.join(&p.bucket);
-        std::fs::create_dir_all(&dir).map_err(|e| (true, format!("{}: {e}", dir.display())))?;
+        create_dir_durably(&dir).map_err(|e| (true, format!("{}: {e}", dir.display())))?;
+        // A file held is never replaced: the same content again is a resend (its answer was
+        // lost), another content under the same name is refused.
+        let dest = dir.join(&p.name);
+        if let Ok(held) = std::fs::read(&dest) {
+            return if held == bytes {
+                Ok(dest)
+            } else {
+                Err((false, format!("{}/{}: a different file of this name is already here", p.bucket, p.name)))
+            };
+        }
         write_durably(&dir, &p.name, &bytes).map_err(|e| (true, format!("{}/{}: {e}", dir.display(), p.name)))
     }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use aisprint_runtime::fsutil::{copy_whole, sync_dir};
+use aisprint_runtime::fsutil::{copy_whole, create_dir_durably, sync_dir};
 
 use super::fdl::Output;
 
@@ -21,19 +21,30 @@ pub struct Routed {
 /// Moves the files of `tmp` to `outputs`; `mesh` and `s3` are the outbox folders. A file
 /// that cannot be delivered is said in the log, the others go on.
 pub fn route(tmp: &Path, outputs: &[Output], mesh: &Path, s3: &Path, service: &str) -> Routed {
-    // The outbox folders written to (synced below): (is S3, folder).
+    // The outbox folders written to: (is S3, folder); and every folder written to (synced
+    // below, before the job is recorded as done).
     let mut written: BTreeSet<(bool, PathBuf)> = BTreeSet::new();
+    let mut folders: BTreeSet<PathBuf> = BTreeSet::new();
     for e in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
         let from = e.path();
         let Some(name) = from.file_name() else { continue };
+        // The data first: the rename below must not publish a file still in the page cache.
+        if let Err(err) = std::fs::File::open(&from).and_then(|f| f.sync_all()) {
+            tracing::error!(%service, file = %from.display(), error = %err, "output not delivered");
+            continue;
+        }
         for (i, out) in outputs.iter().enumerate().rev() {
             let to = match out {
-                Output::Local(d) => d.join(name),
+                Output::Local(d) => {
+                    folders.insert(d.clone());
+                    d.join(name)
+                }
                 Output::Mesh { cluster: to, bucket } | Output::S3 { provider: to, bucket } => {
                     let is_s3 = matches!(out, Output::S3 { .. });
                     let d = if is_s3 { s3 } else { mesh }.join(to).join(bucket);
                     written.insert((is_s3, d.clone()));
-                    if let Err(err) = std::fs::create_dir_all(&d) {
+                    folders.insert(d.clone());
+                    if let Err(err) = create_dir_durably(&d) {
                         tracing::error!(%service, folder = %d.display(), error = %err, "output not delivered");
                         continue;
                     }
@@ -46,9 +57,9 @@ pub fn route(tmp: &Path, outputs: &[Output], mesh: &Path, s3: &Path, service: &s
             }
         }
     }
-    for (_, d) in &written {
+    for d in &folders {
         if let Err(e) = sync_dir(d) {
-            tracing::warn!(folder = %d.display(), error = %e, "cannot sync the outbox");
+            tracing::warn!(folder = %d.display(), error = %e, "cannot sync an output folder");
         }
     }
     Routed { mesh: written.iter().any(|(s3, _)| !s3), s3: written.iter().any(|(s3, _)| *s3) }

@@ -55,15 +55,41 @@ pub enum Isolation<'a> {
     /// (`name`, in `groups` hierarchies), then becomes the script.
     Group { name: &'a str, groups: usize },
     /// `runtime run` of `image`, the job's folders mounted at the same paths, the limits as
-    /// `--cpus`/`--memory`.
-    Container { runtime: &'a str, image: &'a str, mounts: [&'a Path; 4], cpu: Option<f64>, memory: Option<u64> },
+    /// `--cpus`/`--memory`, the variables from `env_file` (written by [`env_file`]: on the
+    /// command line, `ps` would show them to every local user).
+    Container {
+        runtime: &'a str,
+        image: &'a str,
+        mounts: [&'a Path; 4],
+        cpu: Option<f64>,
+        memory: Option<u64>,
+        env_file: &'a Path,
+    },
+}
+
+/// The text of a container's `--env-file`: `KEY=VALUE` lines. A value over several lines
+/// cannot be said in that format: it is left out, named in the error.
+pub fn env_file(env: &[(String, String)]) -> (String, Vec<String>) {
+    let mut text = String::new();
+    let mut left_out = Vec::new();
+    for (k, v) in env {
+        if k.contains(['=', '\n']) || v.contains('\n') {
+            left_out.push(k.clone());
+            continue;
+        }
+        text.push_str(k);
+        text.push('=');
+        text.push_str(v);
+        text.push('\n');
+    }
+    (text, left_out)
 }
 
 /// The job's command, in `dir` (the script's folder), with `env`; its streams are the
 /// caller's to set.
 pub fn command(script: &Path, dir: &Path, env: Vec<(String, String)>, how: &Isolation) -> Command {
     let mut cmd = match how {
-        Isolation::Container { runtime, image, mounts, cpu, memory } => {
+        Isolation::Container { runtime, image, mounts, cpu, memory, env_file } => {
             let mut c = Command::new(runtime);
             c.args(["run", "--rm", "--network", "host"]);
             for d in mounts {
@@ -76,11 +102,10 @@ pub fn command(script: &Path, dir: &Path, env: Vec<(String, String)>, how: &Isol
             if let Some(bytes) = memory {
                 c.arg("--memory").arg(bytes.to_string());
             }
-            for (k, v) in &env {
-                c.arg("-e").arg(format!("{k}={v}"));
-            }
+            c.arg("--env-file").arg(env_file);
             c.arg(image).arg("sh").arg(script);
-            c
+            c.current_dir(dir).stdin(std::process::Stdio::null()).kill_on_drop(true);
+            return c;
         }
         Isolation::Group { name, groups } => {
             // A process can only be moved into a group once it exists: the shell waits.
@@ -157,12 +182,22 @@ mod tests {
             mounts,
             cpu: Some(0.5),
             memory: Some(1 << 20),
+            env_file: Path::new("/s/env/svc-7.env"),
         };
-        let c = command(script, dir, vars(None), &how);
+        let secret: indexmap::IndexMap<String, String> =
+            [("TOKEN".to_string(), "s3cr3t".to_string()), ("TWO".to_string(), "a\nb".to_string())].into();
+        let c = command(script, dir, vars(Some(&secret)), &how);
         assert_eq!(c.as_std().get_program(), "podman");
         let a = args(&c).join(" ");
         assert!(a.starts_with("run --rm --network host -v /app/svc:/app/svc -v /b/in:/b/in"), "{a}");
-        assert!(a.contains("--cpus 0.5 --memory 1048576 -e INPUT_FILE_PATH=/b/in/x.jpg"), "{a}");
+        assert!(a.contains("--cpus 0.5 --memory 1048576 --env-file /s/env/svc-7.env reg/svc:1"), "{a}");
         assert!(a.ends_with("reg/svc:1 sh /app/svc/script.sh"), "{a}");
+        assert!(
+            !a.contains("s3cr3t") && c.as_std().get_envs().next().is_none(),
+            "no variable on the command line: {a}"
+        );
+        let (text, left_out) = env_file(&vars(Some(&secret)));
+        assert!(text.contains("INPUT_FILE_PATH=/b/in/x.jpg\n") && text.ends_with("TOKEN=s3cr3t\n"), "{text}");
+        assert_eq!(left_out, ["TWO"]);
     }
 }

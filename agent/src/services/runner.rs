@@ -181,6 +181,21 @@ impl Runner {
             own: svc.environment.as_ref().map(|e| &e.variables),
         }
         .list();
+        let env_path = self.shared.state.join("env").join(format!("{}-{}.env", svc.name, job.seq));
+        if container.is_some() {
+            let (text, left_out) = process::env_file(&env);
+            if !left_out.is_empty() {
+                tracing::error!(service = %svc.name, variables = ?left_out, "variables over several lines cannot go to a container: left out");
+            }
+            let written = aisprint_runtime::fsutil::create_dir_durably(env_path.parent().unwrap_or(Path::new(".")))
+                .and_then(|()| aisprint_runtime::fsutil::write_private(&env_path, text.as_bytes()));
+            if let Err(e) = written {
+                tracing::error!(service = %svc.name, file = %env_path.display(), error = %e, "cannot write the job's variables");
+                return -1;
+            }
+        }
+        // Gone when the job is, whatever way it ends.
+        let _env_file = container.is_some().then(|| RemoveOnDrop(env_path.clone()));
         let how = match (container, &group) {
             (Some((image, runtime)), _) => Isolation::Container {
                 runtime,
@@ -188,6 +203,7 @@ impl Runner {
                 mounts: [dir.as_path(), input_dir.as_path(), dirs.tmp.as_path(), dirs.logs.as_path()],
                 cpu,
                 memory,
+                env_file: &env_path,
             },
             (None, Some(g)) => Isolation::Group { name: &group_name, groups: g.dirs().len() },
             (None, None) => Isolation::Native,
@@ -278,9 +294,23 @@ fn function_times(p: &Path) -> (Option<f64>, Option<f64>) {
     out
 }
 
-/// The last kilobyte of a job's log.
+/// Removes a file when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The last kilobyte of a job's log, read from its end (a chatty job's log can be large).
 fn log_tail(p: &Path) -> String {
-    let bytes = std::fs::read(p).unwrap_or_default();
-    let from = bytes.len().saturating_sub(1024);
-    String::from_utf8_lossy(&bytes[from..]).into_owned()
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(p) else { return String::new() };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(1024))).is_ok() {
+        let _ = f.take(1024).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }

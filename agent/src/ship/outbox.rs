@@ -49,11 +49,20 @@ pub fn pending(outbox: &Path) -> Vec<Pending> {
         .collect()
 }
 
-/// Moves a file refused for good out of `outbox` into `undeliverable`, at the same place.
+/// Moves a file refused for good out of `outbox` into `undeliverable`, at the same place; one
+/// already set aside under that name is kept (the new one gets `.1`, `.2`, ... after it).
 pub(super) fn set_aside(outbox: &Path, undeliverable: &Path, f: &Pending) -> std::io::Result<PathBuf> {
-    let to = undeliverable.join(f.path.strip_prefix(outbox).unwrap_or(&f.path));
-    if let Some(p) = to.parent() {
-        std::fs::create_dir_all(p)?;
+    let first = undeliverable.join(f.path.strip_prefix(outbox).unwrap_or(&f.path));
+    if let Some(p) = first.parent() {
+        aisprint_runtime::fsutil::create_dir_durably(p)?;
+    }
+    let mut to = first.clone();
+    let mut n = 0;
+    while to.exists() {
+        n += 1;
+        let mut name = first.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{n}"));
+        to = first.with_file_name(name);
     }
     std::fs::rename(&f.path, &to)?;
     Ok(to)
@@ -71,6 +80,18 @@ mod tests {
         std::fs::write(o.join("cloud/mask/input/a.jpg"), b"a").unwrap();
         std::fs::write(o.join("cloud/mask/input/.b.jpg.part"), b"b").unwrap();
         std::fs::write(o.join("cloud/stray"), b"c").unwrap();
+        let und_dir = tempfile::tempdir().unwrap();
+        let und = und_dir.path().to_path_buf();
+        for content in [b"1", b"2"] {
+            std::fs::create_dir_all(o.join("x/b/f")).unwrap();
+            std::fs::write(o.join("x/b/f/same"), content).unwrap();
+            let f =
+                Pending { path: o.join("x/b/f/same"), cluster: "x".into(), bucket: "b/f".into(), name: "same".into() };
+            set_aside(o, &und, &f).unwrap();
+        }
+        assert_eq!(std::fs::read(und.join("x/b/f/same")).unwrap(), b"1");
+        assert_eq!(std::fs::read(und.join("x/b/f/same.1")).unwrap(), b"2");
+        std::fs::remove_dir_all(o.join("x")).unwrap();
         let p = pending(o);
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].cluster.as_str(), p[0].bucket.as_str(), p[0].name.as_str()), ("cloud", "mask/input", "a.jpg"));

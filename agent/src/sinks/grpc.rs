@@ -9,7 +9,7 @@ use std::time::Duration;
 use aisprint_model::config::AgentConfig;
 use aisprint_proto::commands::{AgentCommand, CommandError};
 use aisprint_proto::v1::agent_service_client::AgentServiceClient;
-use aisprint_proto::v1::{BatchAck, Command, CommandsRequest, HeartbeatRequest, MetricBatch, RegisterRequest};
+use aisprint_proto::v1::{BatchAck, Command, CommandsRequest, Edge, HeartbeatRequest, MetricBatch, RegisterRequest};
 use aisprint_runtime::backoff::Backoff;
 use aisprint_runtime::clock::now_ms;
 use tokio::sync::{mpsc, watch};
@@ -27,11 +27,20 @@ pub const GRPC_SINK: &str = "grpc";
 pub type Commands = mpsc::Sender<(String, AgentCommand)>;
 
 /// Delivers until cancelled.
-pub async fn run(ctx: Ctx, cfg: AgentConfig, commands: Option<Commands>) {
+/// What this node's own FDL files say to the controller at registration: the cluster it runs,
+/// and the edges into it (from cluster, to cluster, bucket), so that files may be shipped
+/// here along them.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    pub clusters: Vec<String>,
+    pub inbound: Vec<(String, String, String)>,
+}
+
+pub async fn run(ctx: Ctx, cfg: AgentConfig, commands: Option<Commands>, declared: Declared) {
     let mut latest = ctx.batches.subscribe();
     let mut backoff = Backoff::new();
     while !ctx.cancel.is_cancelled() {
-        let Err(e) = session(&ctx, &cfg, &mut latest, commands.as_ref(), &mut backoff).await else {
+        let Err(e) = session(&ctx, &cfg, &declared, &mut latest, commands.as_ref(), &mut backoff).await else {
             break;
         };
         backoff.pause(&ctx.cancel, "controller unreachable", &e).await;
@@ -67,7 +76,12 @@ fn on_ack(delivery: &mut Delivery, a: Result<Option<BatchAck>, tonic::Status>, s
 }
 
 /// Tells the controller who this node is.
-async fn register(client: &mut AgentServiceClient<Channel>, ctx: &Ctx, cfg: &AgentConfig) -> Result<(), String> {
+async fn register(
+    client: &mut AgentServiceClient<Channel>,
+    ctx: &Ctx,
+    cfg: &AgentConfig,
+    declared: &Declared,
+) -> Result<(), String> {
     let sys = sysinfo::System::new_with_specifics(
         sysinfo::RefreshKind::nothing().with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
     )
@@ -85,6 +99,12 @@ async fn register(client: &mut AgentServiceClient<Channel>, ctx: &Ctx, cfg: &Age
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
             wall_time_unix_ms: now_ms(),
             monotonic_ms: monotonic_ms(),
+            clusters: declared.clusters.clone(),
+            inbound: declared
+                .inbound
+                .iter()
+                .map(|(f, t, b)| Edge { from_cluster: f.clone(), to_cluster: t.clone(), bucket: b.clone() })
+                .collect(),
         })
         .await
         .map(|_| ())
@@ -126,12 +146,13 @@ impl Streams {
 async fn session(
     ctx: &Ctx,
     cfg: &AgentConfig,
+    declared: &Declared,
     latest: &mut watch::Receiver<u64>,
     commands: Option<&Commands>,
     backoff: &mut Backoff,
 ) -> Result<(), String> {
     let mut client = crate::link::connect(cfg).await?;
-    register(&mut client, ctx, cfg).await?;
+    register(&mut client, ctx, cfg, declared).await?;
     backoff.reset();
     tracing::info!(address = %cfg.controller.address, "connected to the controller");
 

@@ -5,3 +5,4 @@
 pub mod delivery;
 pub mod grpc;
 pub mod mqtt;
+pub mod mqtt_tls;

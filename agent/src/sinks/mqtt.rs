@@ -2,7 +2,9 @@
 //! count as delivered only when the broker's PUBACK for their packet id comes back (rumqttc's
 //! `publish` returns when the message is queued, not when it is acknowledged). A retained
 //! `status` topic says `online`; the broker publishes the last will `offline` when the agent
-//! disappears.
+//! disappears. The notifications a batch carries also go to `alerts`. Over TLS and with a
+//! username and password when agent.yaml says so ([`super::mqtt_tls`]); the client id has a
+//! part drawn at each start, so that no one who knows the node's name can take it over.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -14,6 +16,7 @@ use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::watch;
 
 use super::delivery::{Delivery, WINDOW};
+use super::mqtt_tls::Ready;
 use crate::batch::changed;
 use crate::ctx::Ctx;
 
@@ -23,9 +26,18 @@ pub const MQTT_SINK: &str = "mqtt";
 const MAX_PACKET: usize = 4 << 20;
 const MAX_PAYLOAD: usize = MAX_PACKET - 4096;
 
-/// Topics of a node.
-pub fn topics(prefix: &str, node: &str) -> (String, String, String) {
-    (format!("{prefix}/{node}/status"), format!("{prefix}/{node}/metrics"), format!("{prefix}/{node}/backfill"))
+/// Topics of a node: status, metrics, backfill, alerts.
+pub fn topics(prefix: &str, node: &str) -> [String; 4] {
+    ["status", "metrics", "backfill", "alerts"].map(|t| format!("{prefix}/{node}/{t}"))
+}
+
+/// The AMS notifications a batch carries (their JSON bodies), for the `alerts` topic.
+fn alerts(b: &MetricBatch) -> Vec<String> {
+    b.points
+        .iter()
+        .filter(|p| p.measurement == "ams_notification")
+        .filter_map(|p| p.tags.get("body").cloned())
+        .collect()
 }
 
 /// The JSON payload of a batch (docs/mqtt.md).
@@ -34,8 +46,14 @@ pub fn payload(b: &MetricBatch) -> Vec<u8> {
         .points
         .iter()
         .map(|p| {
-            let tags: serde_json::Map<String, serde_json::Value> =
-                p.tags.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            // A job's log tail may hold what a script printed, secrets included: it goes to the
+            // controller (mutual TLS) only, never to a broker's subscribers.
+            let tags: serde_json::Map<String, serde_json::Value> = p
+                .tags
+                .iter()
+                .filter(|(k, _)| !(p.measurement == "oscar_job" && k.as_str() == "log"))
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
             let fields: serde_json::Map<String, serde_json::Value> =
                 p.fields.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
             serde_json::json!({"measurement": p.measurement, "tags": tags, "fields": fields})
@@ -55,32 +73,42 @@ pub fn payload(b: &MetricBatch) -> Vec<u8> {
 }
 
 /// Delivers until cancelled.
-pub async fn run(ctx: Ctx, cfg: AgentConfig, link: MqttLink) {
+pub async fn run(ctx: Ctx, cfg: AgentConfig, link: MqttLink, ready: Ready) {
     let mut latest = ctx.batches.subscribe();
     let mut backoff = Backoff::new();
+    // Drawn once per start: a client id no one can guess from the node's name.
+    let client_id = format!("aisprint-agent-{}-{}", cfg.node_id, ctx.batches.boot().get(..8).unwrap_or_default());
     while !ctx.cancel.is_cancelled() {
-        let Err(e) = session(&ctx, &cfg, &link, &mut latest, &mut backoff).await else { break };
+        let Err(e) = session(&ctx, &cfg, &link, &ready, &client_id, &mut latest, &mut backoff).await else { break };
         backoff.pause(&ctx.cancel, "MQTT broker unreachable", &e).await;
     }
 }
 
-/// What a queued publish stands for: a batch (its sequence number) or the status.
+/// What a queued publish stands for: a batch (its sequence number), the status or an alert.
 #[derive(Debug, Clone, Copy)]
 enum Sent {
     Batch(u64),
-    Status,
+    Other,
 }
 
 async fn session(
     ctx: &Ctx,
     cfg: &AgentConfig,
     link: &MqttLink,
+    ready: &Ready,
+    client_id: &str,
     latest: &mut watch::Receiver<u64>,
     backoff: &mut Backoff,
 ) -> Result<(), String> {
     let cancel = &ctx.cancel;
-    let (status, live_topic, backfill_topic) = topics(&link.topic_prefix, &cfg.node_id);
-    let mut opts = MqttOptions::new(format!("aisprint-agent-{}", cfg.node_id), link.host.clone(), link.port);
+    let [status, live_topic, backfill_topic, alerts_topic] = topics(&link.topic_prefix, &cfg.node_id);
+    let mut opts = MqttOptions::new(client_id, link.host.clone(), link.port);
+    if let Some(t) = &ready.tls {
+        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(t.clone())));
+    }
+    if let Some((user, password)) = &ready.credentials {
+        opts.set_credentials(user.clone(), password.expose().to_string());
+    }
     opts.set_keep_alive(Duration::from_secs(10));
     // rumqttc's default is 10 KiB; a batch with every family is larger.
     opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
@@ -104,7 +132,7 @@ async fn session(
     let mut order: VecDeque<Sent> = VecDeque::new();
     let mut by_pkid: HashMap<u16, Sent> = HashMap::new();
     client.try_publish(&status, QoS::AtLeastOnce, true, "online").map_err(|e| e.to_string())?;
-    order.push_back(Sent::Status);
+    order.push_back(Sent::Other);
 
     let mut delivery =
         Delivery::start(MQTT_SINK, ctx.batches.buffer().clone(), cfg.backfill.batches_per_second).await?;
@@ -170,6 +198,11 @@ async fn session(
                         );
                         delivery.confirm(b.seq);
                         continue;
+                    }
+                    for a in alerts(&b).into_iter().filter(|_| !b.backfill) {
+                        if client.try_publish(&alerts_topic, QoS::AtLeastOnce, false, a).is_ok() {
+                            order.push_back(Sent::Other);
+                        }
                     }
                     if let Err(e) = client.try_publish(topic, QoS::AtLeastOnce, false, body) {
                         tracing::warn!(error = %e, "MQTT queue full");

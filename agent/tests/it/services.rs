@@ -202,6 +202,11 @@ while [ $# -gt 0 ]; do
     --network|--cpus|--memory|-v) shift 2 ;;
     -w) cd "$2"; shift 2 ;;
     -e) export "$2"; shift 2 ;;
+    --env-file)
+      echo "env-file mode $(stat -c %a "$2"): $(tr '\n' ' ' < "$2")" >> "$FAKE_DOCKER_LOG"
+      echo "$2" >> "$FAKE_DOCKER_LOG.files"
+      while IFS= read -r line; do export "$line"; done < "$2"
+      shift 2 ;;
     *) break ;;
   esac
 done
@@ -299,10 +304,19 @@ fn jobs_get_their_limits_and_images_run_in_a_container_when_a_runtime_answers() 
         "--cpus 0.5",
         &format!("--memory {}", 256 * 1024 * 1024),
         "registry.example.org/boxed:1 sh",
-        "-e STORAGE_OBJECT_KEY=a.txt",
-        "-e IN_CONTAINER=yes",
+        "--env-file ",
     ] {
         assert!(run.contains(want), "`{want}` missing from: {run}");
+    }
+    // The variables from a 0600 file, gone once the job is: none on the command line,
+    // where `ps` shows it to every local user.
+    assert!(!run.contains("-e ") && !run.contains("IN_CONTAINER"), "{run}");
+    let env = docker.lines().find(|l| l.starts_with("env-file ")).expect("the env file read");
+    assert!(env.starts_with("env-file mode 600:"), "{env}");
+    assert!(env.contains("STORAGE_OBJECT_KEY=a.txt") && env.contains("IN_CONTAINER=yes"), "{env}");
+    let files = std::fs::read_to_string(dir.join("docker.log.files")).expect("env files");
+    for f in files.lines() {
+        assert!(!Path::new(f).exists(), "{f} left behind");
     }
     assert!(job_log(dir, "boxed").contains("in container: yes"));
     assert!(log.contains("jobs run in containers"), "{log}");

@@ -79,8 +79,22 @@ async fn serve(
     if let Some(b) = &c.mqtt_broker {
         let listen: std::net::SocketAddr =
             b.listen.parse().map_err(|_| CmdError::failed(format!("bad mqtt_broker.listen {}", b.listen)))?;
-        mesh::broker::start(listen).map_err(|e| CmdError::failed(e.to_string()))?;
-        eprintln!("controller: embedded MQTT broker on {listen}");
+        let users = b
+            .users
+            .as_deref()
+            .map(mesh::broker::read_users)
+            .transpose()
+            .map_err(|e| CmdError::failed(e.to_string()))?;
+        let tls_pair = match (b.tls, &tls) {
+            (true, Some(t)) => Some((t.cert.clone().into_bytes(), t.key.clone().into_bytes())),
+            (true, None) => return Err(CmdError::failed("mqtt_broker.tls: the controller serves without TLS")),
+            (false, _) => None,
+        };
+        let (secure, login) = (tls_pair.is_some(), users.is_some());
+        mesh::broker::start(mesh::broker::Settings { listen, tls: tls_pair, users })
+            .await
+            .map_err(|e| CmdError::failed(e.to_string()))?;
+        eprintln!("controller: embedded MQTT broker on {listen} (tls: {secure}, logins: {login})");
     }
     eprintln!("controller: serving agents on {bound} (state {})", c.state);
     let retention = std::time::Duration::from_secs_f64(c.retention_hours * 3600.0);

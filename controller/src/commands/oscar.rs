@@ -87,7 +87,20 @@ fn agent_commands(
                 .map_err(|e| CmdError::failed(format!("{file}: script {}: {e}", p.display())))?;
             scripts.insert(svc.script.clone(), content);
         }
-        let one = Fdl { functions: Functions { oscar: entries }, storage_providers: fdl.storage_providers.clone() };
+        // Without `storage_providers`: the agents take their stores from agent.yaml, and the
+        // FDL's keys have no business on every node.
+        let entries = entries
+            .into_iter()
+            .map(|m| {
+                m.into_iter()
+                    .map(|(c, mut svc)| {
+                        svc.storage_providers = None;
+                        (c, svc)
+                    })
+                    .collect()
+            })
+            .collect();
+        let one = Fdl { functions: Functions { oscar: entries }, storage_providers: None };
         let fdl_text = aisprint_model::yaml::to_string(&one).map_err(|e| CmdError::failed(e.to_string()))?;
         let n = scripts.len();
         let cmd = AgentCommand::ServicesApply(Apply { cluster: cluster.to_string(), fdl: fdl_text, scripts });

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
 use super::qos::QosInput;
+use super::shipping::Shipping;
 
 /// Where a connected agent's commands go.
 pub type CommandSender = mpsc::Sender<Result<Command, Status>>;
@@ -81,6 +82,8 @@ pub struct Hub {
     in_flight: Arc<Mutex<HashMap<String, usize>>>,
     arrivals: Arc<Mutex<Arrivals>>,
     qos: mpsc::Sender<QosInput>,
+    /// The routes files may take between agents (learnt from the FDLs applied through here).
+    pub shipping: Shipping,
 }
 
 /// Decrements a node's in-flight count when dropped (whatever way the shipping ends).
@@ -100,13 +103,14 @@ impl Drop for InFlight<'_> {
 }
 
 impl Hub {
-    pub fn new(qos: mpsc::Sender<QosInput>) -> Hub {
+    pub fn new(qos: mpsc::Sender<QosInput>, shipping: Shipping) -> Hub {
         Hub {
             commands: Arc::default(),
             routes: Arc::default(),
             in_flight: Arc::default(),
             arrivals: Arc::default(),
             qos,
+            shipping,
         }
     }
 
@@ -178,6 +182,11 @@ impl Hub {
         let node = self.resolve(node);
         if self.qos.send(QosInput::Expect(cmd.id.clone(), node.clone())).await.is_err() {
             return false;
+        }
+        // An FDL applied through here gives the routes its outputs take (before it goes: the
+        // first outputs may come back at once).
+        if let Ok(AgentCommand::ServicesApply(a)) = AgentCommand::from_wire(&cmd) {
+            self.shipping.applied(&node, &a.cluster, &a.fdl).await;
         }
         let tx = self.commands.lock().ok().and_then(|m| m.get(&node).cloned());
         let Some(tx) = tx else { return false };

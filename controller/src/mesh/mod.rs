@@ -9,6 +9,7 @@ pub mod hub;
 pub mod qos;
 pub mod runtime;
 pub mod serve;
+pub mod shipping;
 pub mod state;
 
 use aisprint_model::diag::Diagnostics;

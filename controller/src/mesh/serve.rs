@@ -157,6 +157,11 @@ impl AgentService for Mesh {
             })
             .await?;
         tracing::info!(node = %r.node_id, boot = %r.boot_id, last_seq, "agent registered");
+        self.hub.shipping.declared(
+            &r.node_id,
+            r.clusters.clone(),
+            r.inbound.iter().map(|e| (e.from_cluster.clone(), e.to_cluster.clone(), e.bucket.clone())).collect(),
+        );
         Ok(Response::new(RegisterReply {
             controller_id: CONTROLLER_NAME.to_string(),
             server_time_unix_ms: now_ms(),
@@ -277,6 +282,20 @@ impl AgentService for Mesh {
                 ),
             }));
         }
+        // Only along a route of the applied or declared FDLs, and within the sender's quota
+        // (a refusal is an error: the sender keeps the file and tries again later, when the
+        // route may be known).
+        let receiver = self.hub.resolve(&r.cluster);
+        let _ticket =
+            self.hub.shipping.admit(&r.node_id, &r.cluster, &receiver, &r.bucket, r.content.len() as u64).map_err(
+                |e| {
+                    tracing::warn!(from = %r.node_id, to = %r.cluster, bucket = %r.bucket, error = %e, "file refused");
+                    match e {
+                        super::shipping::Refusal::NoRoute { .. } => Status::permission_denied(e.to_string()),
+                        super::shipping::Refusal::Quota { .. } => Status::resource_exhausted(e.to_string()),
+                    }
+                },
+            )?;
         let put = AgentCommand::BucketPut(Put {
             bucket: r.bucket.clone(),
             name: r.name.clone(),
@@ -591,7 +610,7 @@ pub async fn serve(
     let (notes_tx, notes_rx) = crate::mesh::runtime::task::notifications();
     let notes = runtime.is_some().then_some(notes_tx);
     let qtx = super::qos::start(qos, notes.clone(), inner.clone(), &tasks)?;
-    let hub = Hub::new(qtx.clone());
+    let hub = Hub::new(qtx.clone(), super::shipping::Shipping::open(Some(&state_path)));
     let constraints = Arc::new(runtime.as_ref().map(|r| r.1.constraints.clone()).unwrap_or_default());
     let rtx = match runtime {
         Some((section, app)) => {

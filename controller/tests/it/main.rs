@@ -5,6 +5,7 @@
 mod support;
 
 mod design_cli;
+mod hardening;
 mod im_deploy;
 mod mesh;
 mod models_cli;

@@ -176,6 +176,31 @@ pub struct MqttLink {
     /// Topics start with this (`aisprint/<node>/...`).
     #[serde(default = "default_prefix")]
     pub topic_prefix: String,
+    /// TLS to the broker (`tls: {}`: the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<MqttTls>,
+    /// A username and the file holding its password (one line, kept 0600), for brokers that
+    /// ask for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+}
+
+/// TLS to an MQTT broker.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTls {
+    /// The CA that signed the broker's certificate (PEM; the mesh's `ca.pem` for the
+    /// controller's broker); default: the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// A client certificate and its key (PEM), for brokers that authenticate clients by
+    /// certificate (the node's own from `aisprint certs issue` will do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 fn default_mqtt_port() -> u16 {
@@ -294,6 +319,22 @@ pub fn validate_agent(doc: &YamlDoc<AgentConfig>) -> Diagnostics {
         }
         if m.topic_prefix.is_empty() || m.topic_prefix.contains(['#', '+']) {
             out.push(doc.error("mqtt.topic_prefix", "must be non-empty and without MQTT wildcards (`#`, `+`)"));
+        }
+        if let Some(t) = &m.tls {
+            if t.cert.is_some() != t.key.is_some() {
+                let k = if t.cert.is_some() { "mqtt.tls.key" } else { "mqtt.tls.cert" };
+                out.push(doc.error(k, "missing: a client certificate needs both `cert` and `key`"));
+            }
+        }
+        if m.username.is_some() != m.password_file.is_some() {
+            let k = if m.username.is_some() { "mqtt.password_file" } else { "mqtt.username" };
+            out.push(doc.error(k, "missing: broker authentication needs both `username` and `password_file`"));
+        }
+        if m.username.is_some() && m.tls.is_none() {
+            out.push(doc.warning(
+                "mqtt.username",
+                "the password goes to the broker in plain text without `tls` (anyone on the path can read it)",
+            ));
         }
     }
     if !(c.collection.period_s >= 0.05 && c.collection.period_s <= 86_400.0) {
@@ -561,8 +602,16 @@ pub struct ControllerMonitoring {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedBroker {
-    /// `host:port` to listen on (plain MQTT 3.1.1).
+    /// `host:port` to listen on (MQTT 3.1.1).
     pub listen: String,
+    /// TLS with the controller's own certificate (`cert`, `key`); agents name the mesh's
+    /// `ca.pem` in their `mqtt.tls.ca`.
+    #[serde(default)]
+    pub tls: bool,
+    /// A file of `name:password` lines (kept 0600): every client logs in as one of them, and
+    /// an agent's client id is taken only by the user of its node's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<String>,
 }
 
 fn default_retention() -> f64 {
@@ -617,11 +666,24 @@ pub fn validate_controller(doc: &YamlDoc<ControllerConfig>) -> Diagnostics {
         r.validate(doc, &mut out);
     }
     if let Some(b) = &c.mqtt_broker {
-        if b.listen.parse::<std::net::SocketAddr>().is_err() {
-            out.push(doc.error(
+        match b.listen.parse::<std::net::SocketAddr>() {
+            Err(_) => out.push(doc.error(
                 "mqtt_broker.listen",
                 format!("`{}`: expected an address and port, e.g. 127.0.0.1:1883", b.listen),
-            ));
+            )),
+            Ok(a) if !(a.ip().is_loopback() || b.tls && b.users.is_some()) => out.push(doc.warning(
+                "mqtt_broker.listen",
+                format!(
+                    "`{}` is reachable from other machines: without `tls: true` and `users` anyone there can read every node's metrics, publish a fake status, or knock an agent off",
+                    b.listen
+                ),
+            )),
+            Ok(_) => {}
+        }
+        if b.tls && (c.insecure || c.cert.is_none() || c.key.is_none()) {
+            out.push(
+                doc.error("mqtt_broker.tls", "TLS uses the controller's `cert` and `key`: set them (not `insecure`)"),
+            );
         }
     }
     out

@@ -92,6 +92,24 @@ impl Fdl {
         self.functions.oscar.iter().filter_map(|m| m.get(cluster)).collect()
     }
 
+    /// The files this FDL sends between clusters: (from cluster, to cluster, bucket path), one
+    /// per output of a service that names another cluster's storage provider.
+    pub fn edges(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for m in &self.functions.oscar {
+            for (from, svc) in m {
+                for o in &svc.output {
+                    if let Some(to) = remote_cluster(&o.storage_provider, from) {
+                        out.push((from.clone(), to.to_string(), o.path.clone()));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn clusters(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.functions.oscar.iter().flat_map(|m| m.keys().map(String::as_str)).collect();
         v.dedup();
@@ -100,6 +118,14 @@ impl Fdl {
 }
 
 /// A bucket path: `bucket/folder`, without `..`, absolute parts or empty segments.
+/// The cluster a storage provider names when it is not this one (`minio.<cluster>`,
+/// `s3.<cluster>`; `minio.default` and this cluster's own are local).
+pub fn remote_cluster<'a>(provider: &'a str, own: &str) -> Option<&'a str> {
+    let (kind, cluster) = provider.split_once('.')?;
+    (matches!(kind, "minio" | "s3") && cluster != "default" && cluster != own && crate::config::valid_name(cluster))
+        .then_some(cluster)
+}
+
 pub fn valid_path(p: &str) -> bool {
     !p.is_empty() && !p.starts_with('/') && p.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
@@ -157,5 +183,20 @@ mod tests {
         assert_eq!(s[0].environment.as_ref().map(|e| e.variables["LEVEL"].as_str()), Some("3"));
         let d = validate(&doc);
         assert!(d.to_string().contains("functions.oscar[1].cloud.input[0].path: `../etc`"), "{d}");
+    }
+
+    #[test]
+    fn remote_cluster_is_another_clusters_provider() {
+        assert_eq!(remote_cluster("minio.cloud", "edge"), Some("cloud"));
+        assert_eq!(remote_cluster("s3.faas", "edge"), Some("faas"));
+        assert_eq!(remote_cluster("minio.default", "edge"), None);
+        assert_eq!(remote_cluster("minio.edge", "edge"), None);
+        assert_eq!(remote_cluster("onedata.x", "edge"), None);
+    }
+
+    #[test]
+    fn edges_are_outputs_to_other_clusters() {
+        let fdl: Fdl = serde_yaml::from_str("functions:\n  oscar:\n  - edge:\n      name: blur\n      script: b.sh\n      input: [{storage_provider: minio.default, path: blur/in}]\n      output: [{storage_provider: minio.cloud, path: mask/in}, {storage_provider: minio.default, path: blur/out}]\n  - cloud:\n      name: mask\n      script: m.sh\n      input: [{storage_provider: minio.default, path: mask/in}]\n      output: [{storage_provider: minio.default, path: mask/out}]\n").expect("fdl");
+        assert_eq!(fdl.edges(), [("edge".to_string(), "cloud".to_string(), "mask/in".to_string())]);
     }
 }
