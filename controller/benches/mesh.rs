@@ -152,7 +152,8 @@ fn drain_part(rt: &tokio::runtime::Runtime, batch: &MetricBatch) {
     certs::init(&dir.join("certs"), &["127.0.0.1".to_string()], false).expect("certs");
     certs::issue(&dir.join("certs"), "bench-1").expect("issue");
     let read = |f: &str| std::fs::read_to_string(dir.join("certs").join(f)).expect("read");
-    let tls = config::Tls { ca: read("ca.pem"), cert: read("controller.pem"), key: read("controller.key") };
+    let tls =
+        config::Tls { ca: read("ca.pem"), cert: read("controller.pem"), key: read("controller.key"), revoked: None };
     let n = 86_400u64;
     {
         let b =

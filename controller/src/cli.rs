@@ -557,8 +557,13 @@ pub enum ControllerCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
-    /// Create the mesh's CA and the controller's certificate (ca.pem, ca.key,
-    /// controller.pem, controller.key).
+    /// Create the mesh's CA, the controller's certificate and the operator's (ca.pem, ca.key,
+    /// controller.pem, controller.key, admin.pem, admin.key).
+    ///
+    /// The operator's certificate is what `agents list`, `oscar apply` and every other command
+    /// that talks to a running controller use (controller.yaml's `admin_cert`, `admin_key`;
+    /// by default admin.pem and admin.key beside `ca`). Copy it, not the controller's key, to
+    /// the machines operators work from.
     Init {
         #[arg(long, value_name = "DIR", default_value = "certs")]
         dir: PathBuf,
@@ -570,13 +575,30 @@ pub enum CertsCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Issue the certificate of an agent (<node>.pem, <node>.key), signed by the CA in DIR.
+    /// Issue the certificate of an agent (<node>.pem, <node>.key), or with --admin one for an
+    /// operator (admin.pem, admin.key; admin-<name>.pem with --node), signed by the CA in DIR.
     Issue {
         #[arg(long, value_name = "DIR", default_value = "certs")]
         dir: PathBuf,
-        /// The agent's node id (its agent.yaml `node_id`).
-        #[arg(long, value_name = "NODE")]
-        node: String,
+        /// The agent's node id (its agent.yaml `node_id`); with --admin, the operator's name.
+        #[arg(long, value_name = "NODE", required_unless_present = "admin")]
+        node: Option<String>,
+        /// An operator's certificate: the admin service takes it, agents' streams do not.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Revoke an agent's certificate (<node>.pem in DIR), or an operator's with --admin: the
+    /// controller refuses it from its next connection (it reads DIR/revoked.txt, or
+    /// controller.yaml's `revoked`, at each one). Issue a new one to let the node back in.
+    Revoke {
+        #[arg(long, value_name = "DIR", default_value = "certs")]
+        dir: PathBuf,
+        /// The agent's node id; with --admin, the operator's name (default: the one of
+        /// admin.pem).
+        #[arg(long, value_name = "NODE", required_unless_present = "admin")]
+        node: Option<String>,
+        #[arg(long)]
+        admin: bool,
     },
 }
 

@@ -1,5 +1,6 @@
 //! InfluxDB lines over UDP (no answer: dropped and counted when the recorder is behind) and
-//! TCP (complete lines of what arrived in one commit; lines of at most 1 MiB).
+//! TCP (complete lines of what arrived in one commit; lines of at most 1 MiB; at most 256
+//! connections, each closed after 5 minutes of silence).
 
 use std::sync::atomic::Ordering;
 
@@ -46,16 +47,27 @@ pub(super) async fn udp_loop(sock: tokio::net::UdpSocket, app: AppState, cancel:
 /// Longest line accepted over TCP.
 const MAX_LINE: usize = 1 << 20;
 
+/// TCP connections open at once at most, and how long one may stay silent.
+const MAX_CONNECTIONS: usize = 256;
+const IDLE: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub(super) async fn tcp_loop(l: tokio::net::TcpListener, app: AppState, cancel: CancellationToken, tasks: TaskTracker) {
     use tokio::io::AsyncReadExt;
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let conn = tokio::select! {
             _ = cancel.cancelled() => break,
             c = l.accept() => c,
         };
         let Ok((mut stream, peer)) = conn else { continue };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            app.counters.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%peer, "{MAX_CONNECTIONS} line connections open already: refused");
+            continue;
+        };
         let (app, cancel) = (app.clone(), cancel.clone());
         tasks.spawn(async move {
+            let _slot = slot;
             // What has arrived is taken whole: every complete line of it in one submit (one
             // commit), the incomplete tail kept for the next read.
             let mut pending: Vec<u8> = Vec::new();
@@ -63,9 +75,13 @@ pub(super) async fn tcp_loop(l: tokio::net::TcpListener, app: AppState, cancel: 
             loop {
                 let n = tokio::select! {
                     _ = cancel.cancelled() => break,
-                    r = stream.read(&mut chunk) => match r {
-                        Ok(0) | Err(_) => 0,
-                        Ok(n) => n,
+                    r = tokio::time::timeout(IDLE, stream.read(&mut chunk)) => match r {
+                        Ok(Ok(0)) | Ok(Err(_)) => 0,
+                        Ok(Ok(n)) => n,
+                        Err(_) => {
+                            tracing::debug!(%peer, "an idle line connection closed");
+                            0
+                        }
                     },
                 };
                 let eof = n == 0;

@@ -350,37 +350,6 @@ impl Manager {
         }
     }
 
-    /// Writes a file the controller sent into a bucket, durably; an error is `(transient,
-    /// reason)`: a bad name or content is refused for good, a disk error may pass.
-    fn put(&mut self, p: Put) -> Result<PathBuf, (bool, String)> {
-        use base64::Engine;
-        if !oscar::valid_path(&p.bucket) {
-            return Err((false, format!("bucket `{}`: expected bucket/folder without `..`", p.bucket)));
-        }
-        if p.name.is_empty() || p.name.starts_with('.') || p.name.contains('/') || p.name.contains('\\') {
-            return Err((false, format!("`{}` is not a file name (no `/`, not hidden)", p.name)));
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(p.content.as_bytes())
-            .map_err(|e| (false, format!("content: {e}")))?;
-        if p.name.len() > MAX_NAME {
-            return Err((false, format!("`{}...`: names of at most {MAX_NAME} bytes", &p.name[..32])));
-        }
-        let dir = self.buckets.join(&p.bucket);
-        create_dir_durably(&dir).map_err(|e| (true, format!("{}: {e}", dir.display())))?;
-        // A file held is never replaced: the same content again is a resend (its answer was
-        // lost), another content under the same name is refused.
-        let dest = dir.join(&p.name);
-        if let Ok(held) = std::fs::read(&dest) {
-            return if held == bytes {
-                Ok(dest)
-            } else {
-                Err((false, format!("{}/{}: a different file of this name is already here", p.bucket, p.name)))
-            };
-        }
-        write_durably(&dir, &p.name, &bytes).map_err(|e| (true, format!("{}/{}: {e}", dir.display(), p.name)))
-    }
-
     /// Does what a command asks and answers it (`bucket.drain` answers later, from its task).
     async fn command(&mut self, id: String, c: AgentCommand) {
         let (ok, transient, message) = match c {
@@ -399,7 +368,11 @@ impl Manager {
             }
             AgentCommand::BucketPut(p) => {
                 let (bucket, name) = (p.bucket.clone(), p.name.clone());
-                match self.put(p) {
+                let buckets = self.buckets.clone();
+                let written = tokio::task::spawn_blocking(move || put(&buckets, p))
+                    .await
+                    .unwrap_or_else(|e| Err((true, format!("the write task failed: {e}"))));
+                match written {
                     Ok(path) => {
                         tracing::debug!(%bucket, %name, path = %path.display(), "file put");
                         (true, false, format!("{bucket}/{name} stored"))
@@ -453,4 +426,36 @@ impl Manager {
             }
         }
     }
+}
+
+/// Writes a file the controller sent into a bucket, durably (off the runtime's workers: the
+/// caller runs it on the blocking pool); an error is `(transient,
+/// reason)`: a bad name or content is refused for good, a disk error may pass.
+fn put(buckets: &Path, p: Put) -> Result<PathBuf, (bool, String)> {
+    use base64::Engine;
+    if !oscar::valid_path(&p.bucket) {
+        return Err((false, format!("bucket `{}`: expected bucket/folder without `..`", p.bucket)));
+    }
+    if p.name.is_empty() || p.name.starts_with('.') || p.name.contains('/') || p.name.contains('\\') {
+        return Err((false, format!("`{}` is not a file name (no `/`, not hidden)", p.name)));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(p.content.as_bytes())
+        .map_err(|e| (false, format!("content: {e}")))?;
+    if p.name.len() > MAX_NAME {
+        return Err((false, format!("`{}...`: names of at most {MAX_NAME} bytes", &p.name[..32])));
+    }
+    let dir = buckets.join(&p.bucket);
+    create_dir_durably(&dir).map_err(|e| (true, format!("{}: {e}", dir.display())))?;
+    // A file held is never replaced: the same content again is a resend (its answer was
+    // lost), another content under the same name is refused.
+    let dest = dir.join(&p.name);
+    if let Ok(held) = std::fs::read(&dest) {
+        return if held == bytes {
+            Ok(dest)
+        } else {
+            Err((false, format!("{}/{}: a different file of this name is already here", p.bucket, p.name)))
+        };
+    }
+    write_durably(&dir, &p.name, &bytes).map_err(|e| (true, format!("{}/{}: {e}", dir.display(), p.name)))
 }

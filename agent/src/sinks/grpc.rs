@@ -47,12 +47,16 @@ pub async fn run(ctx: Ctx, cfg: AgentConfig, commands: Option<Commands>, declare
     }
 }
 
-/// A command from the controller, for the services.
+/// A command from the controller, for the services. Never waits: the session also carries
+/// the batches and heartbeats. With the services' queue full the command is dropped (said in
+/// the log); the controller gets no answer and its sender tries again.
 async fn on_command(c: Command, commands: Option<&Commands>) {
     match (AgentCommand::from_wire(&c), commands) {
         (Ok(cmd), Some(tx)) => {
             tracing::info!(id = %c.id, kind = %c.kind, "command received");
-            let _ = tx.send((c.id, cmd)).await;
+            if let Err(e) = tx.try_send((c.id.clone(), cmd)) {
+                tracing::warn!(id = %c.id, kind = %c.kind, error = %e, "the services are behind: command dropped (it is sent again)");
+            }
         }
         (Ok(_), None) => {
             tracing::error!(id = %c.id, kind = %c.kind, "a command for the services, but this agent has no `services` section: ignored")

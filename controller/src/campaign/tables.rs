@@ -14,6 +14,17 @@ use crate::models::{write_csv, Row};
 /// The per-job table's columns.
 pub const JOBS_HEADER: &str = "job,run_name,file,created,started,finished,wait,process_creation,overhead,compute_time,write_back,run_time,full_time,exit_status\n";
 
+/// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180), and with a
+/// leading `'` when a spreadsheet would take it for a formula (`=`, `+`, `-`, `@`).
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 /// One row of the per-job table (unknown parts left empty).
 pub(super) fn job_row(j: &JobInfo, run: &str) -> String {
     let p = phases(j);
@@ -21,8 +32,8 @@ pub(super) fn job_row(j: &JobInfo, run: &str) -> String {
     format!(
         "{},{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{:.6},{}\n",
         j.job,
-        run,
-        j.file,
+        csv_field(run),
+        csv_field(&j.file),
         j.created,
         j.started,
         j.finished,
@@ -110,4 +121,14 @@ pub(super) fn write_pipeline(
         write(&dir.join(format!("{}_jobs.csv", u.name)), &t.jobs)?;
     }
     write(&dir.join("full_workflow_response_time_dataframe.csv"), write_csv(whole))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fields_cannot_break_the_table() {
+        assert_eq!(super::csv_field("f001.jpg"), "f001.jpg");
+        assert_eq!(super::csv_field("a,b\"c"), "\"a,b\"\"c\"");
+        assert_eq!(super::csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
 }

@@ -1,4 +1,4 @@
-//! `aisprint certs init|issue`.
+//! `aisprint certs init|issue|revoke`.
 
 use crate::cli::CertsCommand;
 use crate::error::{CmdError, Outcome};
@@ -14,7 +14,9 @@ pub(super) fn run(cmd: CertsCommand) -> Result<Outcome, CmdError> {
             };
             certs::init(&dir, &hosts, force)
         }
-        CertsCommand::Issue { dir, node } => certs::issue(&dir, &node),
+        CertsCommand::Issue { dir, node, admin: false } => certs::issue(&dir, node.as_deref().unwrap_or_default()),
+        CertsCommand::Issue { dir, node, admin: true } => certs::issue_admin(&dir, node.as_deref()),
+        CertsCommand::Revoke { dir, node, admin } => certs::revoke(&dir, node.as_deref(), admin),
     }
     .map_err(|e| CmdError::failed(e.to_string()))?;
     for f in written.files {

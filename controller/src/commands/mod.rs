@@ -61,3 +61,27 @@ fn ago(ms: i64) -> String {
     let ago = (aisprint_runtime::clock::now_ms() - ms) / 1000;
     format!("{ago} s ago")
 }
+
+/// Text that came from an agent, made safe for a terminal: control characters (escape
+/// sequences that would move the cursor, rewrite the screen or set the title) shown as
+/// `\x1b`; newlines and tabs kept where `lines` says so.
+fn shown(s: &str, lines: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' if lines => out.push(c),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn agents_text_cannot_drive_the_terminal() {
+        assert_eq!(super::shown("ok\x1b]0;pwned\x07\n\tx", true), "ok\\x1b]0;pwned\\x07\n\tx");
+        assert_eq!(super::shown("a\nb\r", false), "a\\x0ab\\x0d");
+    }
+}

@@ -174,9 +174,9 @@ async fn answers(client: &mut AdminClient, sent: Vec<(String, String)>) -> Resul
     let mut refused = Vec::new();
     for (cluster, id) in sent {
         match admin::answer(client, &id, Duration::from_secs(15)).await.map_err(|e| CmdError::failed(e.to_string()))? {
-            Some(r) if r.ok => println!("{cluster}: {}", r.message),
+            Some(r) if r.ok => println!("{cluster}: {}", super::shown(&r.message, false)),
             Some(r) => {
-                println!("{cluster}: refused: {}", r.message);
+                println!("{cluster}: refused: {}", super::shown(&r.message, true));
                 refused.push(cluster);
             }
             None => println!("{cluster}: no answer from the agent within 15 s (its log says what it did)"),
@@ -199,7 +199,14 @@ async fn jobs(config: PathBuf, service: String, limit: u32, logs: Option<Option<
         return Err(CmdError::failed(format!("no job{one} of service `{service}` known to the controller")));
     }
     for j in jobs {
-        println!("== {} job {} ({}, on {}, exit status {})", j.service, j.job, j.file, j.node, j.exit_status);
+        println!(
+            "== {} job {} ({}, on {}, exit status {})",
+            super::shown(&j.service, false),
+            j.job,
+            super::shown(&j.file, false),
+            j.node,
+            j.exit_status
+        );
         let p = phases(j);
         let s = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} s"));
         println!(
@@ -211,7 +218,7 @@ async fn jobs(config: PathBuf, service: String, limit: u32, logs: Option<Option<
             s(p.write_back),
             j.finished - j.created
         );
-        print!("{}", j.log_tail);
+        print!("{}", super::shown(&j.log_tail, true));
         if !j.log_tail.ends_with('\n') && !j.log_tail.is_empty() {
             println!();
         }
@@ -229,9 +236,9 @@ fn jobs_table(jobs: &[JobInfo]) {
         println!(
             "{:<12} {:<24} {:>6} {:<28} {:>9.3} {:>10.3} {:>10} {:>5} {}",
             j.node,
-            j.service,
+            super::shown(&j.service, false),
             j.job,
-            j.file,
+            super::shown(&j.file, false),
             j.started - j.created,
             j.finished - j.started,
             func,

@@ -52,10 +52,10 @@ fn table(r: &QosStatusReply, events: usize) {
             let value = if x.has_value { format!("{:.3}", x.value) } else { "-".into() };
             println!(
                 "{:<14} {:<22} {:<7} {:<28} {:>10} {:>10} {:>8} {:<9} {}",
-                x.source,
-                x.name,
-                x.kind,
-                x.path.join(" -> "),
+                super::shown(&x.source, false),
+                super::shown(&x.name, false),
+                super::shown(&x.kind, false),
+                super::shown(&x.path.join(" -> "), false),
                 value,
                 x.threshold,
                 x.sessions,
@@ -66,12 +66,18 @@ fn table(r: &QosStatusReply, events: usize) {
     }
     for t in &r.throughput {
         let ago = super::ago(t.check_unix_ms);
-        println!("throughput of {} on {}: {:.3} sessions/s ({ago})", t.component, t.source, t.per_second);
+        let (c, s) = (super::shown(&t.component, false), super::shown(&t.source, false));
+        println!("throughput of {c} on {s}: {:.3} sessions/s ({ago})", t.per_second);
     }
     if !r.events.is_empty() {
         println!("latest notifications:");
         for e in r.events.iter().rev().take(events) {
-            println!("  {} {}: {}", super::ago(e.time_unix_ms), e.source, e.body_json);
+            println!(
+                "  {} {}: {}",
+                super::ago(e.time_unix_ms),
+                super::shown(&e.source, false),
+                super::shown(&e.body_json, false)
+            );
         }
     }
 }

@@ -31,7 +31,8 @@ fn failed(what: impl Into<String>) -> impl FnOnce(tonic::Status) -> AdminError {
     move |status| AdminError { what, status }
 }
 
-/// Connects to the controller of `controller.yaml` as the controller itself.
+/// Connects to the controller of `controller.yaml` as its operator (controller.yaml's
+/// `admin_cert` and `admin_key`).
 pub async fn connect(c: &ControllerConfig) -> Result<AdminClient, MeshError> {
     if c.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.port() == 0) {
         // `listen: ...:0` lets the controller take any free port; it says which when it starts.
@@ -40,7 +41,7 @@ pub async fn connect(c: &ControllerConfig) -> Result<AdminClient, MeshError> {
             c.listen
         )));
     }
-    let tls = config::tls_of(c)?;
+    let tls = config::admin_tls_of(c)?;
     let addr = format!("{}://{}", if tls.is_some() { "https" } else { "http" }, c.listen);
     let mut ep = Channel::from_shared(addr.clone()).map_err(|_| MeshError::BadAddress(addr.clone()))?;
     if let Some(t) = tls {

@@ -1,5 +1,7 @@
-//! The mesh's certificates: a CA of its own, the controller's certificate (server, and client
-//! for the operator's commands) and one per agent (client, named after its node). Keys are
+//! The mesh's certificates: a CA of its own, the controller's certificate (server), the
+//! operators' (client, `admin:<name>`: the admin service takes only those) and one per agent
+//! (client, named after its node); and the list of revoked ones (`revoked.txt`: the SHA-256
+//! of each certificate and its name), which the controller reads at each connection. Keys are
 //! written readable by their owner only and never printed.
 
 use std::io::Write;
@@ -11,8 +13,14 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 
-/// The common name of the controller's certificate (also what the admin service accepts).
+/// The common name of the controller's certificate.
 pub const CONTROLLER_NAME: &str = "controller";
+
+/// An operator's certificate names `admin:<name>` (`:` is in no node id).
+pub const ADMIN_PREFIX: &str = "admin:";
+
+/// The operator `init` makes a certificate for (admin.pem).
+pub const DEFAULT_ADMIN: &str = "operator";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
@@ -115,7 +123,28 @@ pub fn init(dir: &Path, hosts: &[String], force: bool) -> Result<Written, CertEr
     for (path, text, secret) in &files {
         write(path, text, *secret)?;
     }
-    Ok(Written { files: files.into_iter().map(|f| f.0).collect() })
+    let mut written: Vec<PathBuf> = files.into_iter().map(|f| f.0).collect();
+    written.extend(issue_admin(dir, None)?.files);
+    Ok(Written { files: written })
+}
+
+/// The files of an operator's certificate: admin.pem for the default one, admin-<name>.pem.
+fn admin_files(name: Option<&str>) -> (String, String) {
+    match name {
+        None => ("admin.pem".into(), "admin.key".into()),
+        Some(n) => (format!("admin-{n}.pem"), format!("admin-{n}.key")),
+    }
+}
+
+/// Issues an operator's certificate (client only, `admin:<name>`).
+pub fn issue_admin(dir: &Path, name: Option<&str>) -> Result<Written, CertError> {
+    if let Some(n) = name {
+        if !aisprint_model::config::valid_name(n) {
+            return Err(CertError::BadName(n.to_string()));
+        }
+    }
+    let (pem, key) = admin_files(name);
+    signed_client(dir, &format!("{ADMIN_PREFIX}{}", name.unwrap_or(DEFAULT_ADMIN)), None, &pem, &key)
 }
 
 /// Issues the certificate of agent `node` (`<node>.pem`, `<node>.key` in `dir`), signed by
@@ -124,6 +153,12 @@ pub fn issue(dir: &Path, node: &str) -> Result<Written, CertError> {
     if !aisprint_model::config::valid_name(node) || node == CONTROLLER_NAME {
         return Err(CertError::BadName(node.to_string()));
     }
+    signed_client(dir, node, Some(node), &format!("{node}.pem"), &format!("{node}.key"))
+}
+
+/// A client certificate named `cn` (with `node` as its alternative name), signed by the CA of
+/// `dir`, written as `pem` and `key` there.
+fn signed_client(dir: &Path, cn: &str, node: Option<&str>, pem: &str, key_file: &str) -> Result<Written, CertError> {
     let read = |f: &str| {
         let path = dir.join(f);
         std::fs::read_to_string(&path).map_err(|source| CertError::Read {
@@ -136,19 +171,85 @@ pub fn issue(dir: &Path, node: &str) -> Result<Written, CertError> {
     let issuer = Issuer::from_ca_cert_pem(&read("ca.pem")?, ca_key).map_err(rc("reading the CA certificate"))?;
     let key = KeyPair::generate().map_err(rc("generating the node key"))?;
     let mut p = CertificateParams::default();
-    p.distinguished_name = name(node);
-    p.subject_alt_names = vec![san(node)?];
+    p.distinguished_name = name(cn);
+    p.subject_alt_names = node.map(san).transpose()?.into_iter().collect();
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = p.signed_by(&key, &issuer).map_err(rc("signing the node certificate"))?;
-    let files = vec![
-        (dir.join(format!("{node}.pem")), cert.pem(), false),
-        (dir.join(format!("{node}.key")), key.serialize_pem(), true),
-    ];
+    let cert = p.signed_by(&key, &issuer).map_err(rc("signing the certificate"))?;
+    let files = vec![(dir.join(pem), cert.pem(), false), (dir.join(key_file), key.serialize_pem(), true)];
     for (path, text, secret) in &files {
         write(path, text, *secret)?;
     }
     Ok(Written { files: files.into_iter().map(|f| f.0).collect() })
+}
+
+/// The SHA-256 of a DER certificate, in hex: how `revoked.txt` names it.
+pub fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds the certificate of `node` (or an operator's, `admin`) in `dir` to `dir/revoked.txt`.
+pub fn revoke(dir: &Path, node: Option<&str>, admin: bool) -> Result<Written, CertError> {
+    let pem = match (node, admin) {
+        (n, true) => admin_files(n).0,
+        (Some(n), false) if aisprint_model::config::valid_name(n) => format!("{n}.pem"),
+        (n, false) => return Err(CertError::BadName(n.unwrap_or_default().to_string())),
+    };
+    let path = dir.join(&pem);
+    let text = std::fs::read(&path).map_err(|source| CertError::Read {
+        path: path.clone(),
+        dir: dir.display().to_string(),
+        source,
+    })?;
+    let der =
+        rustls_pemfile::certs(&mut text.as_slice()).next().and_then(Result::ok).ok_or_else(|| CertError::Read {
+            path: path.clone(),
+            dir: dir.display().to_string(),
+            source: std::io::Error::other("no certificate in it"),
+        })?;
+    let cn = common_name(der.as_ref()).unwrap_or_default();
+    let list = dir.join("revoked.txt");
+    let mut all = std::fs::read_to_string(&list).unwrap_or_default();
+    let line = format!(
+        "{} {cn}
+",
+        fingerprint(der.as_ref())
+    );
+    if !all.contains(&line) {
+        all.push_str(&line);
+    }
+    write(&list, &all, false)?;
+    Ok(Written { files: vec![list] })
+}
+
+/// A file's modification time and length: read again when either changes.
+type Stamp = (std::time::SystemTime, u64);
+
+/// The revoked certificates the controller reads (`revoked.txt`): read again when the file
+/// changes, so that a revocation takes effect at the next connection without a restart.
+#[derive(Debug)]
+pub struct Revoked {
+    path: Option<PathBuf>,
+    cache: std::sync::Mutex<(Option<Stamp>, std::collections::HashSet<String>)>,
+}
+
+impl Revoked {
+    pub fn new(path: Option<PathBuf>) -> Revoked {
+        Revoked { path, cache: std::sync::Mutex::new((None, Default::default())) }
+    }
+
+    /// Whether the certificate (DER) is on the list.
+    pub fn contains(&self, der: &[u8]) -> bool {
+        let Some(path) = &self.path else { return false };
+        let Ok(mut c) = self.cache.lock() else { return true };
+        let modified = std::fs::metadata(path).and_then(|m| Ok((m.modified()?, m.len()))).ok();
+        if modified != c.0 {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            c.1 = text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_lowercase).collect();
+            c.0 = modified;
+        }
+        c.1.contains(&fingerprint(der))
+    }
 }
 
 /// The common name of a DER certificate.

@@ -52,6 +52,14 @@ pub fn read(path: &Path) -> Result<ControllerConfig, MeshError> {
     rel(&mut c.ca);
     rel(&mut c.cert);
     rel(&mut c.key);
+    rel(&mut c.admin_cert);
+    rel(&mut c.admin_key);
+    rel(&mut c.revoked);
+    // The operator's certificate and the revocation list live beside the CA by default.
+    let beside_ca = |f: &str| c.ca.as_ref().map(|ca| Path::new(ca).with_file_name(f).display().to_string());
+    c.admin_cert = c.admin_cert.take().or_else(|| beside_ca("admin.pem"));
+    c.admin_key = c.admin_key.take().or_else(|| beside_ca("admin.key"));
+    c.revoked = c.revoked.take().or_else(|| beside_ca("revoked.txt"));
     c.state = base.join(&c.state).display().to_string();
     if let Some(r) = &mut c.runtime {
         r.application_dir = base.join(&r.application_dir).display().to_string();
@@ -70,7 +78,30 @@ pub fn tls_of(c: &ControllerConfig) -> Result<Option<Tls>, MeshError> {
         return Ok(None);
     }
     let get = |p: &Option<String>| read_file(Path::new(p.as_deref().unwrap_or_default()));
-    Ok(Some(Tls { ca: get(&c.ca)?, cert: get(&c.cert)?, key: get(&c.key)? }))
+    Ok(Some(Tls {
+        ca: get(&c.ca)?,
+        cert: get(&c.cert)?,
+        key: get(&c.key)?,
+        revoked: c.revoked.as_ref().map(PathBuf::from),
+    }))
+}
+
+/// The operator's TLS material (the CA, and the admin certificate and key instead of the
+/// controller's): what the commands that talk to a running controller present.
+pub fn admin_tls_of(c: &ControllerConfig) -> Result<Option<Tls>, MeshError> {
+    if c.insecure {
+        return Ok(None);
+    }
+    let get = |p: &Option<String>, what: &str| {
+        let path = Path::new(p.as_deref().unwrap_or_default());
+        std::fs::read_to_string(path).map_err(|source| MeshError::Admin {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+            source,
+        })
+    };
+    let ca = read_file(Path::new(c.ca.as_deref().unwrap_or_default()))?;
+    Ok(Some(Tls { ca, cert: get(&c.admin_cert, "admin_cert")?, key: get(&c.admin_key, "admin_key")?, revoked: None }))
 }
 
 /// TLS material (PEM) for serving.
@@ -79,6 +110,8 @@ pub struct Tls {
     pub ca: String,
     pub cert: String,
     pub key: String,
+    /// The revocation list the server reads at each connection.
+    pub revoked: Option<PathBuf>,
 }
 
 /// What the monitoring section of `controller.yaml` names, read and checked.

@@ -36,4 +36,13 @@ pub enum MeshError {
     Status(#[from] tonic::Status),
     #[error("notification outbox: {0}")]
     Outbox(String),
+    #[error(
+        "the operator's certificate ({what}): cannot read {path}: {source} (`aisprint certs issue --admin` makes one; the controller's own is not accepted for admin commands)"
+    )]
+    Admin {
+        path: std::path::PathBuf,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

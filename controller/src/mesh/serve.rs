@@ -26,7 +26,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::certs::{common_name, CONTROLLER_NAME};
+use super::certs::{common_name, Revoked, ADMIN_PREFIX, CONTROLLER_NAME};
 use super::config::{QosSetup, Tls};
 use super::hub::{command_id, Hub, HubError};
 use super::qos::QosInput;
@@ -85,38 +85,54 @@ struct Mesh {
     notes: Option<mpsc::Sender<Notified>>,
     /// The application's constraint names (`POST /ams-alert` refuses others).
     constraints: Arc<std::collections::BTreeSet<String>>,
-}
-
-/// The node a client's certificate names (None without TLS).
-fn peer_name<T>(req: &Request<T>) -> Option<String> {
-    let certs = req.peer_certs()?;
-    certs.first().and_then(|c| common_name(c.as_ref()))
+    /// Certificates refused although the CA signed them.
+    revoked: Arc<Revoked>,
 }
 
 impl Mesh {
+    /// The name the client's certificate carries (None without TLS); refused when the
+    /// certificate is revoked or absent.
+    fn peer<T>(&self, req: &Request<T>) -> Result<Option<String>, Status> {
+        if !self.secure {
+            return Ok(None);
+        }
+        let certs = req.peer_certs().ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+        let first = certs.first().ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+        let name = common_name(first.as_ref()).ok_or_else(|| Status::unauthenticated("no name in the certificate"))?;
+        if self.revoked.contains(first.as_ref()) {
+            tracing::warn!(certificate = %name, "refused: the certificate is revoked");
+            return Err(Status::permission_denied(format!("the certificate of `{name}` is revoked")));
+        }
+        Ok(Some(name))
+    }
+
     /// Checks that the client may speak for `node`.
     fn check_node<T>(&self, req: &Request<T>, node: &str) -> Result<(), Status> {
         if !aisprint_model::config::valid_name(node) {
             return Err(Status::invalid_argument(format!("`{node}` is not a valid node id")));
         }
-        if !self.secure {
-            return Ok(());
-        }
-        match peer_name(req) {
+        match self.peer(req)? {
+            None => Ok(()),
             Some(n) if n == node => Ok(()),
             Some(n) => {
                 tracing::warn!(certificate = %n, claimed = %node, "refused: node id differs from the certificate");
                 Err(Status::permission_denied(format!("the certificate names `{n}`, not `{node}`")))
             }
-            None => Err(Status::unauthenticated("no client certificate")),
         }
     }
 
+    /// Only an operator's certificate (`aisprint certs issue --admin`) may use the admin
+    /// service: not an agent's, and not the controller's own serving key.
     fn check_admin<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        if !self.secure || peer_name(req).as_deref() == Some(CONTROLLER_NAME) {
-            Ok(())
-        } else {
-            Err(Status::permission_denied("only the controller's own certificate may use the admin service"))
+        match self.peer(req)? {
+            None => Ok(()),
+            Some(n) if n.starts_with(ADMIN_PREFIX) => Ok(()),
+            Some(n) => {
+                tracing::warn!(certificate = %n, "refused: an admin request without an operator's certificate");
+                Err(Status::permission_denied(format!(
+                    "`{n}` is not an operator: the admin service takes certificates from `aisprint certs issue --admin`"
+                )))
+            }
         }
     }
 
@@ -175,11 +191,7 @@ impl AgentService for Mesh {
         &self,
         req: Request<Streaming<MetricBatch>>,
     ) -> Result<Response<Self::PushBatchesStream>, Status> {
-        let cert_node = if self.secure {
-            Some(peer_name(&req).ok_or_else(|| Status::unauthenticated("no client certificate"))?)
-        } else {
-            None
-        };
+        let cert_node = self.peer(&req)?;
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(1024);
         let (pending_tx, mut pending_rx) =
@@ -286,6 +298,13 @@ impl AgentService for Mesh {
         // (a refusal is an error: the sender keeps the file and tries again later, when the
         // route may be known).
         let receiver = self.hub.resolve(&r.cluster);
+        // A receiver that stopped reading its commands holds what was sent to it: a bounded
+        // number of files, whoever sends them.
+        if self.hub.in_flight(&receiver) >= RECEIVER_IN_FLIGHT {
+            return Err(Status::resource_exhausted(format!(
+                "{RECEIVER_IN_FLIGHT} files are on their way to `{receiver}` already: retry"
+            )));
+        }
         let _ticket =
             self.hub.shipping.admit(&r.node_id, &r.cluster, &receiver, &r.bucket, r.content.len() as u64).map_err(
                 |e| {
@@ -582,6 +601,12 @@ fn writer_loop(
     }
 }
 
+/// Files on their way to one agent at most (its command queue holds 64).
+const RECEIVER_IN_FLIGHT: usize = 32;
+
+/// Requests and streams of one connection at once at most.
+const CONCURRENT_PER_CONNECTION: usize = 64;
+
 /// How long `serve` waits for its tasks once the server stopped.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -633,6 +658,7 @@ pub async fn serve(
         runtime: rtx,
         notes,
         constraints,
+        revoked: Arc::new(Revoked::new(tls.as_ref().and_then(|t| t.revoked.clone()))),
     };
     if let Some(l) = metrics_listener {
         let router = axum::Router::new()
@@ -650,6 +676,9 @@ pub async fn serve(
     // Keepalive pings: an agent gone without closing its connection (a network cut) is
     // noticed in under a minute, not when TCP gives up.
     let mut builder = Server::builder()
+        // Streams and requests of one connection at a time: an agent needs a handful.
+        .concurrency_limit_per_connection(CONCURRENT_PER_CONNECTION)
+        .max_concurrent_streams(Some(CONCURRENT_PER_CONNECTION as u32))
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)));
     if let Some(t) = &tls {

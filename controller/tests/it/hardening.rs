@@ -578,3 +578,65 @@ fn the_embedded_broker_takes_tls_and_logins() {
     controller.stop();
     assert!(mesh.log("controller.log").contains("MQTT login refused"));
 }
+
+/// L2: the admin service takes operators' certificates only (not the controller's serving key,
+/// not an agent's); a revoked certificate is refused from its next connection, and a new one
+/// lets the node back in.
+#[test]
+fn operators_have_their_own_certificate_and_revoked_ones_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mesh = Mesh::new(dir);
+    mesh.issue("rpi-1");
+    let controller = mesh.controller();
+    let cfg = mesh.agent_config("rpi-1", None, 0.5, "");
+    let agent = mesh.agent(&cfg, "rpi-1.log");
+    let connected = || {
+        let r = aisprint(dir, &["agents", "list", "--config", "controller.yaml"]);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        text(&r.stdout).lines().any(|l| l.starts_with("rpi-1 ") && l.contains(" yes "))
+    };
+    wait("the agent connected", Duration::from_secs(20), connected);
+    // The controller's own certificate, or an agent's, in an operator's place: refused.
+    let yaml = std::fs::read_to_string(dir.join("controller.yaml")).expect("read");
+    for (file, cert) in [("as-controller.yaml", "controller"), ("as-agent.yaml", "rpi-1")] {
+        std::fs::write(dir.join(file), format!("{yaml}admin_cert: certs/{cert}.pem\nadmin_key: certs/{cert}.key\n"))
+            .expect("write");
+        let r = aisprint(dir, &["agents", "list", "--config", file]);
+        assert!(!r.status.success(), "{file}: {}", text(&r.stdout));
+        assert!(text(&r.stderr).contains("is not an operator"), "{}", text(&r.stderr));
+    }
+    // Another operator, then revoked.
+    let r = aisprint(dir, &["certs", "issue", "--dir", "certs", "--admin", "--node", "alice"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    std::fs::write(
+        dir.join("alice.yaml"),
+        format!("{yaml}admin_cert: certs/admin-alice.pem\nadmin_key: certs/admin-alice.key\n"),
+    )
+    .expect("write");
+    assert!(aisprint(dir, &["agents", "list", "--config", "alice.yaml"]).status.success());
+    let r = aisprint(dir, &["certs", "revoke", "--dir", "certs", "--admin", "--node", "alice"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let r = aisprint(dir, &["agents", "list", "--config", "alice.yaml"]);
+    assert!(
+        !r.status.success() && text(&r.stderr).contains("the certificate of `admin:alice` is revoked"),
+        "{}",
+        text(&r.stderr)
+    );
+    // The agent revoked: refused at its next connection, without restarting the controller.
+    let r = aisprint(dir, &["certs", "revoke", "--dir", "certs", "--node", "rpi-1"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    agent.stop();
+    let agent = mesh.agent(&cfg, "rpi-1.log");
+    wait("the revoked agent refused", Duration::from_secs(20), || {
+        mesh.log("rpi-1.log").contains("the certificate of `rpi-1` is revoked")
+    });
+    assert!(!connected(), "a revoked agent is connected");
+    agent.stop();
+    // A new certificate lets it back in.
+    mesh.issue("rpi-1");
+    let agent = mesh.agent(&cfg, "rpi-1.log");
+    wait("the agent back with a new certificate", Duration::from_secs(20), connected);
+    agent.stop();
+    controller.stop();
+}

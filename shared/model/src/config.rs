@@ -443,6 +443,16 @@ pub struct ControllerConfig {
     /// Plain text, no certificates: only for tests and closed networks.
     #[serde(default)]
     pub insecure: bool,
+    /// The operator's certificate and key (`aisprint certs issue --admin`), for the commands
+    /// that talk to a running controller; default: admin.pem and admin.key beside `ca`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_cert: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_key: Option<String>,
+    /// Revoked certificates (`aisprint certs revoke`), read at each connection; default:
+    /// revoked.txt beside `ca` (none when it does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
     /// The controller's state (redb).
     pub state: String,
     /// Hours metric batches are kept (default one week).

@@ -27,6 +27,9 @@ pub struct Outgoing {
     pub body: serde_json::Value,
 }
 
+/// Notifications read from the store at a time.
+const PAGE: usize = 256;
+
 #[derive(Debug, Default)]
 pub struct OutboxCounters {
     pub delivered: AtomicU64,
@@ -100,37 +103,46 @@ impl Outbox {
         // url -> (not before, its backoff)
         let mut blocked: HashMap<String, (Instant, Backoff)> = HashMap::new();
         while !cancel.is_cancelled() {
-            let me = self.clone();
-            let pending = match tokio::task::spawn_blocking(move || me.store.pending(SINK, 0, 256)).await {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "outbox unreadable");
-                    Vec::new()
-                }
-                Err(_) => Vec::new(),
-            };
             let now = Instant::now();
             let mut next: Option<(u64, Outgoing)> = None;
             let mut waiting_on: HashSet<String> = HashSet::new();
-            for (seq, bytes) in pending {
-                let item: Outgoing = match serde_json::from_slice(&bytes) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        tracing::error!(seq, error = %e, "unreadable notification in the outbox: removed");
-                        self.ack(seq).await;
+            // Page after page: the notifications queued for an endpoint that is down, however
+            // many, do not hide those of the others behind them.
+            let mut after = 0;
+            'scan: loop {
+                let me = self.clone();
+                let page = match tokio::task::spawn_blocking(move || me.store.pending(SINK, after, PAGE)).await {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "outbox unreadable");
+                        Vec::new()
+                    }
+                    Err(_) => Vec::new(),
+                };
+                if page.is_empty() {
+                    break;
+                }
+                for (seq, bytes) in page {
+                    after = seq;
+                    let item: Outgoing = match serde_json::from_slice(&bytes) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            tracing::error!(seq, error = %e, "unreadable notification in the outbox: removed");
+                            self.ack(seq).await;
+                            continue;
+                        }
+                    };
+                    // Per endpoint, in order: once one of its notifications waits, so do the later.
+                    if waiting_on.contains(&item.url) {
                         continue;
                     }
-                };
-                // Per endpoint, in order: once one of its notifications waits, so do the later.
-                if waiting_on.contains(&item.url) {
-                    continue;
+                    if blocked.get(&item.url).is_some_and(|(until, _)| *until > now) {
+                        waiting_on.insert(item.url.clone());
+                        continue;
+                    }
+                    next = Some((seq, item));
+                    break 'scan;
                 }
-                if blocked.get(&item.url).is_some_and(|(until, _)| *until > now) {
-                    waiting_on.insert(item.url.clone());
-                    continue;
-                }
-                next = Some((seq, item));
-                break;
             }
             let Some((seq, item)) = next else {
                 let soonest = blocked.values().map(|(u, _)| *u).filter(|u| *u > now).min();
@@ -190,5 +202,60 @@ impl Outbox {
             Ok(Err(e)) => tracing::error!(seq, error = %e, "cannot mark a notification delivered"),
             Err(e) => tracing::error!(seq, error = %e, "outbox task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The review's M6: more notifications than one page wait for an endpoint that is down;
+    /// one for another endpoint, queued after them, still goes.
+    #[tokio::test]
+    async fn an_endpoint_down_does_not_hide_the_others() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let d = tempfile::tempdir().expect("tmp");
+        let outbox = Outbox::open(&d.path().join("outbox.redb")).expect("open");
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let dead_url = format!("http://{}/x", dead.local_addr().expect("addr"));
+        drop(dead);
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let live_url = format!("http://{}/y", live.local_addr().expect("addr"));
+        let many: Vec<Outgoing> =
+            (0..PAGE + 44).map(|i| Outgoing { url: dead_url.clone(), body: serde_json::json!({ "i": i }) }).collect();
+        outbox.push(&many).expect("push");
+        outbox.push(&[Outgoing { url: live_url, body: serde_json::json!({ "live": true }) }]).expect("push");
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(outbox.clone().deliver(cancel.clone()));
+        // The live endpoint: reads each request whole, answers 200, tells what it got.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = live.accept().await {
+                let mut text = String::new();
+                let mut buf = vec![0u8; 4096];
+                while !text.contains('}') {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+                    }
+                }
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                let _ = tx.send(text);
+            }
+        });
+        let got = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("the live endpoint got its notification")
+            .expect("a request");
+        assert!(got.contains(r#"{"live":true}"#), "{got}");
+        for _ in 0..100 {
+            if outbox.counters.delivered.load(Ordering::Relaxed) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        cancel.cancel();
+        let _ = task.await;
+        assert_eq!(outbox.counters.delivered.load(Ordering::Relaxed), 1, "the live one, acknowledged");
     }
 }
