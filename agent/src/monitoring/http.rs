@@ -26,6 +26,9 @@ pub(super) struct AppState {
     pub(super) defaults: Defaults,
 }
 
+/// Largest request body (JSON records or lines): axum's default, written down.
+const MAX_BODY: usize = 2 << 20;
+
 /// The endpoint's routes.
 pub(super) fn router(app: AppState) -> Router {
     Router::new()
@@ -35,6 +38,7 @@ pub(super) fn router(app: AppState) -> Router {
         .route("/metrics", get(get_metrics))
         .route("/v1/qos", get(get_qos))
         .route("/health", get(|| async { "ok\n" }))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 

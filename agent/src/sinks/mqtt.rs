@@ -84,6 +84,23 @@ pub async fn run(ctx: Ctx, cfg: AgentConfig, link: MqttLink, ready: Ready) {
     }
 }
 
+/// The connection's options: TLS and login as agent.yaml says, the last will on `status`.
+fn options(link: &MqttLink, ready: &Ready, client_id: &str, status: &str) -> MqttOptions {
+    let mut opts = MqttOptions::new(client_id, link.host.clone(), link.port);
+    if let Some(t) = &ready.tls {
+        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(t.clone())));
+    }
+    if let Some((user, password)) = &ready.credentials {
+        opts.set_credentials(user.clone(), password.expose().to_string());
+    }
+    opts.set_keep_alive(Duration::from_secs(10));
+    // rumqttc's default is 10 KiB; a batch with every family is larger.
+    opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    opts.set_clean_session(true);
+    opts.set_last_will(LastWill::new(status, "offline", QoS::AtLeastOnce, true));
+    opts
+}
+
 /// What a queued publish stands for: a batch (its sequence number), the status or an alert.
 #[derive(Debug, Clone, Copy)]
 enum Sent {
@@ -102,19 +119,7 @@ async fn session(
 ) -> Result<(), String> {
     let cancel = &ctx.cancel;
     let [status, live_topic, backfill_topic, alerts_topic] = topics(&link.topic_prefix, &cfg.node_id);
-    let mut opts = MqttOptions::new(client_id, link.host.clone(), link.port);
-    if let Some(t) = &ready.tls {
-        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(t.clone())));
-    }
-    if let Some((user, password)) = &ready.credentials {
-        opts.set_credentials(user.clone(), password.expose().to_string());
-    }
-    opts.set_keep_alive(Duration::from_secs(10));
-    // rumqttc's default is 10 KiB; a batch with every family is larger.
-    opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
-    opts.set_clean_session(true);
-    opts.set_last_will(LastWill::new(&status, "offline", QoS::AtLeastOnce, true));
-    let (client, mut events) = AsyncClient::new(opts, WINDOW * 2 + 8);
+    let (client, mut events) = AsyncClient::new(options(link, ready, client_id, &status), WINDOW * 2 + 8);
 
     // Wait for the broker's CONNACK before anything else.
     loop {

@@ -78,18 +78,20 @@ async fn wait_done(
 }
 
 /// Puts one input, `<name><ext>`, into `bucket` of `node` and waits until `service` (the
-/// last of a pipeline) has done it; false when it has not within `limit`.
+/// last of a pipeline, on `service_node`) has done it; false when it has not within `limit`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn warm_up(
     admin: &mut AdminClient,
     node: &str,
     bucket: &str,
     service: &str,
+    service_node: &str,
     name: &str,
     u: &Uploads,
     limit: Duration,
 ) -> Result<bool, CampaignError> {
     put(admin, node, bucket, &format!("{name}{}", u.ext), &u.encoded).await?;
-    Ok(wait_done(admin, node, service, name, 1, limit, |_| {}).await?.is_some())
+    Ok(wait_done(admin, service_node, service, name, 1, limit, |_| {}).await?.is_some())
 }
 
 /// A run being waited for: its label in progress lines, the agent running it.
@@ -172,7 +174,7 @@ pub(super) async fn unit(
                 // A warm-up job, not measured: the first process of a component on a node
                 // pays for cold caches (interpreter, libraries, the input's page).
                 let warmup = format!("aisprint-{}-warmup", c.stamp);
-                if !warm_up(admin, &node, &input, &service, &warmup, &c.uploads, c.opts.run_timeout).await? {
+                if !warm_up(admin, &node, &input, &service, &node, &warmup, &c.uploads, c.opts.run_timeout).await? {
                     return Err(CampaignError::Failed(format!(
                         "{}: the warm-up job did not finish in {}s (is agent `{node}` running its services?)",
                         unit.id,

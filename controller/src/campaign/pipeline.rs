@@ -85,7 +85,10 @@ pub(super) async fn run(
             if applied_level.is_none() {
                 let warmup = format!("aisprint-{}-wf{dep_i}-warmup", c.stamp);
                 let (first, last) = (&s.nodes[0], &s.services[s.last()]);
-                if !warm_up(admin, first, &s.bucket(0), last, &warmup, &c.uploads, c.opts.run_timeout).await? {
+                let last_node = &s.nodes[s.last()];
+                if !warm_up(admin, first, &s.bucket(0), last, last_node, &warmup, &c.uploads, c.opts.run_timeout)
+                    .await?
+                {
                     return Err(CampaignError::Failed(format!(
                         "{} Full_workflow: the warm-up file did not come out of the last service in {}s (do the components keep the file's name?)",
                         dep.name,

@@ -66,6 +66,13 @@ fn write(path: &Path, text: &str, secret: bool) -> Result<(), CertError> {
     }
     let _ = secret;
     let mut f = opts.open(path).map_err(err)?;
+    // The mode above applies to a new file only: an older key replaced (--force) loses the
+    // mode it had.
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
     f.write_all(text.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)
 }
@@ -257,4 +264,37 @@ pub fn common_name(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let cn = cert.subject().iter_common_name().next()?.as_str().ok()?.to_string();
     Some(cn)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn keys_stay_private_and_revocations_are_listed() {
+        let d = tempfile::tempdir().expect("tmp");
+        init(d.path(), &["127.0.0.1".into()], false).expect("init");
+        let key = d.path().join("ca.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        init(d.path(), &["127.0.0.1".into()], true).expect("init --force");
+        assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+        assert!(d.path().join("admin.pem").exists() && d.path().join("admin.key").exists());
+        issue(d.path(), "rpi-1").expect("issue");
+        let list = Revoked::new(Some(d.path().join("revoked.txt")));
+        let der = |f: &str| {
+            let pem = std::fs::read(d.path().join(f)).expect("pem");
+            let der: Vec<u8> = rustls_pemfile::certs(&mut pem.as_slice()).next().expect("one").expect("cert").to_vec();
+            der
+        };
+        assert!(!list.contains(&der("rpi-1.pem")));
+        revoke(d.path(), Some("rpi-1"), false).expect("revoke");
+        assert!(list.contains(&der("rpi-1.pem")), "read again once the file changed");
+        assert!(!list.contains(&der("admin.pem")));
+        issue(d.path(), "rpi-1").expect("a new one");
+        assert!(!list.contains(&der("rpi-1.pem")), "a new certificate is not revoked");
+        assert_eq!(common_name(&der("admin.pem")).as_deref(), Some("admin:operator"));
+        assert!(matches!(revoke(d.path(), Some("../x"), false), Err(CertError::BadName(_))));
+    }
 }

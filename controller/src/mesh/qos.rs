@@ -324,31 +324,7 @@ impl Task {
                     function_end: f("function_end"),
                 });
             }
-            Reply::MEASUREMENT => {
-                let Some(r) = Reply::from_point(&p) else { return };
-                if self.expected.get(&r.command).map(String::as_str) != Some(node) {
-                    self.forged += 1;
-                    if self.forged < 20 || self.forged.is_power_of_two() {
-                        tracing::warn!(%node, command = %r.command, refused = self.forged,
-                            "an answer to a command that did not go to this node: ignored");
-                    }
-                    return;
-                }
-                if self.results.len() == RESULTS_KEPT {
-                    self.results.pop_front();
-                }
-                let reply = CommandResultReply {
-                    known: true,
-                    ok: r.ok,
-                    message: r.message,
-                    node: node.to_string(),
-                    transient: r.transient,
-                };
-                if let Some(w) = self.waiters.remove(&r.command) {
-                    let _ = w.send(reply.clone());
-                }
-                self.results.push_back((r.command, reply));
-            }
+            Reply::MEASUREMENT => self.answer(node, &p),
             "ams_notification" => {
                 let body = p.tags.get("body").cloned().unwrap_or_default();
                 tracing::info!(%node, notification = %body, "AMS notification from an agent");
@@ -358,27 +334,57 @@ impl Task {
                 }
                 self.event(node, body, ms);
             }
-            m => {
-                let family = if FAMILIES.contains(&m) { "host" } else { "custom" };
-                let mut labels: Vec<(String, String)> = vec![("node".into(), node.to_string())];
-                labels.extend(p.tags.iter().filter(|(k, _)| k.as_str() != "node").map(|(k, v)| (k.clone(), v.clone())));
-                labels.sort();
-                let label_bytes: usize = labels.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
-                let labels: Labels = labels.into();
-                for (f, v) in &p.fields {
-                    let key = (format!("aisprint_{family}_{m}_{f}"), labels.clone());
-                    if let Some(slot) = self.gauges.get_mut(&key) {
-                        *slot = *v;
-                        continue;
-                    }
-                    let bytes = key.0.len() + label_bytes + 64;
-                    if self.gauges.len() < MAX_SERIES && self.gauge_bytes + bytes <= MAX_SERIES_BYTES {
-                        self.gauge_bytes += bytes;
-                        self.gauges.insert(key, *v);
-                    } else {
-                        self.dropped += 1;
-                    }
-                }
+            m => self.gauge(node, m, &p),
+        }
+    }
+
+    /// An agent's answer to a command: taken only from the node the command went to.
+    fn answer(&mut self, node: &str, p: &Point) {
+        let Some(r) = Reply::from_point(p) else { return };
+        if self.expected.get(&r.command).map(String::as_str) != Some(node) {
+            self.forged += 1;
+            if self.forged < 20 || self.forged.is_power_of_two() {
+                tracing::warn!(%node, command = %r.command, refused = self.forged,
+                    "an answer to a command that did not go to this node: ignored");
+            }
+            return;
+        }
+        if self.results.len() == RESULTS_KEPT {
+            self.results.pop_front();
+        }
+        let reply = CommandResultReply {
+            known: true,
+            ok: r.ok,
+            message: r.message,
+            node: node.to_string(),
+            transient: r.transient,
+        };
+        if let Some(w) = self.waiters.remove(&r.command) {
+            let _ = w.send(reply.clone());
+        }
+        self.results.push_back((r.command, reply));
+    }
+
+    /// A host or custom metric: the latest value of each field, for `/metrics`.
+    fn gauge(&mut self, node: &str, m: &str, p: &Point) {
+        let family = if FAMILIES.contains(&m) { "host" } else { "custom" };
+        let mut labels: Vec<(String, String)> = vec![("node".into(), node.to_string())];
+        labels.extend(p.tags.iter().filter(|(k, _)| k.as_str() != "node").map(|(k, v)| (k.clone(), v.clone())));
+        labels.sort();
+        let label_bytes: usize = labels.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
+        let labels: Labels = labels.into();
+        for (f, v) in &p.fields {
+            let key = (format!("aisprint_{family}_{m}_{f}"), labels.clone());
+            if let Some(slot) = self.gauges.get_mut(&key) {
+                *slot = *v;
+                continue;
+            }
+            let bytes = key.0.len() + label_bytes + 64;
+            if self.gauges.len() < MAX_SERIES && self.gauge_bytes + bytes <= MAX_SERIES_BYTES {
+                self.gauge_bytes += bytes;
+                self.gauges.insert(key, *v);
+            } else {
+                self.dropped += 1;
             }
         }
     }

@@ -4,9 +4,9 @@
 //! A `Ship` from node S into bucket B of cluster Y is taken only along an edge X -> (Y, B) of an
 //! FDL, where X is a cluster S runs:
 //! - the FDLs the controller applied (`services.apply`, from `oscar apply`, a campaign or
-//!   SPACE4AI-R): X is the applied cluster, the edge an output of its services that names Y's
-//!   storage provider (`minio.Y`, `s3.Y`); X runs on every node it was applied to (a node it
-//!   left may still ship what it made there);
+//!   SPACE4AI-R) to S: X is the applied cluster, the edge an output of its services that names
+//!   Y's storage provider (`minio.Y`, `s3.Y`); what was applied to a node stays among its
+//!   routes when a later apply leaves it out (the node may still ship what it made before);
 //! - the receiving node's own FDL files, which it declares when it registers (the bucket is its
 //!   own: it says who may write there); X runs on a node that is X, or that declared X as its
 //!   `services.cluster`.
@@ -28,18 +28,21 @@ pub const IN_FLIGHT_BYTES: u64 = 64 << 20;
 /// or registrations cannot grow the controller without bound.
 const MAX_ENTRIES: usize = 10_000;
 
-/// What the controller applied for a cluster.
+/// What the controller applied to a node as a cluster: its outputs to other clusters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Applied {
-    nodes: BTreeSet<String>,
+    node: String,
+    cluster: String,
     /// (to cluster, bucket)
     outputs: BTreeSet<(String, String)>,
 }
 
+/// (node, cluster) -> (to cluster, bucket) of its outputs.
+type AppliedMap = BTreeMap<(String, String), BTreeSet<(String, String)>>;
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// Cluster -> what was applied for it.
-    applied: BTreeMap<String, Applied>,
+    applied: AppliedMap,
     /// Node -> the clusters it runs from its own files.
     declared: HashMap<String, BTreeSet<String>>,
     /// Node -> edges into it its own files declare: (from cluster, to cluster, bucket).
@@ -95,8 +98,10 @@ impl Shipping {
         let mut inner = Inner::default();
         if let Some(f) = &file {
             match std::fs::read(f) {
-                Ok(bytes) => match serde_json::from_slice(&bytes) {
-                    Ok(applied) => inner.applied = applied,
+                Ok(bytes) => match serde_json::from_slice::<Vec<Applied>>(&bytes) {
+                    Ok(applied) => {
+                        inner.applied = applied.into_iter().map(|a| ((a.node, a.cluster), a.outputs)).collect()
+                    }
                     Err(e) => {
                         tracing::error!(file = %f.display(), error = %e, "the applied routes cannot be read: files between agents wait until their FDLs are applied again")
                     }
@@ -116,14 +121,18 @@ impl Shipping {
             doc.edges().into_iter().filter(|(from, _, _)| from == cluster).map(|(_, to, b)| (to, b)).collect();
         let snapshot = {
             let Ok(mut i) = self.inner.lock() else { return };
-            if !i.applied.contains_key(cluster) && i.applied.len() >= MAX_ENTRIES {
-                tracing::warn!(%cluster, "too many applied clusters remembered: its routes are not kept");
+            let key = (node.to_string(), cluster.to_string());
+            if !i.applied.contains_key(&key) && i.applied.len() >= MAX_ENTRIES {
+                tracing::warn!(%cluster, %node, "too many applied clusters remembered: its routes are not kept");
                 return;
             }
-            let a = i.applied.entry(cluster.to_string()).or_default();
-            a.nodes.insert(node.to_string());
-            a.outputs = outputs;
-            i.applied.clone()
+            // Added to what was applied before: files a service made before it moved away
+            // may still be in the node's outbox.
+            i.applied.entry(key).or_default().extend(outputs);
+            i.applied
+                .iter()
+                .map(|((n, c), o)| Applied { node: n.clone(), cluster: c.clone(), outputs: o.clone() })
+                .collect::<Vec<_>>()
         };
         if let Some(f) = self.file.clone() {
             let written = tokio::task::spawn_blocking(move || {
@@ -162,11 +171,11 @@ impl Shipping {
         let mut i = self.inner.lock().map_err(|_| Refusal::Quota { sender: sender.into(), in_flight: 0 })?;
         let runs = |x: &str| {
             x == sender
-                || i.applied.get(x).is_some_and(|a| a.nodes.contains(sender))
+                || i.applied.contains_key(&(sender.to_string(), x.to_string()))
                 || i.declared.get(sender).is_some_and(|d| d.contains(x))
         };
         let edge = (cluster.to_string(), bucket.to_string());
-        let applied = i.applied.iter().any(|(x, a)| a.outputs.contains(&edge) && runs(x));
+        let applied = i.applied.iter().any(|((n, _), outputs)| n == sender && outputs.contains(&edge));
         let declared =
             i.inbound.get(receiver).is_some_and(|e| e.iter().any(|(x, to, b)| to == cluster && b == bucket && runs(x)));
         if !(applied || declared) {
@@ -206,6 +215,12 @@ mod tests {
         assert!(e.to_string().contains("retry"), "{e}");
         drop(a);
         assert!(s.admit("rpi-1", "cloud", "cloud", "mask/in", 20).is_ok());
+        // The same cluster applied to another node with other outputs: rpi-1's stay; and a
+        // later apply to rpi-1 without them keeps them too.
+        s.applied("rpi-1", "edge", "functions:\n  oscar: []\n").await;
+        s.applied("rpi-9", "edge", "functions:\n  oscar:\n  - edge:\n      name: blur\n      script: b.sh\n      input: [{path: blur/in}]\n      output: [{path: blur/out}]\n").await;
+        assert!(s.admit("rpi-1", "cloud", "cloud", "mask/in", 1).is_ok());
+        assert!(s.admit("rpi-9", "cloud", "cloud", "mask/in", 1).is_err());
         // Kept across a restart.
         let again = Shipping::open(Some(&state));
         assert!(again.admit("rpi-1", "cloud", "cloud", "mask/in", 1).is_ok());

@@ -5,36 +5,8 @@ use std::time::Duration;
 
 use aisprint_proto::v1::MetricBatch;
 
-use crate::support::mesh::Mesh;
+use crate::support::mesh::{command, count_files, drop_file, names_in, Mesh};
 use crate::support::{aisprint, http_post, port, text, wait};
-
-fn names_in(d: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(d)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    v.sort();
-    v
-}
-
-fn count_files(d: &std::path::Path) -> usize {
-    std::fs::read_dir(d)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
-        .sum()
-}
-
-fn drop_file(dir: &std::path::Path, name: &str, content: &str) {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, content).expect("write");
-    std::fs::rename(&tmp, dir.join(name)).expect("rename");
-}
 
 /// H3: a file shipped off the routes of the FDLs is refused (kept by its sender, never written
 /// on the receiver), whatever bucket it names; a file the receiver holds is never replaced.
@@ -637,6 +609,93 @@ fn operators_have_their_own_certificate_and_revoked_ones_are_refused() {
     mesh.issue("rpi-1");
     let agent = mesh.agent(&cfg, "rpi-1.log");
     wait("the agent back with a new certificate", Duration::from_secs(20), connected);
+    agent.stop();
+    controller.stop();
+}
+
+/// M3, M4, L1, L8 on a real agent: the applied FDL is private and carries no storage keys; a
+/// torn one is set aside at the next start instead of stopping the agent; a cluster named `..`
+/// and a file name of 250 bytes are refused for good, and the agent's state is untouched.
+#[test]
+fn a_torn_applied_fdl_is_set_aside_and_bad_names_are_refused() {
+    use aisprint_proto::commands::{AgentCommand, Apply, Put};
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mesh = Mesh::new(dir);
+    std::fs::create_dir_all(dir.join("pipeline")).expect("mkdir");
+    std::fs::write(dir.join("pipeline/copy.sh"), "cp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/\"\n").expect("write");
+    std::fs::write(
+        dir.join("pipeline/fdl.yaml"),
+        "functions:\n  oscar:\n  - n1:\n      name: copy\n      script: copy.sh\n      input:\n      - path: copy/in\n      output:\n      - path: copy/out\nstorage_providers:\n  minio:\n    n1: {endpoint: 'https://minio.example.org', access_key: ak, secret_key: top-secret-key}\n",
+    )
+    .expect("write");
+    mesh.issue("n1");
+    let controller = mesh.controller();
+    let cfg =
+        mesh.agent_config("n1", None, 60.0, "services:\n  cluster: n1\n  buckets: buckets/n1\n  state: state/n1\n");
+    let agent = mesh.agent(&cfg, "n1.log");
+    wait("the agent connected", Duration::from_secs(20), || {
+        text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout)
+            .lines()
+            .any(|l| l.starts_with("n1 ") && l.contains(" yes "))
+    });
+    let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
+    assert!(r.status.success(), "{}{}", text(&r.stdout), text(&r.stderr));
+    let applied = dir.join("state/n1/applied/n1/fdl.yaml");
+    let mode = std::fs::metadata(&applied).expect("applied").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the applied FDL is private");
+    let text_of = std::fs::read_to_string(&applied).expect("read");
+    assert!(!text_of.contains("top-secret-key") && !text_of.contains("storage_providers"), "{text_of}");
+
+    // A cluster named `..` (its folder would be the agent's state folder) and a name of 250
+    // bytes: refused, nothing removed.
+    let (ok, message) = command(
+        dir,
+        "n1",
+        AgentCommand::ServicesApply(Apply {
+            cluster: "..".into(),
+            fdl: "functions: {oscar: []}\n".into(),
+            scripts: Default::default(),
+        }),
+    );
+    assert!(!ok && message.contains("not a valid cluster name"), "{message}");
+    assert!(dir.join("state/n1/jobs.redb").exists() && applied.exists(), "the state is untouched");
+    let long = "x".repeat(250);
+    let (ok, message) = command(
+        dir,
+        "n1",
+        AgentCommand::BucketPut(Put { bucket: "copy/in".into(), name: long, content: "aGk=".into() }),
+    );
+    assert!(!ok && message.contains("names of at most 200 bytes"), "{message}");
+
+    // A power cut left the applied FDL empty: the agent starts anyway, without it, says so,
+    // and keeps the torn copy aside; an apply brings the service back.
+    agent.stop();
+    std::fs::write(&applied, "").expect("torn");
+    let v = std::process::Command::new(crate::support::mesh::agent_bin())
+        .args(["validate", "--config", cfg.to_str().expect("path")])
+        .current_dir(dir)
+        .output()
+        .expect("validate");
+    assert!(v.status.success(), "validate: {}", text(&v.stderr));
+    let agent = mesh.agent(&cfg, "n1.log");
+    wait("the torn FDL set aside", Duration::from_secs(20), || {
+        mesh.log("n1.log").contains("unreadable applied FDL set aside")
+    });
+    let broken: Vec<_> = std::fs::read_dir(dir.join("state/n1/broken")).expect("broken").flatten().collect();
+    assert_eq!(broken.len(), 1);
+    wait("the agent connected again", Duration::from_secs(20), || {
+        text(&aisprint(dir, &["agents", "list", "--config", "controller.yaml"]).stdout)
+            .lines()
+            .any(|l| l.starts_with("n1 ") && l.contains(" yes "))
+    });
+    let r = aisprint(dir, &["oscar", "apply", "--fdl", "pipeline/fdl.yaml", "--config", "controller.yaml"]);
+    assert!(r.status.success(), "{}{}", text(&r.stdout), text(&r.stderr));
+    let inbox = dir.join("buckets/n1/copy/in");
+    wait("the bucket", Duration::from_secs(10), || inbox.is_dir());
+    drop_file(&inbox, "a.txt", "A");
+    wait("the service back", Duration::from_secs(20), || dir.join("buckets/n1/copy/out/a.txt").exists());
     agent.stop();
     controller.stop();
 }

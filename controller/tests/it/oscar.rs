@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::mesh::Mesh;
+use crate::support::mesh::{command, count_files, drop_file, names_in, Mesh};
 use crate::support::{aisprint, text, wait, Proc};
 
 /// The controller, and the agent of node `n1` with its services' buckets under `buckets/n1`,
@@ -108,36 +108,6 @@ fn services_applied_from_the_controller_run_on_the_agent_and_survive_a_restart()
     assert!(log.contains("services applied"), "{log}");
 }
 
-/// Puts a file into a bucket whole (written under a hidden name, then renamed).
-fn drop_file(dir: &std::path::Path, name: &str, content: &str) {
-    let part = dir.join(format!(".{name}.part"));
-    std::fs::write(&part, content).expect("write");
-    std::fs::rename(&part, dir.join(name)).expect("rename");
-}
-
-/// The files in a folder (not hidden).
-fn names_in(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| !n.starts_with('.')).collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            n += count_files(&e.path());
-        } else if !e.file_name().to_string_lossy().starts_with('.') {
-            n += 1;
-        }
-    }
-    n
-}
-
 #[test]
 fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -240,19 +210,6 @@ fn outputs_chain_to_a_service_on_a_second_agent_through_the_mesh_without_loss() 
         assert!(jobs.iter().all(|j| j.state == aisprint_agent::services::JobState::Succeeded), "{node}: {jobs:?}");
     }
     assert!(count_files(&dir.join("state/edge/undeliverable")) == 0);
-}
-
-/// Sends a typed command to `node` through the controller's admin service and waits for the
-/// agent's answer: (ok, message).
-fn command(dir: &std::path::Path, node: &str, cmd: aisprint_proto::commands::AgentCommand) -> (bool, String) {
-    use aisprint_controller::mesh::admin;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let mut c = admin::connect_with(&dir.join("controller.yaml")).await.expect("admin client");
-        let id = admin::send(&mut c, node, &cmd).await.expect("send").expect("the agent is connected");
-        let r = admin::answer(&mut c, &id, Duration::from_secs(60)).await.expect("answer").expect("an answer in 60 s");
-        (r.ok, r.message)
-    })
 }
 
 /// `bucket.drain` answers once every file of the bucket has run; `service.stop` stops a

@@ -171,6 +171,42 @@ pub struct Defaults {
     pub cluster: String,
 }
 
+/// Checks one record against the [limits](super::limits) and the reserved names.
+pub fn check_limits(r: &Record) -> Result<(), String> {
+    use super::limits::{key, reserved, short, value, MAX_FIELDS, MAX_TAGS};
+    match r {
+        Record::Execution(e) => {
+            value("`component_name`", &e.component)?;
+            value("`session_id`", &e.session)?;
+            value("`kubernetes_cluster_id`", &e.cluster)?;
+            value("`resource_id`", &e.resource)
+        }
+        Record::Metric(s) => {
+            key("the measurement name", &s.measurement)?;
+            reserved(&s.measurement)?;
+            if s.tags.len() > MAX_TAGS {
+                return Err(format!("{} tags; the limit is {MAX_TAGS}", s.tags.len()));
+            }
+            if s.fields.len() > MAX_FIELDS {
+                return Err(format!("{} fields; the limit is {MAX_FIELDS}", s.fields.len()));
+            }
+            for (k, v) in &s.tags {
+                key(&format!("tag key `{}`", short(k)), k)?;
+                value(&format!("the value of tag `{}`", short(k)), v)?;
+            }
+            for k in s.fields.keys() {
+                key(&format!("field key `{}`", short(k)), k)?;
+            }
+            Ok(())
+        }
+        Record::Drift(w) => {
+            value("`component_name`", &w.component)?;
+            key("`metric`", &w.metric)?;
+            key("`field`", &w.field)
+        }
+    }
+}
+
 /// Parses a JSON body `{"records": [...]}`; each record is checked on its own, against the
 /// [limits](super::limits) too.
 pub fn from_json(text: &[u8], d: &Defaults) -> Result<(Vec<Record>, Vec<Refused>), Refused> {
@@ -183,7 +219,7 @@ pub fn from_json(text: &[u8], d: &Defaults) -> Result<(Vec<Record>, Vec<Refused>
             refused.push(Refused { at: format!("records[{i}..]"), message });
             break;
         }
-        match one_json(r, d).and_then(|r| super::limits::check(&r).map(|()| r)) {
+        match one_json(r, d).and_then(|r| check_limits(&r).map(|()| r)) {
             Ok(r) => ok.push(r),
             Err(message) => refused.push(Refused { at: format!("records[{i}]"), message }),
         }
@@ -316,14 +352,14 @@ pub fn from_line(l: Line, now_ns: i64, d: &Defaults) -> Result<Record, String> {
             e.resource = d.resource.clone();
         }
         let r = Record::Execution(e);
-        super::limits::check(&r)?;
+        check_limits(&r)?;
         return Ok(r);
     }
     if fields.is_empty() {
         return Err(format!("`{}`: no numeric field", l.measurement));
     }
     let r = Record::Metric(Sample { measurement: l.measurement, tags, fields, time_ns: l.time_ns.unwrap_or(now_ns) });
-    super::limits::check(&r)?;
+    check_limits(&r)?;
     Ok(r)
 }
 
@@ -373,5 +409,41 @@ mod tests {
         assert_eq!(x.job_duration(), 2.0);
         let Ok(Record::Metric(m)) = from_line(it.next().expect("line"), 5, &defaults()) else { panic!() };
         assert_eq!((m.fields.len(), m.time_ns), (1, 5));
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::limits::{too_many, MAX_FIELDS, MAX_RECORDS, MAX_TAGS, MAX_VALUE_BYTES, RESERVED};
+
+    fn metric(name: &str, tags: usize, fields: usize, value_len: usize) -> Record {
+        Record::Metric(Sample {
+            measurement: name.into(),
+            tags: (0..tags).map(|i| (format!("t{i}"), "v".repeat(value_len))).collect(),
+            fields: (0..fields).map(|i| (format!("f{i}"), 1.0)).collect::<BTreeMap<_, _>>(),
+            time_ns: 1,
+        })
+    }
+
+    #[test]
+    fn each_limit_named() {
+        assert_eq!(check_limits(&metric("m", MAX_TAGS, MAX_FIELDS, MAX_VALUE_BYTES)), Ok(()));
+        let e = check_limits(&metric("m", MAX_TAGS + 1, 1, 1)).unwrap_err();
+        assert_eq!(e, "33 tags; the limit is 32");
+        let e = check_limits(&metric("m", 1, MAX_FIELDS + 1, 1)).unwrap_err();
+        assert_eq!(e, "257 fields; the limit is 256");
+        let e = check_limits(&metric("m", 1, 1, MAX_VALUE_BYTES + 1)).unwrap_err();
+        assert_eq!(e, "the value of tag `t0` is 1025 bytes long; the limit is 1024");
+        let e = check_limits(&metric(&"m".repeat(129), 1, 1, 1)).unwrap_err();
+        assert!(e.starts_with("the measurement name is 129 bytes"), "{e}");
+        for r in RESERVED {
+            let e = check_limits(&metric(r, 1, 1, 1)).unwrap_err();
+            assert!(e.contains("is reserved"), "{e}");
+        }
+        assert_eq!(too_many(MAX_RECORDS - 1), None);
+        assert!(too_many(MAX_RECORDS).is_some());
     }
 }

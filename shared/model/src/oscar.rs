@@ -199,4 +199,14 @@ mod tests {
         let fdl: Fdl = serde_yaml::from_str("functions:\n  oscar:\n  - edge:\n      name: blur\n      script: b.sh\n      input: [{storage_provider: minio.default, path: blur/in}]\n      output: [{storage_provider: minio.cloud, path: mask/in}, {storage_provider: minio.default, path: blur/out}]\n  - cloud:\n      name: mask\n      script: m.sh\n      input: [{storage_provider: minio.default, path: mask/in}]\n      output: [{storage_provider: minio.default, path: mask/out}]\n").expect("fdl");
         assert_eq!(fdl.edges(), [("edge".to_string(), "cloud".to_string(), "mask/in".to_string())]);
     }
+
+    #[test]
+    fn names_never_leave_their_folder() {
+        for ok in ["edge", "rpi-1", "minio.a", "a..b", "x_y"] {
+            assert!(crate::config::valid_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", ".hidden", "../x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(!crate::config::valid_name(bad), "{bad}");
+        }
+    }
 }

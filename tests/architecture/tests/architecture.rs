@@ -23,6 +23,7 @@ fn sources() -> Vec<PathBuf> {
         "controller",
         "tests/support",
         "tests/architecture",
+        "tests/fuzz",
         "xtask",
     ]
     .iter()
@@ -82,7 +83,9 @@ fn crates_depend_only_as_the_architecture_says() {
     for krate in ["aisprint-agent", "aisprint-controller", "aisprint-runtime", "aisprint-model"] {
         let reach = g.reach(krate);
         assert!(
-            !reach.contains_key("aisprint-test-support") && !reach.contains_key("aisprint-architecture"),
+            !reach.contains_key("aisprint-test-support")
+                && !reach.contains_key("aisprint-architecture")
+                && !reach.contains_key("aisprint-fuzz"),
             "{krate}"
         );
     }

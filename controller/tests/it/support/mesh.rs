@@ -144,3 +144,46 @@ impl Mesh {
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
 }
+
+/// Puts a file into a bucket whole (written under a hidden name, then renamed).
+pub fn drop_file(dir: &Path, name: &str, content: &str) {
+    let part = dir.join(format!(".{name}.part"));
+    std::fs::write(&part, content).expect("write");
+    std::fs::rename(&part, dir.join(name)).expect("rename");
+}
+
+/// The files in a folder (not hidden).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| !n.starts_with('.')).collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+pub fn count_files(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            n += count_files(&e.path());
+        } else if !e.file_name().to_string_lossy().starts_with('.') {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Sends a typed command to `node` through the controller's admin service and waits for the
+/// agent's answer: (ok, message).
+pub fn command(dir: &Path, node: &str, cmd: aisprint_proto::commands::AgentCommand) -> (bool, String) {
+    use aisprint_controller::mesh::admin;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut c = admin::connect_with(&dir.join("controller.yaml")).await.expect("admin client");
+        let id = admin::send(&mut c, node, &cmd).await.expect("send").expect("the agent is connected");
+        let r = admin::answer(&mut c, &id, Duration::from_secs(60)).await.expect("answer").expect("an answer in 60 s");
+        (r.ok, r.message)
+    })
+}
