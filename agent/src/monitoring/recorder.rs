@@ -62,7 +62,7 @@ pub struct Snapshot {
 
 /// Custom metric series kept for /metrics at most, and their bytes (names, tags, fields).
 const MAX_CUSTOM_SERIES: usize = 10_000;
-const MAX_CUSTOM_BYTES: usize = 16 << 20;
+const MAX_CUSTOM_BYTES: usize = 4 << 20;
 
 /// What a sample holds, about.
 fn sample_bytes(s: &Sample) -> usize {

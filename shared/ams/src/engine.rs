@@ -32,7 +32,7 @@ pub const MAX_WATCHES: usize = 100;
 /// Series (a measurement's field and a set of tags) followed for alerts and drift, all
 /// together, at most; and the bytes of their names.
 pub const MAX_SERIES_TOTAL: usize = 50_000;
-pub const MAX_SERIES_BYTES: usize = 16 << 20;
+pub const MAX_SERIES_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
