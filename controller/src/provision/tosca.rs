@@ -31,7 +31,11 @@ pub fn tosca(app: &Path, which: Which, o: &ToscaOptions) -> Result<Vec<PathBuf>,
     let opts = model::Options {
         domain: o.domain.clone().unwrap_or_else(|| model::DEFAULT_DOMAIN.into()),
         elastic: o.elastic,
-        artifacts_url: o.artifacts_url.clone().unwrap_or_else(|| model::DEFAULT_ARTIFACTS_URL.into()),
+        artifacts_url: o
+            .artifacts_url
+            .as_deref()
+            .map(folder_url)
+            .unwrap_or_else(|| model::DEFAULT_ARTIFACTS_URL.into()),
         im_auth,
     };
     let mut rand = random_chars;
@@ -133,4 +137,23 @@ pub fn fdl(app: &Path, which: Which) -> Result<PathBuf, ToscarizerError> {
     out.commit(app).map_err(|e| failed(e.to_string()))?;
     println!("DONE. FDL file {}/{rel} has been generated.", app.display());
     Ok(PathBuf::from(rel))
+}
+
+/// An artifacts location as a folder: the recipes' names are appended to it, so
+/// `http://host:port` (as people type it) becomes `http://host:port/`.
+fn folder_url(u: &str) -> String {
+    if u.ends_with('/') {
+        u.to_string()
+    } else {
+        format!("{u}/")
+    }
+}
+
+#[cfg(test)]
+mod folder_tests {
+    #[test]
+    fn an_artifacts_url_without_its_slash_still_names_a_folder() {
+        assert_eq!(super::folder_url("http://10.0.0.1:8000"), "http://10.0.0.1:8000/");
+        assert_eq!(super::folder_url("https://x/artifacts/"), "https://x/artifacts/");
+    }
 }

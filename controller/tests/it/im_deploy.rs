@@ -141,7 +141,8 @@ fn example_base_deployment_is_built_by_im_read_back_and_deleted() {
             "mask_detection",
             "--base",
             "--artifacts_url",
-            &site.artifacts_url(),
+            // As people type it, without the final `/`: still a folder.
+            site.artifacts_url().trim_end_matches('/'),
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
