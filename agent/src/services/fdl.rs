@@ -58,8 +58,9 @@ pub fn load(cfg: &AgentConfig) -> Result<Found, AgentError> {
     let mut diags = Diagnostics::new();
     for f in &s.fdl {
         let text = std::fs::read_to_string(f).map_err(|source| AgentError::Read { path: PathBuf::from(f), source })?;
-        out.extend(load_fdl(f, &text, &s.cluster, buckets, &s3, &mut diags));
-        if let Ok(doc) = serde_yaml::from_str::<Fdl>(&text) {
+        let (services, doc) = load_fdl(f, &text, &s.cluster, buckets, &s3, &mut diags);
+        out.extend(services);
+        if let Some(doc) = doc {
             let mine = |c: &str| c == s.cluster || c == cfg.node_id;
             declared.inbound.extend(doc.edges().into_iter().filter(|(_, to, _)| mine(to)));
         }
@@ -79,7 +80,7 @@ pub fn load(cfg: &AgentConfig) -> Result<Found, AgentError> {
         let f = e.path().join("fdl.yaml");
         let mut d = Diagnostics::new();
         let services = match std::fs::read_to_string(&f) {
-            Ok(text) => load_fdl(&f.display().to_string(), &text, &cluster, buckets, &s3, &mut d),
+            Ok(text) => load_fdl(&f.display().to_string(), &text, &cluster, buckets, &s3, &mut d).0,
             Err(err) => {
                 d.push(Diagnostic::error(f.display().to_string(), String::new(), err.to_string()));
                 Vec::new()
@@ -119,7 +120,8 @@ pub fn set_aside(state: &Path, broken: &[PathBuf]) {
     }
 }
 
-/// The services of `cluster` in one FDL text (scripts taken from the file's folder).
+/// The services of `cluster` in one FDL text (scripts taken from the file's folder), and the
+/// FDL itself when it is valid.
 pub(super) fn load_fdl(
     f: &str,
     text: &str,
@@ -127,7 +129,7 @@ pub(super) fn load_fdl(
     buckets: &Path,
     s3: &BTreeSet<String>,
     diags: &mut Diagnostics,
-) -> Vec<Prepared> {
+) -> (Vec<Prepared>, Option<Fdl>) {
     let mut out = Vec::new();
     let doc = match yaml::parse::<Fdl>(f, text) {
         Ok((doc, w)) => {
@@ -136,14 +138,14 @@ pub(super) fn load_fdl(
         }
         Err(d) => {
             diags.extend(d);
-            return out;
+            return (out, None);
         }
     };
     let d = oscar::validate(&doc);
     let bad = d.has_errors();
     diags.extend(d);
     if bad {
-        return out;
+        return (out, None);
     }
     let base = Path::new(f).parent().unwrap_or(Path::new("."));
     for svc in doc.value.services_of(cluster) {
@@ -180,7 +182,7 @@ pub(super) fn load_fdl(
             parallelism: svc.max_parallelism.unwrap_or(1) as usize,
         });
     }
-    out
+    (out, Some(doc.value))
 }
 
 /// Where the job store, logs, temporary outputs and applied FDLs live.

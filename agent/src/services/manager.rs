@@ -15,15 +15,6 @@ use aisprint_model::oscar::{self, Fdl};
 use aisprint_proto::commands::{AgentCommand, Apply, Drain, Put, Reply, Stop};
 use aisprint_runtime::clock::now_s;
 use aisprint_runtime::fsutil::{create_dir_durably, sync_dir, write_durably, write_private};
-
-/// An IO error as text, with the path it happened on.
-fn at(p: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
-    move |e| format!("{}: {e}", p.display())
-}
-
-/// Longest file name taken from the mesh (the hidden part name adds to it under the file
-/// system's 255).
-const MAX_NAME: usize = 200;
 use notify::Watcher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -206,7 +197,7 @@ impl Manager {
         let mut diags = Diagnostics::new();
         // Checked where it will live (the scripts are relative to it).
         let s3 = self.shared.stores.as_ref().map(|s| s.providers()).unwrap_or_default();
-        let services = load_fdl(&fdl.display().to_string(), &a.fdl, &a.cluster, &self.buckets, &s3, &mut diags);
+        let (services, _) = load_fdl(&fdl.display().to_string(), &a.fdl, &a.cluster, &self.buckets, &s3, &mut diags);
         if diags.has_errors() {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(diags.to_string());
@@ -428,9 +419,18 @@ impl Manager {
     }
 }
 
+/// An IO error as text, with the path it happened on.
+fn at(p: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", p.display())
+}
+
+/// Longest file name taken from the mesh (the hidden part name adds to it under the file
+/// system's 255).
+const MAX_NAME: usize = 200;
+
 /// Writes a file the controller sent into a bucket, durably (off the runtime's workers: the
-/// caller runs it on the blocking pool); an error is `(transient,
-/// reason)`: a bad name or content is refused for good, a disk error may pass.
+/// caller runs it on the blocking pool); an error is `(transient, reason)`: a bad name or
+/// content is refused for good, a disk error may pass.
 fn put(buckets: &Path, p: Put) -> Result<PathBuf, (bool, String)> {
     use base64::Engine;
     if !oscar::valid_path(&p.bucket) {
@@ -439,12 +439,13 @@ fn put(buckets: &Path, p: Put) -> Result<PathBuf, (bool, String)> {
     if p.name.is_empty() || p.name.starts_with('.') || p.name.contains('/') || p.name.contains('\\') {
         return Err((false, format!("`{}` is not a file name (no `/`, not hidden)", p.name)));
     }
+    // Said without the name: cutting it could split a character.
+    if p.name.len() > MAX_NAME {
+        return Err((false, format!("a name of {} bytes: names of at most {MAX_NAME} bytes", p.name.len())));
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(p.content.as_bytes())
         .map_err(|e| (false, format!("content: {e}")))?;
-    if p.name.len() > MAX_NAME {
-        return Err((false, format!("`{}...`: names of at most {MAX_NAME} bytes", &p.name[..32])));
-    }
     let dir = buckets.join(&p.bucket);
     create_dir_durably(&dir).map_err(|e| (true, format!("{}: {e}", dir.display())))?;
     // A file held is never replaced: the same content again is a resend (its answer was

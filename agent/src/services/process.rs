@@ -104,8 +104,7 @@ pub fn command(script: &Path, dir: &Path, env: Vec<(String, String)>, how: &Isol
             }
             c.arg("--env-file").arg(env_file);
             c.arg(image).arg("sh").arg(script);
-            c.current_dir(dir).stdin(std::process::Stdio::null()).kill_on_drop(true);
-            return c;
+            c
         }
         Isolation::Group { name, groups } => {
             // A process can only be moved into a group once it exists: the shell waits.
@@ -123,7 +122,11 @@ pub fn command(script: &Path, dir: &Path, env: Vec<(String, String)>, how: &Isol
             c
         }
     };
-    cmd.current_dir(dir).envs(env).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.current_dir(dir).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    // A container's variables are in its env file; the runtime's own process gets none.
+    if !matches!(how, Isolation::Container { .. }) {
+        cmd.envs(env);
+    }
     cmd
 }
 

@@ -26,7 +26,6 @@ pub const GRPC_SINK: &str = "grpc";
 /// Where the controller's commands go (with their ids): the services' manager.
 pub type Commands = mpsc::Sender<(String, AgentCommand)>;
 
-/// Delivers until cancelled.
 /// What this node's own FDL files say to the controller at registration: the cluster it runs,
 /// and the edges into it (from cluster, to cluster, bucket), so that files may be shipped
 /// here along them.
@@ -36,6 +35,7 @@ pub struct Declared {
     pub inbound: Vec<(String, String, String)>,
 }
 
+/// Delivers until cancelled.
 pub async fn run(ctx: Ctx, cfg: AgentConfig, commands: Option<Commands>, declared: Declared) {
     let mut latest = ctx.batches.subscribe();
     let mut backoff = Backoff::new();

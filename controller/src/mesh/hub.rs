@@ -221,7 +221,7 @@ impl Hub {
         let sent_at = std::time::Instant::now();
         // Waits from before the command goes, so that a quick answer is not missed.
         let (tx, rx) = oneshot::channel();
-        self.qos.send(QosInput::AwaitResult(id.clone(), node.clone(), tx)).await.map_err(|_| HubError::Stopping)?;
+        self.qos.send(QosInput::AwaitResult(id.clone(), tx)).await.map_err(|_| HubError::Stopping)?;
         let answer = tokio::time::timeout(timeout, async {
             if !self.send(&node, cmd.to_wire(id)).await {
                 return Err(HubError::NotConnected(cluster.to_string()));

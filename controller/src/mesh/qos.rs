@@ -59,10 +59,10 @@ pub enum QosInput {
     Jobs(String, usize, oneshot::Sender<Vec<JobInfo>>),
     /// An agent's answer to a command (its id).
     CommandResult(String, oneshot::Sender<CommandResultReply>),
-    /// The answer to a command, sent when it arrives (at once when it already has): its id,
-    /// the node it went to.
-    AwaitResult(String, String, oneshot::Sender<CommandResultReply>),
-    /// A command (its id) went to a node: only that node's answer is taken.
+    /// The answer to a command, sent when it arrives (at once when it already has).
+    AwaitResult(String, oneshot::Sender<CommandResultReply>),
+    /// A command (its id) goes to a node: only that node's answer is taken (`Hub::send` says
+    /// so before the command goes, so it is here before any answer).
     Expect(String, String),
 }
 
@@ -209,19 +209,16 @@ impl Task {
                 let _ = tx.send(self.result(&id).cloned().unwrap_or_default());
             }
             QosInput::Expect(id, node) => self.expect(id, node),
-            QosInput::AwaitResult(id, node, tx) => {
-                self.expect(id.clone(), node);
-                match self.result(&id) {
-                    Some(r) => {
-                        let _ = tx.send(r.clone());
-                    }
-                    None => {
-                        // Waiters that gave up are forgotten here.
-                        self.waiters.retain(|_, w| !w.is_closed());
-                        self.waiters.insert(id, tx);
-                    }
+            QosInput::AwaitResult(id, tx) => match self.result(&id) {
+                Some(r) => {
+                    let _ = tx.send(r.clone());
                 }
-            }
+                None => {
+                    // Waiters that gave up are forgotten here.
+                    self.waiters.retain(|_, w| !w.is_closed());
+                    self.waiters.insert(id, tx);
+                }
+            },
         }
     }
 
