@@ -121,7 +121,8 @@ fn add_deployment(
         }
     }
     out.file(root.join("space4ai-d/qos_constraints.yaml"), to_yaml("QoS constraints", &dep.qos)?);
-    if app.space4aid.is_none() {
+    // A SPACE4AI-D.yaml of the user's, even one design could not read, is copied as it is.
+    if app.space4aid.is_none() && !dir.join(paths::SPACE4AID_CONFIG).exists() {
         out.file(
             root.join("space4ai-d/SPACE4AI-D.yaml"),
             to_yaml("SPACE4AI-D configuration", &plan.default_space4aid)?,
@@ -161,6 +162,9 @@ fn output(dir: &Path, loaded: &appdir::LoadedApp, plan: &design::DesignPlan) -> 
     }
     out.file(paths::MULTI_CLUSTER_QOS, to_yaml("multi-cluster QoS constraints", &plan.multi_cluster)?);
     out.file(paths::DEPLOYMENT_INDEX, to_yaml("deployment index", &plan.index)?);
+    if let Some(p) = &plan.performance {
+        out.file(paths::DEPLOYMENTS_PERFORMANCE, to_yaml("deployments performance", p)?);
+    }
     // The reference tool of late 2023 left a folder here; a link to the deployment replaces it.
     out.symlink_replacing(paths::OPTIMAL, "base", &["production_deployment.yaml"]);
     Ok(out)
@@ -195,7 +199,7 @@ pub fn run(dir: &Path, options: &DesignOptions, log: &mut dyn Write) -> Result<D
     let display = appdir::display_dir(dir);
     let name = Path::new(&display).file_name().map_or(display.clone(), |n| n.to_string_lossy().to_string());
     let _ = writeln!(log, "{TAG} Starting the design of the AI-SPRINT application: {name}");
-    let loaded = appdir::load(dir).map_err(DesignError::Invalid)?;
+    let loaded = appdir::load_for(dir, appdir::Uses::DESIGN).map_err(DesignError::Invalid)?;
     let app = &loaded.app;
     log_dag(app, log);
     let _ = writeln!(log, "{TAG} Parsed and validated the AI-SPRINT annotations of {} scripts.", app.sources.len());
@@ -225,6 +229,21 @@ pub fn run(dir: &Path, options: &DesignOptions, log: &mut dyn Write) -> Result<D
         plan.deployments.len(),
         paths::MULTI_CLUSTER_QOS
     );
+    if let Some(p) = &plan.performance {
+        let s = &p.system;
+        let _ = writeln!(
+            log,
+            "{TAG} Done! {} of each deployment in {display}/{}: {}",
+            s.metric_name,
+            paths::DEPLOYMENTS_PERFORMANCE,
+            s.sorted_deployments_performance
+                .iter()
+                .flatten()
+                .map(|(n, e)| format!("{n} {}", e.metric_value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = writeln!(log, "{INDENT}Current optimal deployment is 'base'");
     let _ = writeln!(log, "{TAG} Done! Application designs and base deployment ready.");
     Ok(DesignReport {

@@ -7,8 +7,10 @@ pub mod pysource;
 use std::path::{Path, PathBuf};
 
 use aisprint_model::app::check::{Application, ComponentSource};
-use aisprint_model::app::{annotations, dag, deployments, oscarp, paths, physical, qos, resources, space4aid_config};
-use aisprint_model::diag::{Diagnostic, Diagnostics};
+use aisprint_model::app::{
+    accuracy, annotations, dag, deployments, oscarp, paths, physical, qos, resources, space4aid_config,
+};
+use aisprint_model::diag::{Diagnostic, Diagnostics, Severity};
 use aisprint_model::json;
 use aisprint_model::yaml::{self, YamlDoc};
 use serde::de::DeserializeOwned;
@@ -39,9 +41,98 @@ pub fn display_dir(dir: &Path) -> String {
     }
 }
 
+/// The optional files of an application. A command says which of them it uses: a problem in
+/// one it does not use is a warning that names the file (upstream's tools never read it
+/// there either), and the file is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optional {
+    Partitions,
+    PhysicalNodes,
+    RunParameters,
+    DataSizes,
+    Space4aidConfig,
+    PerformanceModels,
+    /// `space4ai-d/qos_constraints.yaml`, which `design` writes.
+    QosFile,
+}
+
+/// A command and the optional files it uses.
+#[derive(Debug, Clone, Copy)]
+pub struct Uses {
+    /// The command as the user typed it (`design`), named in the warnings.
+    pub command: &'static str,
+    pub files: &'static [Optional],
+}
+
+impl Uses {
+    /// Every file: `validate` and whatever reads the whole application.
+    pub const ALL: Uses = Uses {
+        command: "validate",
+        files: &[
+            Optional::Partitions,
+            Optional::PhysicalNodes,
+            Optional::RunParameters,
+            Optional::DataSizes,
+            Optional::Space4aidConfig,
+            Optional::PerformanceModels,
+            Optional::QosFile,
+        ],
+    };
+
+    /// `design` (upstream's reads the DAG, the candidates, the scripts and the partitions).
+    pub const DESIGN: Uses = Uses { command: "design", files: &[Optional::Partitions] };
+
+    /// `space4aid`, and SPACE4AI-R at runtime.
+    pub const SPACE4AID: Uses = Uses {
+        command: "space4aid",
+        files: &[
+            Optional::Partitions,
+            Optional::PhysicalNodes,
+            Optional::DataSizes,
+            Optional::Space4aidConfig,
+            Optional::PerformanceModels,
+            Optional::QosFile,
+        ],
+    };
+
+    /// `profile`: the OSCAR-P campaign.
+    pub const PROFILE: Uses =
+        Uses { command: "profile", files: &[Optional::Partitions, Optional::RunParameters, Optional::DataSizes] };
+
+    /// `models train`.
+    pub const MODELS: Uses = Uses {
+        command: "models",
+        files: &[Optional::Partitions, Optional::RunParameters, Optional::PerformanceModels],
+    };
+
+    fn uses(&self, f: Optional) -> bool {
+        self.files.contains(&f)
+    }
+
+    /// `d` as warnings when the command does not use the file.
+    fn demote(&self, f: Optional, d: Diagnostics) -> Diagnostics {
+        if self.uses(f) || !d.has_errors() {
+            return d;
+        }
+        let why = format!("`{}` does not use this file, so it is left out", self.command);
+        Diagnostics(
+            d.0.into_iter()
+                .map(|mut x| {
+                    if x.severity == Severity::Error {
+                        x.severity = Severity::Warning;
+                        x.message = format!("{} ({why})", x.message);
+                    }
+                    x
+                })
+                .collect(),
+        )
+    }
+}
+
 struct Reader<'a> {
     dir: &'a Path,
     display: &'a str,
+    uses: Uses,
     diags: Diagnostics,
 }
 
@@ -78,6 +169,26 @@ impl Reader<'_> {
     fn yaml<T: DeserializeOwned + Serialize>(&mut self, rel: &str, required: Option<&str>) -> Option<YamlDoc<T>> {
         let text = self.text(rel, required)?;
         self.parse_yaml(rel, &text)
+    }
+
+    /// An optional file: an empty one is the same as none; a problem in one the command does
+    /// not use is a warning.
+    fn optional<T: DeserializeOwned + Serialize>(&mut self, which: Optional, rel: &str) -> Option<YamlDoc<T>> {
+        let text = self.text(rel, None)?;
+        if yaml::is_blank(&text) {
+            return None;
+        }
+        match yaml::parse::<T>(&self.name(rel), &text) {
+            Ok((doc, warnings)) => {
+                self.diags.extend(warnings);
+                Some(doc)
+            }
+            Err(e) => {
+                let d = self.uses.demote(which, e);
+                self.diags.extend(d);
+                None
+            }
+        }
     }
 
     fn parse_yaml<T: DeserializeOwned + Serialize>(&mut self, rel: &str, text: &str) -> Option<YamlDoc<T>> {
@@ -135,60 +246,82 @@ impl Files {
             paths::DEPLOYMENTS,
             Some("it says where each component (and partition) may run and with which container"),
         );
-        let performance_models = r.text(paths::PERFORMANCE_MODELS, None).and_then(|t| {
-            match json::parse::<oscarp::PerformanceModels>(&r.name(paths::PERFORMANCE_MODELS), &t) {
-                Ok((doc, w)) => {
-                    r.diags.extend(w);
-                    Some(doc)
+        let performance_models =
+            r.text(paths::PERFORMANCE_MODELS, None).filter(|t| !t.trim().is_empty()).and_then(|t| {
+                match json::parse::<oscarp::PerformanceModels>(&r.name(paths::PERFORMANCE_MODELS), &t) {
+                    Ok((doc, w)) => {
+                        r.diags.extend(w);
+                        Some(doc)
+                    }
+                    Err(e) => {
+                        let d = r.uses.demote(Optional::PerformanceModels, e);
+                        r.diags.extend(d);
+                        None
+                    }
                 }
-                Err(e) => {
-                    r.diags.extend(e);
-                    None
-                }
-            }
-        });
+            });
         let files = Files {
             dag_text,
             dag,
             resources,
             deployments,
-            partitions: r.yaml(paths::COMPONENT_PARTITIONS, None),
-            physical_nodes: r.yaml(paths::PHYSICAL_NODES, None),
-            run_parameters: r.yaml(paths::RUN_PARAMETERS, None),
-            data_sizes: r.yaml(paths::DATA_SIZE, None),
-            space4aid: r.yaml(paths::SPACE4AID_CONFIG, None),
+            partitions: r.optional(Optional::Partitions, paths::COMPONENT_PARTITIONS),
+            physical_nodes: r.optional(Optional::PhysicalNodes, paths::PHYSICAL_NODES),
+            run_parameters: r.optional(Optional::RunParameters, paths::RUN_PARAMETERS),
+            data_sizes: r.optional(Optional::DataSizes, paths::DATA_SIZE),
+            space4aid: r.optional(Optional::Space4aidConfig, paths::SPACE4AID_CONFIG),
             performance_models,
         };
         // A QoS file a user edited by hand is checked too, but not needed.
-        if let Some(q) = r.yaml::<qos::QosConstraints>(paths::SPACE4AID_QOS, None) {
-            r.diags.extend(qos::validate(&q));
+        if let Some(q) = r.optional::<qos::QosConstraints>(Optional::QosFile, paths::SPACE4AID_QOS) {
+            let d = r.uses.demote(Optional::QosFile, qos::validate(&q));
+            r.diags.extend(d);
         }
         files
     }
 
     /// Each file's own checks (the trained models the performance models name are read
     /// here: the optimizer does no IO).
-    fn validate(&mut self, dir: &Path) -> Diagnostics {
+    fn validate(&mut self, dir: &Path, uses: Uses) -> Diagnostics {
         fn check<T>(d: &mut Diagnostics, doc: &Option<YamlDoc<T>>, f: impl FnOnce(&YamlDoc<T>) -> Diagnostics) {
             if let Some(doc) = doc {
                 d.extend(f(doc));
             }
+        }
+        /// An optional file's own checks; one the command does not use is left out when wrong.
+        fn optional<T>(
+            d: &mut Diagnostics,
+            uses: Uses,
+            which: Optional,
+            doc: &mut Option<YamlDoc<T>>,
+            f: impl FnOnce(&YamlDoc<T>) -> Diagnostics,
+        ) {
+            let Some(found) = doc else { return };
+            let own = f(found);
+            if own.has_errors() && !uses.uses(which) {
+                *doc = None;
+            }
+            d.extend(uses.demote(which, own));
         }
         let mut d = Diagnostics::new();
         check(&mut d, &self.dag, dag::validate);
         check(&mut d, &self.resources, resources::validate);
         let res = self.resources.as_ref().map(|r| &r.value);
         check(&mut d, &self.deployments, |doc| deployments::validate(doc, res));
-        check(&mut d, &self.partitions, deployments::validate_partitions);
-        check(&mut d, &self.physical_nodes, physical::validate);
-        check(&mut d, &self.run_parameters, oscarp::validate_run_parameters);
-        check(&mut d, &self.data_sizes, oscarp::validate_data_sizes);
-        check(&mut d, &self.space4aid, space4aid_config::validate);
+        optional(&mut d, uses, Optional::Partitions, &mut self.partitions, deployments::validate_partitions);
+        optional(&mut d, uses, Optional::PhysicalNodes, &mut self.physical_nodes, physical::validate);
+        optional(&mut d, uses, Optional::RunParameters, &mut self.run_parameters, oscarp::validate_run_parameters);
+        optional(&mut d, uses, Optional::DataSizes, &mut self.data_sizes, oscarp::validate_data_sizes);
+        optional(&mut d, uses, Optional::Space4aidConfig, &mut self.space4aid, space4aid_config::validate);
         if let Some(doc) = &mut self.performance_models {
             let mut pd = oscarp::validate_performance_models(&doc.file, &doc.value);
             load_regressors(dir, &doc.file.clone(), &mut doc.value, &mut pd);
             doc.locate(&mut pd);
-            d.extend(pd);
+            let left_out = pd.has_errors() && !uses.uses(Optional::PerformanceModels);
+            d.extend(uses.demote(Optional::PerformanceModels, pd));
+            if left_out {
+                self.performance_models = None;
+            }
         }
         d
     }
@@ -224,8 +357,13 @@ fn read_regressor(dir: &Path, rel: &str) -> Result<aisprint_model::perfmodel::Re
     Ok(r)
 }
 
-/// Loads and checks the application in `dir`.
+/// Loads and checks the application in `dir`, every file of it.
 pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
+    load_for(dir, Uses::ALL)
+}
+
+/// Loads and checks the application in `dir` for a command that uses `uses`.
+pub fn load_for(dir: &Path, uses: Uses) -> Result<LoadedApp, Diagnostics> {
     let display = display_dir(dir);
     if !dir.is_dir() {
         return Err(Diagnostic::error(
@@ -235,9 +373,9 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
         )
         .into());
     }
-    let mut r = Reader { dir, display: &display, diags: Diagnostics::new() };
+    let mut r = Reader { dir, display: &display, uses, diags: Diagnostics::new() };
     let mut files = Files::read(&mut r);
-    let d = files.validate(dir);
+    let d = files.validate(dir, uses);
     r.diags.extend(d);
     // The component scripts.
     let (sources, folders, incomplete_sources) = read_sources(&mut r);
@@ -245,7 +383,7 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
     let (Some(dag_doc), Some(res_doc), Some(dep_doc), Some(dag_text)) = (dag, resources, deployments, dag_text) else {
         return Err(r.diags.sorted());
     };
-    let app = Application {
+    let mut app = Application {
         dag: dag_doc,
         resources: res_doc,
         deployments: dep_doc,
@@ -257,11 +395,67 @@ pub fn load(dir: &Path) -> Result<LoadedApp, Diagnostics> {
         space4aid: files.space4aid,
         sources,
         incomplete_sources,
+        adopted: Vec::new(),
+        confusions: Default::default(),
     };
+    app.adopt_alternatives();
+    load_confusions(&mut r, &mut app, &folders);
     r.diags.extend(app.check());
     match r.diags.into_result() {
         Ok(warnings) => Ok(LoadedApp { app, display, dir: dir.to_path_buf(), dag_text, folders, warnings }),
         Err(all) => Err(all),
+    }
+}
+
+/// The confusion matrices `@model_performance` needs (`src/<folder>/classification_performance/`);
+/// a version without them is reported by the design, which needs them.
+fn load_confusions(r: &mut Reader<'_>, app: &mut Application, folders: &[(String, PathBuf)]) {
+    let Ok(Some(roles)) = accuracy::roles(app) else { return };
+    for version in accuracy::needed(app, &roles) {
+        let Some(folder) = folders.iter().find(|(n, _)| *n == version).and_then(|(_, p)| p.file_name()) else {
+            continue;
+        };
+        let base = format!("src/{}/{}", folder.to_string_lossy(), accuracy::FOLDER);
+        let (npy, csv) = (format!("{base}/confusion_matrix.npy"), format!("{base}/class_names_dictionary.csv"));
+        let bytes = match std::fs::read(r.dir.join(&npy)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                r.diags.push(Diagnostic::error(r.name(&npy), "", format!("cannot read the file: {e}")));
+                continue;
+            }
+        };
+        let matrix = match aisprint_model::npy::read_matrix(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                r.diags.push(Diagnostic::error(r.name(&npy), "", e));
+                continue;
+            }
+        };
+        let Some(names) = r.text(&csv, Some("it names the classes of confusion_matrix.npy beside it")) else {
+            continue;
+        };
+        match accuracy::Confusion::new(r.name(&npy), &names, &r.name(&csv), matrix) {
+            Ok(c) => {
+                app.confusions.insert(version, c);
+            }
+            Err(d) => r.diags.push(d),
+        }
+    }
+}
+
+/// `space4ai-r/deployments_performance.yaml` (design writes it for `@model_performance`; a
+/// user may edit it), or None without the file.
+pub fn deployments_performance(
+    dir: &Path,
+    display: &str,
+) -> Result<Option<accuracy::DeploymentsPerformance>, Diagnostics> {
+    let rel = paths::DEPLOYMENTS_PERFORMANCE;
+    let mut r = Reader { dir, display, uses: Uses::ALL, diags: Diagnostics::new() };
+    let found = r.optional::<accuracy::DeploymentsPerformance>(Optional::QosFile, rel);
+    match r.diags.into_result() {
+        Ok(_) => Ok(found.map(|d| d.value)),
+        Err(e) => Err(e),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::models;
 
 pub(super) fn run(cmd: ModelsCommand) -> Result<Outcome, CmdError> {
     let ModelsCommand::Train { application_dir, campaign } = cmd;
-    let loaded = appdir::load(&application_dir).map_err(CmdError::invalid)?;
+    let loaded = appdir::load_for(&application_dir, appdir::Uses::MODELS).map_err(CmdError::invalid)?;
     train(&application_dir, &loaded.app, campaign)
 }
 

@@ -16,7 +16,7 @@ use crate::mesh::admin;
 
 pub(super) fn run(a: ProfileArgs) -> Result<Outcome, CmdError> {
     let dir = &a.application_dir;
-    let loaded = appdir::load(dir).map_err(CmdError::invalid)?;
+    let loaded = appdir::load_for(dir, appdir::Uses::PROFILE).map_err(CmdError::invalid)?;
     println!("Starting profiling...");
     let plan = aisprint_model::profile::plan(&loaded.app).map_err(CmdError::invalid)?;
     print!("{}", plan.render());

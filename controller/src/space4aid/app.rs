@@ -1,7 +1,8 @@
 //! `aisprint space4aid --application_dir DIR`: SPACE4AI-D on an application that `aisprint
 //! design` has prepared. One run per deployment (each fixes the partitioning, the versions and
 //! the layer of every unit; the run picks resources and instance counts), the cheapest
-//! feasible one is chosen, and its files are written together:
+//! feasible one of the most accurate level is chosen (`space4ai-r/deployments_performance.yaml`;
+//! those below `metric_thr` are not solved), and its files are written together:
 //!
 //! - `aisprint/deployments/<deployment>/space4ai-d/Output.json` for every deployment;
 //! - `space4ai-d/Output.json`: the chosen deployment's solution;
@@ -274,7 +275,7 @@ pub fn run(
     over: &Overrides,
     log: &mut dyn Write,
 ) -> Result<AppOutcome, Space4aidError> {
-    let loaded = appdir::load(dir).map_err(Space4aidError::Invalid)?;
+    let loaded = appdir::load_for(dir, appdir::Uses::SPACE4AID).map_err(Space4aidError::Invalid)?;
     let display = loaded.display.clone();
     let app = &loaded.app;
     let plan = designed(dir, &display, app)?;
@@ -299,20 +300,38 @@ pub fn run(
     let bs = bs.unwrap_or(BinarySearch { upper: 10.0 * lambda, epsilon: 1e-5 });
     let mut runs = Runs { display: &display, opts, bs, log };
     let mut out = OutputSet::new();
+    // Accuracy first (`@model_performance`): deployments below metric_thr are left out, and
+    // the cheapest feasible of the most accurate rank that has one is chosen.
+    let names: Vec<&str> = systems.iter().map(|(d, _)| d.name.as_str()).collect();
+    let ranks = match appdir::deployments_performance(dir, &display).map_err(Space4aidError::Invalid)? {
+        Some(p) => p.ranks(&names),
+        None => vec![Some(0); names.len()],
+    };
     let mut solved = Vec::new();
-    for (dep, system) in &systems {
-        solved.push(runs.solve(dep, system, &mut out)?);
+    for ((dep, system), rank) in systems.iter().zip(&ranks) {
+        let Some(rank) = rank else {
+            let _ = writeln!(
+                runs.log,
+                "{TAG} Deployment '{}': left out, its accuracy is below metric_thr ({})",
+                dep.name,
+                paths::DEPLOYMENTS_PERFORMANCE
+            );
+            continue;
+        };
+        solved.push((*rank, runs.solve(dep, system, &mut out)?, *dep));
     }
-    // The cheapest feasible (the first of equals).
+    // The cheapest feasible of the best rank (the first of equals).
     let mut chosen: Option<usize> = None;
-    for (i, s) in solved.iter().enumerate() {
-        if s.result.feasible && chosen.is_none_or(|c| s.result.cost < solved[c].result.cost) {
+    for (i, (rank, s, _)) in solved.iter().enumerate() {
+        let better = |c: usize| (*rank, s.result.cost) < (solved[c].0, solved[c].1.result.cost);
+        if s.result.feasible && chosen.is_none_or(better) {
             chosen = Some(i);
         }
     }
     if let Some(i) = chosen {
-        write_chosen(app, systems[i].0, &solved[i], &mut out)?;
+        write_chosen(app, solved[i].2, &solved[i].1, &mut out)?;
     }
+    let solved: Vec<Solved> = solved.into_iter().map(|(_, s, _)| s).collect();
     out.commit(dir).map_err(write_error)?;
     let log = runs.log;
     match chosen.map(|i| &solved[i].result) {

@@ -169,7 +169,9 @@ fn malformed_applications_fail_clearly_without_output() {
         for r in case["remove"].as_sequence().into_iter().flatten() {
             std::fs::remove_file(app.join(r.as_str().expect("path"))).expect("remove");
         }
-        let out = aisprint(tmp.path(), &["design", "--application_dir", "mask_detection"]);
+        // A file design does not use is checked by the command that does (`command:`).
+        let command = case["command"].as_str().unwrap_or("design");
+        let out = aisprint(tmp.path(), &[command, "--application_dir", "mask_detection"]);
         let stderr = text(&out.stderr);
         let mut problems = Vec::new();
         if out.status.code() != Some(1) {
@@ -305,6 +307,92 @@ fn alternatives_early_exits_and_global_constraints() {
     assert_eq!(ann["fc/src/reporter/main.py"]["security"]["networkShield"], true);
     assert_eq!(ann["fc/src/classifier/main.py"]["early_exits_model"]["transition_probabilities"][0], 0.75);
     assert_eq!(ann["fc/src/classifier/main.py"]["model_performance"]["metric"], "average_f1");
+
+    // @model_performance: the average F1 of each pair of versions from the confusion matrices
+    // (the values of tests/fixtures/make_confusion_matrices.py), the most accurate first; the
+    // filter's edge has the share of samples its version passes on.
+    let perf = yaml(&app.join("space4ai-r/deployments_performance.yaml"));
+    assert_eq!(perf["System"]["metric_name"], "average_f1");
+    assert_eq!(perf["System"]["metric_thr"], 0.65);
+    let sorted: Vec<(String, f64)> = perf["System"]["sorted_deployments_performance"]
+        .as_sequence()
+        .expect("list")
+        .iter()
+        .map(|e| {
+            let (k, v) = e.as_mapping().and_then(|m| m.iter().next()).expect("entry");
+            (k.as_str().expect("name").to_string(), v["metric_value"].as_f64().expect("value"))
+        })
+        .collect();
+    assert_eq!(sorted.len(), 12);
+    let value = |name: &str| sorted.iter().find(|(n, _)| n == name).expect(name).1;
+    assert_eq!(value("base"), 0.8222);
+    assert_eq!(value("deployment4"), 0.6988);
+    assert_eq!(value("deployment6"), 0.7438);
+    assert_eq!(value("deployment10"), 0.6311);
+    assert!(sorted.windows(2).all(|w| w[0].1 >= w[1].1), "{sorted:?}");
+    assert_eq!(sorted[0].0, "base");
+    let dag6 = yaml(&d.join("deployment6/application_dag.yaml"));
+    assert_eq!(
+        dag6["System"]["dependencies"][0],
+        serde_yaml::from_str::<serde_yaml::Value>("[filter_cnn, classifier, 0.6364]").expect("yaml")
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("deployment 'deployment10' has average_f1 0.6311 (below metric_thr 0.65)"), "{stdout}");
+}
+
+/// The public AI-SPRINT examples' situations, in fixtures of our own: an empty
+/// physical_nodes.yaml, a cut-short SPACE4AI-D.yaml design does not use, alternatives without
+/// an entry of their own.
+#[test]
+fn upstream_application_quirks_are_at_most_warnings() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = tmp.path().join("fc");
+    crate::support::copy_dir(&repo().join("tests/fixtures/apps/filter_classifier"), &app);
+    std::fs::write(app.join("common_config/physical_nodes.yaml"), "").expect("write");
+    std::fs::create_dir_all(app.join("space4ai-d")).expect("mkdir");
+    let cut = "Methods:\n  method1:\n    name: RandomGreedy\n    - num_iterations: 1000\n";
+    std::fs::write(app.join("space4ai-d/SPACE4AI-D.yaml"), cut).expect("write");
+    // classifier_tiny loses its own entry: it runs where classifier runs.
+    let cd = app.join("common_config/candidate_deployments.yaml");
+    let doc: serde_yaml::Value = yaml(&cd);
+    let mut comps = doc["Components"].as_mapping().expect("components").clone();
+    comps.retain(|_, v| v["name"] != "classifier_tiny");
+    let mut doc = doc.clone();
+    doc["Components"] = serde_yaml::Value::Mapping(comps);
+    std::fs::write(&cd, serde_yaml::to_string(&doc).expect("yaml")).expect("write");
+    let out = aisprint(tmp.path(), &["design", "--application_dir", "fc"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(
+        stderr.contains("warning: fc/space4ai-d/SPACE4AI-D.yaml:4:5")
+            && stderr.contains("`design` does not use this file, so it is left out"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("physical_nodes"), "{stderr}");
+    assert!(
+        stdout.contains("Note: alternative `classifier_tiny` has no entry of its own in candidate_deployments.yaml: it runs where `classifier` runs"),
+        "{stdout}"
+    );
+    // The alternative runs on the classifier's layer (2) and nowhere else.
+    let index = yaml(&app.join("aisprint/deployments/deployments.yaml"));
+    let tiny: Vec<u64> = index["deployments"]
+        .as_mapping()
+        .expect("map")
+        .values()
+        .filter(|d| d["versions"]["classifier"] == "classifier_tiny")
+        .map(|d| d["layers"]["classifier_tiny"].as_u64().expect("layer"))
+        .collect();
+    assert!(!tiny.is_empty() && tiny.iter().all(|l| *l == 2), "{tiny:?}");
+    // The user's file is kept as it is in every deployment; design writes no default over it.
+    let copied =
+        std::fs::read_to_string(app.join("aisprint/deployments/base/space4ai-d/SPACE4AI-D.yaml")).expect("copy");
+    assert_eq!(copied, cut);
+    // space4aid uses that file: there it is an error.
+    let s = aisprint(tmp.path(), &["space4aid", "--application_dir", "fc"]);
+    assert_eq!(s.status.code(), Some(1));
+    let err = text(&s.stderr);
+    assert!(err.contains("error: fc/space4ai-d/SPACE4AI-D.yaml:4:5"), "{err}");
 }
 
 #[test]

@@ -199,23 +199,48 @@ fn alternatives_and_early_exits() {
     assert!(out.contains("Deployment 'base'") && out.contains("no way back to the edge: reporter/reporter"), "{out}");
     assert!(!app.join("space4ai-r/Output_max_Lambda_base.json").exists());
 
-    // Every feasible deployment's cost; the chosen one is the cheapest.
+    // Every feasible deployment's cost and accuracy (space4ai-r/deployments_performance.yaml,
+    // from the fixture's confusion matrices); the chosen one is the cheapest of the most
+    // accurate that are feasible, and those below metric_thr are not solved at all.
+    let perf = yaml(&app.join("space4ai-r/deployments_performance.yaml"));
+    let metric = |name: &str| -> f64 {
+        perf["System"]["sorted_deployments_performance"]
+            .as_sequence()
+            .expect("list")
+            .iter()
+            .find_map(|e| e[name]["metric_value"].as_f64())
+            .expect(name)
+    };
     let index = yaml(&app.join("aisprint/deployments/deployments.yaml"));
     let mut costs = Vec::new();
     for name in index["deployments"].as_mapping().expect("deployments").keys() {
         let name = name.as_str().expect("name");
-        let v = json(&app.join(format!("aisprint/deployments/{name}/space4ai-d/Output.json")));
+        let file = app.join(format!("aisprint/deployments/{name}/space4ai-d/Output.json"));
+        if metric(name) < 0.65 {
+            assert!(!file.exists(), "{name} is below metric_thr");
+            assert!(out.contains(&format!("Deployment '{name}': left out, its accuracy is below metric_thr")), "{out}");
+            continue;
+        }
+        let v = json(&file);
         if v["feasible"] == true {
-            costs.push((v["total_cost"].as_f64().expect("cost"), name.to_string()));
+            costs.push((metric(name), v["total_cost"].as_f64().expect("cost"), name.to_string()));
         }
     }
-    assert!(costs.len() >= 6, "{costs:?}");
-    let cheapest = costs.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
+    assert!(costs.len() >= 5, "{costs:?}");
+    let best = costs.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
+    let cheapest = costs.iter().filter(|c| c.0 == best).map(|c| c.1).fold(f64::INFINITY, f64::min);
+    let cheaper_but_less_accurate = costs.iter().any(|c| c.1 < cheapest);
     let chosen = json(&app.join("space4ai-d/Output.json"));
     assert_eq!(chosen["total_cost"].as_f64().expect("cost"), cheapest);
     let link = std::fs::read_link(app.join("aisprint/deployments/optimal_deployment")).expect("link");
-    let first_cheapest = costs.iter().find(|c| c.0 == cheapest).expect("some").1.clone();
+    let first_cheapest = costs.iter().find(|c| c.0 == best && c.1 == cheapest).expect("some").2.clone();
     assert_eq!(link, Path::new(&first_cheapest));
+    // Every solved feasible deployment has its maximum-rate table entry for SPACE4AI-R.
+    for (_, _, name) in &costs {
+        assert!(app.join(format!("space4ai-r/Output_max_Lambda_{name}.json")).exists(), "{name}");
+    }
+    // The choice matters here: a less accurate deployment is cheaper.
+    assert!(cheaper_but_less_accurate, "{costs:?}");
 
     // deployment3: the classifier's halves on the Raspberry Pi and the VM; 25% of requests
     // exit after the first, so R = R1 + 0.75 (R2 + delay), delay = 1 ms access (no data).

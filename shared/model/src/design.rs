@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use indexmap::IndexMap;
 
+use crate::app::accuracy::{self, DeploymentsPerformance, PerformanceEntry, PerformanceSystem, Pipeline, Roles};
 use crate::app::annotations::AnnotationsFile;
 use crate::app::check::Application;
 use crate::app::dag::{ApplicationDag, DagSystem, Dependency};
@@ -23,7 +24,7 @@ use crate::app::qos::{
 use crate::app::resources::LayerType;
 use crate::app::space4aid_config::{Method, Space4aidConfig};
 use crate::app::{Map, Number};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 
 /// Limits of a design run.
 #[derive(Debug, Clone)]
@@ -82,6 +83,9 @@ pub struct DesignPlan {
     pub default_space4aid: Space4aidConfig,
     /// Things the user should know (not problems).
     pub notes: Vec<String>,
+    /// `space4ai-r/deployments_performance.yaml`, when a component has `@model_performance`
+    /// with a metric.
+    pub performance: Option<DeploymentsPerformance>,
 }
 
 /// Odometer over lists of the given lengths, last position fastest.
@@ -134,7 +138,13 @@ fn int(n: i64) -> Number {
 /// Computes the plan; `Err` lists every problem that prevents it.
 pub fn plan(app: &Application, options: &DesignOptions) -> Result<DesignPlan, Diagnostics> {
     let mut diags = Diagnostics::new();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = app
+        .adopted
+        .iter()
+        .map(|(a, c)| {
+            format!("alternative `{a}` has no entry of its own in candidate_deployments.yaml: it runs where `{c}` runs")
+        })
+        .collect();
     let dag = &app.dag.value;
     let all = app.all_components();
 
@@ -161,6 +171,11 @@ pub fn plan(app: &Application, options: &DesignOptions) -> Result<DesignPlan, Di
         .collect();
 
     let deployments = enumerate_deployments(app, &splits, options.max_deployments, &mut diags);
+    let roles = accuracy::roles(app).unwrap_or_else(|e| {
+        diags.extend(e);
+        None
+    });
+    let pass = roles.as_ref().map(|r| pass_rates(app, r, &mut diags)).unwrap_or_default();
     if diags.has_errors() {
         return Err(diags.sorted());
     }
@@ -169,10 +184,14 @@ pub fn plan(app: &Application, options: &DesignOptions) -> Result<DesignPlan, Di
     let mut planned = Vec::new();
     let mut multi = Map::new();
     for (name, is_base, entry, units) in deployments {
-        let d = planned_deployment(app, name, is_base, entry, units);
+        let d = planned_deployment(app, name, is_base, entry, units, &pass);
         multi.insert(d.name.clone(), Some(DeploymentQos { execution_layers: d.qos_layers.clone() }));
         planned.push(d);
     }
+    let performance = match &roles {
+        Some(r) => Some(performance(app, r, &planned, &mut notes)?),
+        None => None,
+    };
 
     let index = DeploymentIndex {
         application: dag.system.name.clone(),
@@ -190,6 +209,78 @@ pub fn plan(app: &Application, options: &DesignOptions) -> Result<DesignPlan, Di
         index,
         default_space4aid,
         notes,
+        performance,
+    })
+}
+
+/// The share of samples each version of the filter passes on (`@model_performance`).
+fn pass_rates(app: &Application, roles: &Roles, diags: &mut Diagnostics) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Some((filter, _)) = &roles.filter else { return out };
+    let pipeline = Pipeline { roles, confusions: &app.confusions };
+    let mut versions = vec![filter.clone()];
+    versions.extend(app.dag.value.alternatives(filter).iter().cloned());
+    for v in versions {
+        match pipeline.filter_rates(&v) {
+            Ok(r) => {
+                out.insert(v, accuracy::round4(r.pass()));
+            }
+            Err(e) => diags.push(accuracy_error(app, roles, e)),
+        }
+    }
+    out
+}
+
+fn accuracy_error(app: &Application, roles: &Roles, message: String) -> Diagnostic {
+    let script = app.source(&roles.classifier).map_or_else(|| roles.classifier.clone(), |s| s.script.clone());
+    Diagnostic::error(script, "model_performance", message)
+}
+
+/// Every deployment with its metric, the most accurate first; a note for each below
+/// `metric_thr` (SPACE4AI-R never runs those).
+fn performance(
+    app: &Application,
+    roles: &Roles,
+    planned: &[PlannedDeployment],
+    notes: &mut Vec<String>,
+) -> Result<DeploymentsPerformance, Diagnostics> {
+    let pipeline = Pipeline { roles, confusions: &app.confusions };
+    let mut diags = Diagnostics::new();
+    let mut entries: Vec<(String, PerformanceEntry)> = Vec::new();
+    for d in planned {
+        match pipeline.metric(&d.entry.versions) {
+            Ok(v) => entries.push((
+                d.name.clone(),
+                PerformanceEntry {
+                    components: d.dag.system.components.clone(),
+                    dependencies: d.dag.system.dependencies.clone(),
+                    metric_value: accuracy::round4(v),
+                },
+            )),
+            Err(e) => diags.push(accuracy_error(app, roles, e)),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    entries.sort_by(|a, b| b.1.metric_value.total_cmp(&a.1.metric_value));
+    if let Some(thr) = roles.metric_thr {
+        for (name, e) in entries.iter().filter(|(_, e)| e.metric_value < thr) {
+            notes.push(format!(
+                "deployment '{name}' has {} {} (below metric_thr {thr}): SPACE4AI-D and SPACE4AI-R leave it out",
+                roles.metric, e.metric_value
+            ));
+        }
+    }
+    Ok(DeploymentsPerformance {
+        system: PerformanceSystem {
+            metric_name: roles.metric.clone(),
+            metric_thr: roles.metric_thr,
+            sorted_deployments_performance: entries
+                .into_iter()
+                .map(|(n, e)| std::iter::once((n, e)).collect())
+                .collect(),
+        },
     })
 }
 
@@ -382,8 +473,9 @@ fn planned_deployment(
     is_base: bool,
     entry: DeploymentEntry,
     units: Vec<Unit>,
+    pass: &HashMap<String, f64>,
 ) -> PlannedDeployment {
-    let ddag = deployment_dag(app, &entry, &units);
+    let ddag = deployment_dag(app, &entry, &units, pass);
     let links = units
         .iter()
         .map(|u| {
@@ -397,7 +489,13 @@ fn planned_deployment(
 
 /// The DAG of a deployment: components replaced by the versions it runs, partitioned
 /// components by the chain of their halves.
-fn deployment_dag(app: &Application, entry: &DeploymentEntry, units: &[Unit]) -> ApplicationDag {
+/// A filter's edge (`@model_performance`) has the share of samples that version passes on.
+fn deployment_dag(
+    app: &Application,
+    entry: &DeploymentEntry,
+    units: &[Unit],
+    pass: &HashMap<String, f64>,
+) -> ApplicationDag {
     let dag = &app.dag.value.system;
     let units_of = |v: &str| -> Vec<&Unit> { units.iter().filter(|u| u.component == v).collect() };
     let version = |c: &str| entry.versions.get(c).map_or(c.to_string(), Clone::clone);
@@ -429,7 +527,8 @@ fn deployment_dag(app: &Application, entry: &DeploymentEntry, units: &[Unit]) ->
             }
         }
         let last_a = ua.last().map_or(a.clone(), |u| u.name.clone());
-        deps.push(Dependency(last_a, first_b, d.2.clone()));
+        let p = pass.get(&a).map_or_else(|| d.2.clone(), |p| Number::from(*p));
+        deps.push(Dependency(last_a, first_b, p));
     }
     for u in units {
         chain(&u.component, &mut deps, &mut chained);

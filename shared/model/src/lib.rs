@@ -12,6 +12,7 @@ pub mod dag;
 pub mod design;
 pub mod diag;
 pub mod json;
+pub mod npy;
 pub mod oscar;
 pub mod perfmodel;
 pub mod profile;

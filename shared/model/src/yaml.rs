@@ -197,6 +197,15 @@ impl<T> YamlDoc<T> {
     }
 }
 
+/// Whether `text` holds no YAML value at all (nothing, blanks, comments or `---`): an
+/// optional file left empty, which upstream's tools read as no content.
+pub fn is_blank(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
 /// Parses `text` (the content of `file`) into `T`, reporting syntax and type errors with their
 /// position, and keys that `T` does not know as warnings (returned beside the document).
 pub fn parse<T>(file: &str, text: &str) -> Result<(YamlDoc<T>, Diagnostics), Diagnostics>

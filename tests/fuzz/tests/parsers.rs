@@ -128,6 +128,15 @@ const PYTHON: &[&str] = &[
     include_str!("../../fixtures/apps/four_layers/src/capture/main.py"),
     "from aisprint.annotations import component_name, exec_time, annotation\n\n@component_name(name='blurry-faces-onnx')\n@exec_time(local_time_thr=10, global_time_thr=30, prev_components=['a', \"b\"])\n@annotation({'partitionable_model': {'onnx_file': 'm.onnx'}, 'model_performance': {'metric_thr': 0.8}})\ndef main(args):\n    return args\n",
 ];
+const NPY: &[u8] = include_bytes!(
+    "../../fixtures/apps/filter_classifier/src/filter_fcn/classification_performance/confusion_matrix.npy"
+);
+const CLASS_NAMES: &[&str] = &[include_str!(
+    "../../fixtures/apps/filter_classifier/src/filter_fcn/classification_performance/class_names_dictionary.csv"
+)];
+const PERFORMANCE: &[&str] = &[
+    "System:\n  metric_name: average_f1\n  metric_thr: 0.5\n  sorted_deployments_performance:\n  - base:\n      components: [a, b]\n      dependencies: [[a, b, 0.6336]]\n      metric_value: 0.7247\n  - original_deployment:\n      components: [a2, b]\n      dependencies: [[a2, b, 0.6]]\n      metric_value: 0.6\n",
+];
 const AUTH: &[&str] = &[
     "id = im; type = InfrastructureManager; username = u; password = p\nid = ost; type = OpenStack; host = https://x:5000; username = a; password = 'b;c'; tenant = t\n",
 ];
@@ -209,6 +218,19 @@ proptest! {
     #[test]
     fn python_annotations(b in input(PYTHON)) {
         let _ = aisprint_controller::appdir::pysource::read_script("main.py", &text(&b));
+    }
+
+    #[test]
+    fn classification_files(e in proptest::collection::vec(edit(), 0..12), c in input(CLASS_NAMES), p in input(PERFORMANCE)) {
+        use aisprint_model::app::accuracy::{Confusion, DeploymentsPerformance, FilterRates};
+        if let Ok(m) = aisprint_model::npy::read_matrix(&apply(NPY, &e)) {
+            if let Ok(c) = Confusion::new("confusion_matrix.npy".into(), &text(&c), "class_names_dictionary.csv", m) {
+                let _ = FilterRates::of(&c, "object");
+            }
+        }
+        if let Ok((doc, _)) = yaml::parse::<DeploymentsPerformance>("deployments_performance.yaml", &text(&p)) {
+            let _ = doc.value.ranks(&["base", "deployment1"]);
+        }
     }
 
     #[test]

@@ -41,70 +41,20 @@ fn read_json(path: &Path, display: &str) -> Result<serde_json::Value, RuntimeErr
     serde_json::from_str(&text).map_err(|e| invalid(display, "", format!("not JSON: {e}")))
 }
 
-/// Accuracy rank of each deployment: its position among the entries of
-/// `deployments_performance.yaml` at or above `metric_thr` (`original_deployment` is `base`);
-/// deployments below the threshold are left out (None); without the file every rank is 0.
+/// Accuracy rank of each deployment (`space4ai-r/deployments_performance.yaml`): 0 is the most
+/// accurate; None below `metric_thr`; without the file every rank is 0.
 fn ranks(dir: &Path, display: &str, deps: &[PlannedDeployment]) -> Result<Vec<Option<usize>>, RuntimeError> {
-    let path = dir.join("space4ai-r/deployments_performance.yaml");
-    if !path.is_file() {
-        return Ok(vec![Some(0); deps.len()]);
-    }
-    let file = format!("{display}/space4ai-r/deployments_performance.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| invalid(&file, "", format!("cannot read: {e}")))?;
-    let v: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| invalid(&file, "", e.to_string()))?;
-    let sys = &v["System"];
-    let thr = sys["metric_thr"].as_f64().unwrap_or(f64::NEG_INFINITY);
-    let list = sys["sorted_deployments_performance"]
-        .as_sequence()
-        .ok_or_else(|| invalid(&file, "System.sorted_deployments_performance", "missing: expected a list"))?;
-    let mut ranks = vec![None; deps.len()];
-    let mut listed = vec![false; deps.len()];
-    // (deployment index, metric value) of the entries kept; the rank is the number of
-    // distinct better values (equally accurate deployments share a rank).
-    let mut kept: Vec<(usize, f64)> = Vec::new();
-    for (k, entry) in list.iter().enumerate() {
-        let Some((name, body)) = entry.as_mapping().and_then(|m| m.iter().next()) else {
-            return Err(invalid(
-                &file,
-                &format!("System.sorted_deployments_performance[{k}]"),
-                "expected `<deployment>: {...}`",
-            ));
-        };
-        let name = name.as_str().unwrap_or_default();
-        let name = if name == "original_deployment" { "base" } else { name };
-        let value = body["metric_value"].as_f64().ok_or_else(|| {
-            invalid(
-                &file,
-                &format!("System.sorted_deployments_performance[{k}].{name}.metric_value"),
-                "missing: expected a number",
-            )
-        })?;
-        if let Some(i) = deps.iter().position(|d| d.name == name) {
-            listed[i] = true;
-            if value >= thr {
-                kept.push((i, value));
-            }
-        }
-    }
-    for &(i, v) in &kept {
-        let mut better: Vec<f64> = kept.iter().map(|x| x.1).filter(|&w| w > v).collect();
-        better.sort_by(f64::total_cmp);
-        better.dedup();
-        ranks[i] = Some(better.len());
-    }
-    // A deployment the file does not list is as accurate as the first entry.
-    for (i, l) in listed.iter().enumerate() {
-        if !l {
-            ranks[i] = Some(0);
-        }
-    }
-    Ok(ranks)
+    let names: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
+    Ok(match appdir::deployments_performance(dir, display).map_err(RuntimeError::Invalid)? {
+        Some(p) => p.ranks(&names),
+        None => vec![Some(0); deps.len()],
+    })
 }
 
 /// Reads and checks everything SPACE4AI-R needs of the application; every error names the file.
 pub fn load(section: &RuntimeSection) -> Result<RuntimeApp, RuntimeError> {
     let dir = PathBuf::from(&section.application_dir);
-    let loaded = appdir::load(&dir).map_err(RuntimeError::Invalid)?;
+    let loaded = appdir::load_for(&dir, appdir::Uses::SPACE4AID).map_err(RuntimeError::Invalid)?;
     let display = loaded.display.clone();
     let app = loaded.app;
     let plan = design::plan(&app, &DesignOptions::default()).map_err(RuntimeError::Invalid)?;

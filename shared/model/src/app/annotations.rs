@@ -275,7 +275,8 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
     SPECS.iter().map(|s| s.name)
 }
 
-const METRICS: &[&str] = &["average_f1", "average_precision", "average_recall"];
+/// The metrics `@model_performance(metric=...)` takes (`accuracy` computes them).
+pub const METRICS: &[&str] = &["average_f1", "average_precision", "average_recall", "accuracy"];
 const STAT_TESTS: &[&str] = &["kolmogorov-smirnov", "cramer-von-mises", "fisher-exact-test", "chi-squared"];
 const GPU_USES: &[&str] = &["dnn", "pre", "post"];
 
@@ -682,14 +683,17 @@ mod tests {
                 dec("component_name", vec![(Some("name"), s("c"))]),
                 dec("exec_time", vec![(Some("local_time"), PyLiteral::Int(1))]),
                 dec("security", vec![(Some("trustedExecution"), s("yes"))]),
-                dec("model_performance", vec![(Some("metric"), s("accuracy"))]),
+                dec("model_performance", vec![(Some("metric"), s("f1"))]),
             ],
             &[],
         );
         let all = d.to_string();
         assert!(all.contains("@exec_time.local_time: unknown argument `local_time`"), "{all}");
         assert!(all.contains("@security.trustedExecution: must be True or False, found \"yes\""), "{all}");
-        assert!(all.contains("unknown metric `accuracy`"), "{all}");
+        assert!(
+            all.contains("unknown metric `f1`; use one of average_f1, average_precision, average_recall, accuracy"),
+            "{all}"
+        );
         assert_eq!(a.name(), Some("c"), "valid annotations are kept beside the wrong ones");
         assert!(all.contains("m.py:3:12"), "{all}");
     }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::annotations::ComponentAnnotations;
 use super::dag::ApplicationDag;
-use super::deployments::{CandidateDeployments, ComponentPartitions, EntryKind};
+use super::deployments::{CandidateDeployments, ComponentPartitions, ComponentSpec, EntryKind};
 use super::oscarp::{DataSizes, PerformanceModels, RunParameters};
 use super::physical::PhysicalNodes;
 use super::resources::CandidateResources;
@@ -42,6 +42,12 @@ pub struct Application {
     /// Some script could not be read or parsed: components it may declare are not reported
     /// as missing (the unreadable script is the problem to fix first).
     pub incomplete_sources: bool,
+    /// Alternatives that had no entry of their own in candidate_deployments.yaml and were
+    /// given their component's (alternative, component), by [`Application::adopt_alternatives`].
+    pub adopted: Vec<(String, String)>,
+    /// The confusion matrices `@model_performance` needs, by version (read by the caller from
+    /// `src/<folder>/classification_performance/`).
+    pub confusions: super::confusion::Confusions,
 }
 
 impl Application {
@@ -67,6 +73,45 @@ impl Application {
     /// The annotations of the component named `name`.
     pub fn source(&self, name: &str) -> Option<&ComponentSource> {
         self.sources.iter().find(|s| s.annotations.name() == Some(name))
+    }
+
+    /// Alternatives without an entry of their own in candidate_deployments.yaml run where
+    /// their component runs, as upstream's design runs them: each gets a copy of its
+    /// component's entry (and of the component's partition entries), under the key
+    /// `<entry>_<alternative>`. The pairs are kept in `adopted`, for a note.
+    pub fn adopt_alternatives(&mut self) {
+        let mut added = Vec::new();
+        for (c, alts) in self.dag.value.system.alternative_components.iter().flatten() {
+            let deps = &self.deployments.value;
+            for a in alts {
+                if deps.by_name(a).is_some()
+                    || added.iter().any(|(_, _, e): &(String, String, ComponentSpec)| &e.name == a)
+                {
+                    continue;
+                }
+                let Some((key, spec)) = deps.by_name(c) else { continue };
+                let mut own = spec.clone();
+                own.name = a.clone();
+                added.push((format!("{key}_{a}"), c.clone(), own));
+                let prefix = format!("{c}_partitionX_");
+                for (k, s) in &deps.components {
+                    if let Some(half) = s.name.strip_prefix(&prefix) {
+                        let name = format!("{a}_partitionX_{half}");
+                        if deps.by_name(&name).is_none() {
+                            let mut own = s.clone();
+                            own.name = name;
+                            added.push((format!("{k}_{a}"), String::new(), own));
+                        }
+                    }
+                }
+            }
+        }
+        for (key, component, spec) in added {
+            if !component.is_empty() {
+                self.adopted.push((spec.name.clone(), component));
+            }
+            self.deployments.value.components.entry(key).or_insert(spec);
+        }
     }
 
     /// All checks across files.

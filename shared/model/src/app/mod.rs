@@ -2,8 +2,10 @@
 //! AI-SPRINT Studio user guide), with their validation. Reading files is the caller's job:
 //! each model parses from text through [`crate::yaml::parse`] or [`crate::json::parse`].
 
+pub mod accuracy;
 pub mod annotations;
 pub mod check;
+pub mod confusion;
 pub mod dag;
 pub mod deployments;
 pub mod index;
@@ -34,6 +36,8 @@ pub mod paths {
     pub const SPACE4AID_CONFIG: &str = "space4ai-d/SPACE4AI-D.yaml";
     pub const SPACE4AID_QOS: &str = "space4ai-d/qos_constraints.yaml";
     pub const SPACE4AID_OUTPUT: &str = "space4ai-d/Output.json";
+    /// Every deployment's accuracy (`@model_performance`), the most accurate first.
+    pub const DEPLOYMENTS_PERFORMANCE: &str = "space4ai-r/deployments_performance.yaml";
     pub const DESIGNS: &str = "aisprint/designs";
     pub const COMPONENT_PARTITIONS: &str = "aisprint/designs/component_partitions.yaml";
     pub const DEPLOYMENTS_DIR: &str = "aisprint/deployments";
