@@ -66,14 +66,23 @@ def session_id():
 
 
 def _process_start():
-    """Unix time at which this process started (Linux), else None."""
+    """Unix time at which this process started (Linux), to the clock tick, else None.
+
+    ``/proc/self/stat`` gives the start in clock ticks since boot; the time since boot now
+    (``CLOCK_BOOTTIME``, or ``/proc/uptime``) read beside the wall clock turns it into Unix
+    time. (``btime`` of ``/proc/stat`` has whole seconds only: a start built on it was off by
+    up to a second.)"""
     try:
         with open("/proc/self/stat") as f:
             ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        since_boot = ticks / os.sysconf("SC_CLK_TCK")
+        try:
+            up, now = time.clock_gettime(time.CLOCK_BOOTTIME), time.time()
+        except (AttributeError, OSError):
+            with open("/proc/uptime") as f:
+                up, now = float(f.read().split()[0]), time.time()
+        return now - (up - since_boot)
+    except (OSError, ValueError, IndexError):
         return None
 
 
