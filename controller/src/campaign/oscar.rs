@@ -33,7 +33,10 @@ pub(super) fn image(app: &Application, unit: &Unit, cluster: &str) -> Result<Str
         .components
         .get(&unit.key)
         .and_then(|c| c.containers.get(&unit.container))
-        .and_then(|c| c.image.clone())
+        .and_then(|c| {
+            let arch = app.resources.value.resource(&unit.resource).and_then(|(_, r)| r.arch());
+            c.image.as_ref().and_then(|i| i.pick(&unit.name, arch))
+        })
         .filter(|i| !i.trim().is_empty())
         .ok_or_else(|| {
             CampaignError::Failed(format!(

@@ -9,9 +9,11 @@ use aisprint_model::app::resources::CandidateResources;
 use aisprint_model::{Diagnostic, Diagnostics};
 
 use super::deploy::tail;
+use super::images::{write_back, Named};
 use super::{failed, parse_file, read_text, ToscarizerError};
 use crate::output::OutputSet;
 pub use crate::packaging::PY_PACKAGE;
+use aisprint_model::app::dag::ApplicationDag;
 
 /// The image component images start from by default: Python 3 with pip, for amd64 and arm64.
 pub const DEFAULT_BASE_IMAGE: &str = "python:3.11-slim";
@@ -24,6 +26,17 @@ pub struct DockerOptions {
     pub dry_run: bool,
 }
 
+impl DockerOptions {
+    /// `<registry>/<folder>`, joined with one slash whatever the user typed.
+    fn prefix(&self) -> String {
+        let registry = self.registry.trim_end_matches('/');
+        match self.registry_folder.trim_matches('/') {
+            "" => registry.to_string(),
+            folder => format!("{registry}/{folder}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DockerOutcome {
     Built,
@@ -32,14 +45,9 @@ pub enum DockerOutcome {
     NoEngine,
 }
 
-/// The Docker platform name of a resource architecture.
+/// The Docker platform of a resource architecture (`linux/<this>`).
 fn platform(arch: &str) -> Option<&'static str> {
-    match arch.trim().to_ascii_lowercase().as_str() {
-        "amd64" | "x86_64" | "x86-64" => Some("amd64"),
-        "arm64" | "aarch64" | "armv8" => Some("arm64"),
-        "armv7" | "arm" | "armhf" | "arm/v7" => Some("arm/v7"),
-        _ => None,
-    }
+    aisprint_model::app::deployments::platform(arch).map(|p| if p == "armv7" { "arm/v7" } else { p })
 }
 
 fn dockerfile(base_image: &str, component: &str, unit: &str) -> String {
@@ -103,14 +111,10 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
     let deployments: CandidateDeployments = parse_file(paths::DEPLOYMENTS, &need(paths::DEPLOYMENTS)?)?;
     let resources: CandidateResources = parse_file(paths::RESOURCES, &need(paths::RESOURCES)?)?;
     let partitions: ComponentPartitions = parse_file(paths::COMPONENT_PARTITIONS, &need(paths::COMPONENT_PARTITIONS)?)?;
-    let folder = o.registry_folder.trim_matches('/');
-    let prefix = if folder.is_empty() {
-        o.registry.trim_end_matches('/').to_string()
-    } else {
-        format!("{}/{folder}", o.registry.trim_end_matches('/'))
-    };
+    let prefix = o.prefix();
     let mut out = OutputSet::new();
     let mut images: Vec<(String, String, String)> = Vec::new(); // (tag, platform, context)
+    let mut named: Vec<Named> = Vec::new();
     let mut containers = serde_yaml::Mapping::new();
     let mut diags = Diagnostics::new();
     for (comp, list) in &partitions.components {
@@ -163,6 +167,7 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
                 let name = format!("{comp}_{part}_{}", p.replace('/', ""));
                 let tag = format!("{prefix}/{name}:latest");
                 tags.push(serde_yaml::Value::String(tag.clone()));
+                named.push(Named { component: comp.clone(), design: part.clone(), image: tag.clone() });
                 images.push((tag, p.to_string(), ctx.clone()));
             }
         }
@@ -177,7 +182,9 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
     doc.insert("components".into(), serde_yaml::Value::Mapping(containers));
     let containers_rel = format!("{}/containers.yaml", paths::DESIGNS);
     out.file(&containers_rel, serde_yaml::to_string(&doc).map_err(|e| failed(e.to_string()))?);
+    let said = stage_write_back(app, &named, o.dry_run, &mut out)?;
     out.commit(app).map_err(|e| failed(e.to_string()))?;
+    println!("{said}");
     // The script must be executable in the context (COPY keeps the mode).
     #[cfg(unix)]
     for (_, _, ctx) in &images {
@@ -208,6 +215,49 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
     }
     println!("Docker images generated and pushed to the registry.\nDONE. {}/{containers_rel} file created with new image URLs.", app.display());
     Ok(DockerOutcome::Built)
+}
+
+/// The images go into candidate_deployments.yaml too (not on a dry run), the file as it was
+/// kept beside it: staged in `out`; returns what to tell the user.
+fn stage_write_back(
+    app: &Path,
+    named: &[Named],
+    dry_run: bool,
+    out: &mut OutputSet,
+) -> Result<String, ToscarizerError> {
+    let one = |d: Diagnostic| -> Diagnostics { d.into() };
+    let need = |rel: &str| -> Result<String, ToscarizerError> {
+        read_text(app, rel)
+            .map_err(one)?
+            .ok_or_else(|| ToscarizerError::Invalid(one(Diagnostic::error(rel, "", "missing"))))
+    };
+    let candidates = need(paths::DEPLOYMENTS)?;
+    let dag: ApplicationDag = parse_file(paths::DAG, &need(paths::DAG)?)?;
+    let back = write_back(&candidates, named, &dag)
+        .map_err(|e| ToscarizerError::Invalid(one(Diagnostic::error(paths::DEPLOYMENTS, "", e))))?;
+    let backup = format!("{}.bak", paths::DEPLOYMENTS);
+    Ok(match (back.text, dry_run) {
+        (Some(text), false) => {
+            out.file(paths::DEPLOYMENTS, text);
+            out.file(&backup, candidates);
+            let added = if back.added.is_empty() {
+                String::new()
+            } else {
+                format!(", with new entries {}", back.added.join(", "))
+            };
+            format!(
+                "{} now names the images of {} container(s){added} (as it was: {backup}); run `aisprint design` and `aisprint space4aid` again so the deployments use them.",
+                paths::DEPLOYMENTS,
+                back.containers
+            )
+        }
+        (Some(_), true) => format!(
+            "Dry run: {} is left as it is (it would name the images of {} container(s)).",
+            paths::DEPLOYMENTS,
+            back.containers
+        ),
+        (None, _) => format!("{} already names these images.", paths::DEPLOYMENTS),
+    })
 }
 
 /// Whether a Docker engine answers (`docker version` reaches the server).

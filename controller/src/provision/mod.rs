@@ -9,6 +9,7 @@
 
 mod deploy;
 mod docker;
+mod images;
 mod tosca;
 
 pub use deploy::{delete, deploy, outputs, tail as log_tail, ImOptions};
@@ -103,6 +104,9 @@ pub struct Target {
     pub resources: CandidateResources,
     pub physical: Option<PhysicalNodes>,
     pub annotations: Option<AnnotationsFile>,
+    /// `common_config/candidate_deployments.yaml`, for the images `toscarizer docker` wrote
+    /// there after the deployment was chosen.
+    pub candidates: Option<aisprint_model::app::deployments::CandidateDeployments>,
 }
 
 /// Reads the deployment: its production_deployment.yaml, its DAG, the resources it names,
@@ -170,7 +174,11 @@ pub fn load_target(app: &Path, which: Which) -> Result<Target, Diagnostics> {
         Some(t) => Some(parse_file::<AnnotationsFile>(paths::ANNOTATIONS, &t)?),
         None => None,
     };
-    Ok(Target { which, rel, production_file, production, dag, resources, physical, annotations })
+    // Unreadable candidates only lose the fallback image: the production file is what counts.
+    let candidates = read_text(app, paths::DEPLOYMENTS).ok().flatten().and_then(|t| {
+        parse_file::<aisprint_model::app::deployments::CandidateDeployments>(paths::DEPLOYMENTS, &t).ok()
+    });
+    Ok(Target { which, rel, production_file, production, dag, resources, physical, annotations, candidates })
 }
 
 impl Target {
@@ -234,11 +242,17 @@ impl Target {
                 ));
                 continue;
             };
-            let Some(image) = cont.image.clone().filter(|i| !i.trim().is_empty()) else {
+            // The production file's image, else the one candidate_deployments.yaml names now
+            // for this unit and the resource's platform (`toscarizer docker` writes them there).
+            let from_candidates = || {
+                let (_, spec) = self.candidates.as_ref()?.for_unit(c)?;
+                spec.containers.values().next()?.image.as_ref()?.pick(c, resource.arch())
+            };
+            let Some(image) = cont.image.clone().filter(|i| !i.trim().is_empty()).or_else(from_candidates) else {
                 diags.push(Diagnostic::error(
                     file,
                     format!("{key}.Containers.{cont_key}.image"),
-                    "missing: the container image (run `aisprint toscarizer docker` and copy its image from aisprint/designs/containers.yaml into common_config/candidate_deployments.yaml, then `aisprint design`)",
+                    "missing: the container image (run `aisprint toscarizer docker`: it writes the images into common_config/candidate_deployments.yaml)",
                 ));
                 continue;
             };

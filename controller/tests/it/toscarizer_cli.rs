@@ -783,6 +783,62 @@ fn docker_with_an_engine_builds_and_pushes_every_image() {
     }
 }
 
+/// Upstream's wrapper writes the images into candidate_deployments.yaml: so does `docker`
+/// (the file as it was kept as .bak), and `tosca` then finds each unit's image there for its
+/// resource's platform, though the production deployment was written before the images.
+#[test]
+fn docker_writes_the_images_back_and_tosca_uses_them() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = designed_four_layers(tmp.path(), |app| {
+        let cd = app.join("common_config/candidate_deployments.yaml");
+        let t = std::fs::read_to_string(&cd).expect("read");
+        let without: String =
+            t.lines().filter(|l| !l.trim_start().starts_with("image:")).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&cd, without).expect("write");
+    });
+    let cd = app.join("common_config/candidate_deployments.yaml");
+    let before = std::fs::read_to_string(&cd).expect("read");
+    // Without images, tosca says where they come from.
+    let r = tosca(tmp.path(), &app, &[]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        text(&r.stderr).contains("missing: the container image (run `aisprint toscarizer docker`"),
+        "{}",
+        text(&r.stderr)
+    );
+    // A dry run changes nothing.
+    let bin = fake_docker(tmp.path(), &tmp.path().join("docker.log"), true);
+    let dry = ok(&docker_cmd(tmp.path(), &app, &bin, &["--dry_run"]), "docker --dry_run");
+    assert!(dry.contains("Dry run: common_config/candidate_deployments.yaml is left as it is"), "{dry}");
+    assert_eq!(std::fs::read_to_string(&cd).expect("read"), before);
+    let stdout = ok(&docker_cmd(tmp.path(), &app, &bin, &[]), "docker");
+    assert!(
+        stdout.contains("common_config/candidate_deployments.yaml now names the images of 4 container(s)"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(app.join("common_config/candidate_deployments.yaml.bak")).expect("bak"), before);
+    let c = yaml(&cd);
+    let image_of = |name: &str| -> Value {
+        c["Components"].as_mapping().expect("components").values().find(|e| e["name"] == name).expect(name)
+            ["Containers"]["container1"]["image"]
+            .clone()
+    };
+    assert_eq!(image_of("capture"), "docker.io/me/capture_base_arm64:latest");
+    assert_eq!(image_of("archive"), "docker.io/me/archive_base_amd64:latest");
+    // Again: nothing more to write.
+    let again = ok(&docker_cmd(tmp.path(), &app, &bin, &[]), "docker again");
+    assert!(again.contains("already names these images"), "{again}");
+    // tosca takes them from there.
+    let out = tosca(tmp.path(), &app, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let files = generated(&app);
+    assert!(
+        files["im/capture.yaml"].contains("docker.io/me/capture_base_arm64:latest"),
+        "{}",
+        files["im/capture.yaml"]
+    );
+}
+
 #[test]
 fn called_as_toscarizer_it_is_aisprint_toscarizer() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -696,7 +696,8 @@ fn base_production(app: &Application, base: &PlannedDeployment) -> ProductionDep
                 .cloned()
                 .unwrap_or_default();
             chosen_resources.insert(r.clone());
-            containers.insert(ck.clone(), SelectedContainer::from_candidate(c, &r));
+            let arch = res.resource(&r).and_then(|(_, x)| x.arch());
+            containers.insert(ck.clone(), SelectedContainer::from_candidate(c, &spec.name, &r, arch));
         }
         if let Some(l) = layer {
             chosen_layers.insert(l);

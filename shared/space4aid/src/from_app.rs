@@ -441,7 +441,8 @@ pub fn production(app: &Application, dep: &PlannedDeployment, model: &Model, sol
             let Some((key, spec)) = app.deployments.value.for_unit(unit) else { continue };
             let mut containers = Map::new();
             if let Some((ck, c)) = spec.containers.first() {
-                containers.insert(ck.clone(), SelectedContainer::from_candidate(c, &resource.name));
+                let arch = app.resources.value.resource(&resource.name).and_then(|(_, x)| x.arch());
+                containers.insert(ck.clone(), SelectedContainer::from_candidate(c, unit, &resource.name, arch));
             }
             components.insert(
                 key.to_string(),

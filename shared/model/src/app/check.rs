@@ -92,6 +92,11 @@ impl Application {
                 let Some((key, spec)) = deps.by_name(c) else { continue };
                 let mut own = spec.clone();
                 own.name = a.clone();
+                // Not the component's image: the alternative is other code (`toscarizer
+                // docker` builds its own and writes it into an entry of its own).
+                for cont in own.containers.values_mut() {
+                    cont.image = None;
+                }
                 added.push((format!("{key}_{a}"), c.clone(), own));
                 let prefix = format!("{c}_partitionX_");
                 for (k, s) in &deps.components {

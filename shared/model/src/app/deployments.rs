@@ -27,9 +27,10 @@ pub struct ComponentSpec {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
-    /// Filled in after the images are built; may be empty before.
+    /// Filled in after the images are built (`toscarizer docker` writes them); may be empty
+    /// before.
     #[serde(default)]
-    pub image: Option<String>,
+    pub image: Option<Image>,
     /// MB.
     #[serde(rename = "memorySize")]
     pub memory_size: f64,
@@ -66,6 +67,61 @@ impl ComponentSpec {
             }
         }
         EntryKind::Component
+    }
+}
+
+/// A container's image: one name, or several (`toscarizer docker` writes one per design and
+/// architecture, `<registry>/<component>_<design>_<platform>:<tag>`, as upstream's does).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Image {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The platform name (`amd64`, `arm64`, `armv7`) of a resource architecture, as Docker and the
+/// image names of `toscarizer docker` say it.
+pub fn platform(arch: &str) -> Option<&'static str> {
+    match arch.trim().to_ascii_lowercase().as_str() {
+        "amd64" | "x86_64" | "x86-64" => Some("amd64"),
+        "arm64" | "aarch64" | "armv8" => Some("arm64"),
+        "armv7" | "arm" | "armhf" | "arm/v7" => Some("armv7"),
+        _ => None,
+    }
+}
+
+impl Image {
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Image::One(s) => vec![s.as_str()],
+            Image::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The image deployment unit `unit` runs from on a resource of architecture `arch`: the
+    /// only one; else, among those named for the unit (`<unit>_base_<platform>` or
+    /// `<unit>_<platform>`, or all when none is), the one of the resource's platform, else
+    /// the first.
+    pub fn pick(&self, unit: &str, arch: Option<&str>) -> Option<String> {
+        let names: Vec<&str> = self.names().into_iter().map(str::trim).filter(|n| !n.is_empty()).collect();
+        if names.len() <= 1 {
+            return names.first().map(|n| n.to_string());
+        }
+        // (stem, platform) of `registry/folder/<stem>_<platform>:<tag>`.
+        let parts = |n: &str| -> (String, Option<&'static str>) {
+            let base = n.rsplit('/').next().unwrap_or(n);
+            let base = base.split(':').next().unwrap_or(base);
+            match base.rsplit_once('_') {
+                Some((stem, p)) if platform(p).is_some() => (stem.to_string(), platform(p)),
+                _ => (base.to_string(), None),
+            }
+        };
+        let base = format!("{unit}_base");
+        let mine: Vec<&str> =
+            names.iter().copied().filter(|n| [unit, base.as_str()].contains(&parts(n).0.as_str())).collect();
+        let pool = if mine.is_empty() { names } else { mine };
+        let want = arch.and_then(platform);
+        pool.iter().find(|n| want.is_some() && parts(n).1 == want).or(pool.first()).map(|n| n.to_string())
     }
 }
 
@@ -234,4 +290,32 @@ pub fn validate_partitions(doc: &YamlDoc<ComponentPartitions>) -> Diagnostics {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_list_gives_each_unit_its_own_for_its_platform() {
+        let i = Image::Many(
+            [
+                "r/me/blur_base_amd64:latest",
+                "r/me/blur_base_arm64:latest",
+                "r/me/blur_partition1_1_arm64:latest",
+                "r/me/blur_partition1_2_amd64:latest",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        assert_eq!(i.pick("blur", Some("aarch64")).as_deref(), Some("r/me/blur_base_arm64:latest"));
+        assert_eq!(i.pick("blur", Some("x86_64")).as_deref(), Some("r/me/blur_base_amd64:latest"));
+        assert_eq!(i.pick("blur", None).as_deref(), Some("r/me/blur_base_amd64:latest"));
+        assert_eq!(i.pick("blur_partition1_1", Some("amd64")).as_deref(), Some("r/me/blur_partition1_1_arm64:latest"));
+        // One image is the image, whatever its name; names of no convention: the first.
+        assert_eq!(Image::One("mine:1".into()).pick("x", Some("arm64")).as_deref(), Some("mine:1"));
+        let plain = Image::Many(vec!["a:1".into(), "b:2".into()]);
+        assert_eq!(plain.pick("x", Some("arm64")).as_deref(), Some("a:1"));
+        assert_eq!(Image::Many(vec![]).pick("x", None), None);
+    }
 }

@@ -105,10 +105,11 @@ pub struct SelectedContainer {
 }
 
 impl SelectedContainer {
-    /// The container of a candidate entry placed on `resource`.
-    pub fn from_candidate(c: &Container, resource: &str) -> Self {
+    /// The container of a candidate entry for deployment unit `unit`, placed on `resource` (of
+    /// architecture `arch`): its image is the one of that unit and architecture.
+    pub fn from_candidate(c: &Container, unit: &str, resource: &str, arch: Option<&str>) -> Self {
         Self {
-            image: c.image.clone(),
+            image: c.image.as_ref().and_then(|i| i.pick(unit, arch)),
             memory_size: c.memory_size,
             computing_units: c.computing_units,
             trusted_execution: c.trusted_execution.clone(),

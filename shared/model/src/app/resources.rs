@@ -116,6 +116,15 @@ pub struct Resource {
     pub transition_cost: Option<f64>,
 }
 
+impl Resource {
+    /// The architecture of the resource (a FaaS resource's own, else its first processor's).
+    pub fn arch(&self) -> Option<&str> {
+        self.architecture
+            .as_deref()
+            .or_else(|| self.processors.iter().flat_map(|p| p.values()).find_map(|p| p.architecture.as_deref()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Processor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
