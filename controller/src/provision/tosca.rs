@@ -142,11 +142,7 @@ pub fn fdl(app: &Path, which: Which) -> Result<PathBuf, ToscarizerError> {
 /// An artifacts location as a folder: the recipes' names are appended to it, so
 /// `http://host:port` (as people type it) becomes `http://host:port/`.
 fn folder_url(u: &str) -> String {
-    if u.ends_with('/') {
-        u.to_string()
-    } else {
-        format!("{u}/")
-    }
+    aisprint_model::url::folder(u.trim())
 }
 
 #[cfg(test)]
@@ -155,5 +151,6 @@ mod folder_tests {
     fn an_artifacts_url_without_its_slash_still_names_a_folder() {
         assert_eq!(super::folder_url("http://10.0.0.1:8000"), "http://10.0.0.1:8000/");
         assert_eq!(super::folder_url("https://x/artifacts/"), "https://x/artifacts/");
+        assert_eq!(super::folder_url("https://x/artifacts//"), "https://x/artifacts/");
     }
 }

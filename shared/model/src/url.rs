@@ -20,8 +20,30 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `base` and `rest` joined with exactly one `/` between them, however many either side has
+/// (`http://h:8000` + `oscar/x.yml`, `http://h:8000//` + `/oscar/x.yml`: `http://h:8000/oscar/x.yml`).
+pub fn join(base: &str, rest: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), rest.trim_start_matches('/'))
+}
+
+/// `u` as a folder: with exactly one `/` at its end.
+pub fn folder(u: &str) -> String {
+    join(u, "")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn joined_urls_have_one_slash_between() {
+        for base in ["http://h:8000", "http://h:8000/", "http://h:8000//"] {
+            for rest in ["oscar/x.yml", "/oscar/x.yml"] {
+                assert_eq!(super::join(base, rest), "http://h:8000/oscar/x.yml");
+            }
+            assert_eq!(super::folder(base), "http://h:8000/");
+        }
+        assert_eq!(super::join("https://im.egi.eu/im/", "infrastructures"), "https://im.egi.eu/im/infrastructures");
+    }
+
     #[test]
     fn redacted_urls_keep_no_secret() {
         assert_eq!(super::redact("https://user:s3cret@host:5000/ams-alert?token=abc"), "https://host:5000/ams-alert");
