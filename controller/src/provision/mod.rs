@@ -20,6 +20,7 @@ use std::path::Path;
 
 use aisprint_model::app::annotations::AnnotationsFile;
 use aisprint_model::app::dag::ApplicationDag;
+use aisprint_model::app::fit::Needs;
 use aisprint_model::app::physical::PhysicalNodes;
 use aisprint_model::app::production::ProductionDeployment;
 use aisprint_model::app::resources::{CandidateResources, ResourcesSystem};
@@ -192,12 +193,15 @@ impl Target {
         s
     }
 
+    /// The annotations of a component (or of the component a partition half is of).
+    fn annotations_of(&self, component: &str) -> Option<&aisprint_model::app::annotations::ComponentAnnotations> {
+        let base = component.split("_partition").next().unwrap_or(component);
+        self.annotations.as_ref()?.values().find(|c| c.name() == Some(base))
+    }
+
     /// The security the annotations ask for, per component name.
     fn security(&self, component: &str) -> scone::Shields {
-        let base = component.split("_partition").next().unwrap_or(component);
-        let Some(a) = &self.annotations else { return scone::Shields::default() };
-        a.values()
-            .find(|c| c.name() == Some(base))
+        self.annotations_of(component)
             .and_then(|c| c.security.as_ref())
             .map(|s| scone::Shields {
                 trusted_execution: s.trusted_execution.unwrap_or(false),
@@ -257,13 +261,13 @@ impl Target {
                 continue;
             };
             let shields = self.shields(c, cont);
-            if shields.any() && !resource.is_trusted() {
+            // The rule SPACE4AI-D places by (aisprint_model::app::fit): what it chose passes.
+            let gpu = cont.gpu_requirement.as_ref().is_some_and(Flag::is_true);
+            if let Some(why) = Needs::of(self.annotations_of(c), shields.any(), gpu).unmet(res_name, resource) {
                 diags.push(Diagnostic::error(
                     file,
                     format!("{key}.Containers.{cont_key}.selectedExecutionResource"),
-                    format!(
-                        "component `{c}` asks for trusted execution or SCONE shields and resource `{res_name}` has neither SGX processors (SGXFlag) nor secureBoot/measuredBoot: place it on a resource that has"
-                    ),
+                    format!("component `{c}` cannot run on `{res_name}`: {why}; place it on a resource that can (`aisprint space4aid` does)"),
                 ));
                 continue;
             }

@@ -157,7 +157,8 @@ fn systems<'p>(
 /// One deployment solved: its result, the model, the solution and its Output.json text.
 struct Solved {
     result: DeploymentResult,
-    model: Model,
+    /// None when a unit has no resource that can host it (nothing to solve).
+    model: Option<Model>,
     solution: Option<Solution>,
     output_json: Option<String>,
 }
@@ -180,6 +181,23 @@ impl Runs<'_> {
         out: &mut OutputSet,
     ) -> Result<Solved, Space4aidError> {
         let file = format!("{}/{}/{}", self.display, paths::DEPLOYMENTS_DIR, dep.name);
+        let homeless = system.compatibility.values().flat_map(|m| m.iter()).find(|(_, v)| v.is_empty());
+        if let Some((unit, _)) = homeless {
+            let _ = writeln!(
+                self.log,
+                "{TAG} Deployment '{}' ({}): no candidate resource can host `{unit}` (said above): not solved",
+                dep.name,
+                design::describe(dep)
+            );
+            let result = DeploymentResult {
+                name: dep.name.clone(),
+                feasible: false,
+                cost: f64::NAN,
+                lower_bound: f64::NAN,
+                max_lambda: None,
+            };
+            return Ok(Solved { result, model: None, solution: None, output_json: None });
+        }
         let mut d = system.validate(&file);
         if d.has_errors() {
             d.push(Diagnostic::warning(&file, "", "(the system SPACE4AI-D would solve for this deployment)"));
@@ -203,7 +221,7 @@ impl Runs<'_> {
                 "{TAG} Deployment '{}': some unit has no compatible resource in its layer",
                 dep.name
             );
-            return Ok(Solved { result, model, solution, output_json: None });
+            return Ok(Solved { result, model: Some(model), solution, output_json: None });
         };
         // Evaluated once: feasible as the evaluator says (the file written says the same).
         let ev = evaluate(&model, s);
@@ -221,7 +239,7 @@ impl Runs<'_> {
             for v in &ev.violations {
                 let _ = writeln!(self.log, "             {}: {v}", v.rule());
             }
-            return Ok(Solved { result, model, solution, output_json: Some(text) });
+            return Ok(Solved { result, model: Some(model), solution, output_json: Some(text) });
         }
         let _ = writeln!(
             self.log,
@@ -244,7 +262,7 @@ impl Runs<'_> {
                 json_text(&solution_json::write(&at, s, &ev_at, None)),
             );
         }
-        Ok(Solved { result, model, solution, output_json: Some(text) })
+        Ok(Solved { result, model: Some(model), solution, output_json: Some(text) })
     }
 }
 
@@ -256,9 +274,9 @@ fn write_chosen(
     s: &Solved,
     out: &mut OutputSet,
 ) -> Result<(), Space4aidError> {
-    let (Some(sol), Some(text)) = (&s.solution, &s.output_json) else { return Ok(()) };
+    let (Some(sol), Some(text), Some(model)) = (&s.solution, &s.output_json, &s.model) else { return Ok(()) };
     out.file(paths::SPACE4AID_OUTPUT, text.clone());
-    let prod = from_app::production(app, dep, &s.model, sol);
+    let prod = from_app::production(app, dep, model, sol);
     let text = aisprint_model::yaml::to_string(&prod).map_err(|e| {
         Space4aidError::Invalid(Diagnostic::error("production_deployment.yaml", "", e.to_string()).into())
     })?;
@@ -297,6 +315,15 @@ pub fn run(
         opts.threads,
         opts.seed
     );
+    // Resources that cannot host a unit (security, GPU, device constraints), said once.
+    let mut said = std::collections::BTreeSet::new();
+    for (dep, _) in &systems {
+        for (unit, r, why) in from_app::left_out(app, dep) {
+            if said.insert((unit.clone(), r.clone())) {
+                let _ = writeln!(log, "{TAG} `{r}` is left out for `{unit}`: {why}");
+            }
+        }
+    }
     let bs = bs.unwrap_or(BinarySearch { upper: 10.0 * lambda, epsilon: 1e-5 });
     let mut runs = Runs { display: &display, opts, bs, log };
     let mut out = OutputSet::new();

@@ -270,3 +270,76 @@ fn deployments_older_than_the_inputs_ask_for_design_again() {
     let err = text(&r.stderr);
     assert!(err.contains("changed since `aisprint design`"), "{err}");
 }
+
+/// Replaces `from` by `to` in a file, checking that `from` is there.
+fn edit(path: &Path, from: &str, to: &str) {
+    let t = std::fs::read_to_string(path).expect("read");
+    assert!(t.contains(from), "{}: no `{from}`", path.display());
+    std::fs::write(path, t.replacen(from, to, 1)).expect("write");
+}
+
+/// The four-layer fixture with a cheaper server without SGX beside the SGX one, and a cheaper
+/// VM without a GPU beside the GPU one: detect asks for trusted execution and shields, enrich
+/// for a GPU and 8 GB of RAM. SPACE4AI-D leaves the cheap ones out for them, says why, and
+/// places them on the capable ones; tosca accepts its choice.
+#[test]
+fn security_and_gpu_needs_place_components_on_capable_resources_only() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = tmp.path().join("four_layers");
+    crate::support::copy_dir(&crate::support::repo().join("tests/fixtures/apps/four_layers"), &app);
+    let res = app.join("common_config/candidate_resources.yaml");
+    edit(
+        &res,
+        "        computationalLayer3:",
+        "            resource2:\n              name: PlainServer\n              totalNodes: 2\n              cost: 0.05\n              memorySize: 16384\n              processors:\n                processor1:\n                  architecture: amd64\n                  computingUnits: 8\n        computationalLayer3:",
+    );
+    edit(
+        &res,
+        "        computationalLayer4:",
+        "            resource2:\n              name: CpuVM\n              totalNodes: 2\n              cost: 0.05\n              memorySize: 4096\n              processors:\n                processor1:\n                  architecture: amd64\n                  computingUnits: 4\n        computationalLayer4:",
+    );
+    let cd = app.join("common_config/candidate_deployments.yaml");
+    edit(&cd, "candidateExecutionResources: [SGXServer]", "candidateExecutionResources: [PlainServer, SGXServer]");
+    // Asked by the annotations only (a container flag listing an unfit resource is refused by
+    // the candidates' own checks).
+    edit(&cd, "        trustedExecution: true\n", "");
+    edit(&cd, "        GPURequirement: true\n", "");
+    edit(&cd, "candidateExecutionResources: [GPUVM]", "candidateExecutionResources: [CpuVM, GPUVM]");
+    edit(
+        &app.join("src/enrich/main.py"),
+        "@ann.exec_time(local_time_thr=5)",
+        "@ann.exec_time(local_time_thr=5)\n@ann.device_constraints(ram=8192, use_gpu_for=['dnn'])",
+    );
+    let dir = app.to_str().expect("path");
+    let r = aisprint(tmp.path(), &["design", "--application_dir", dir]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let edge = |d: f64| serde_json::json!({"model": "QTedge", "demand": d});
+    let cloud = |d: f64| serde_json::json!({"model": "QTcloud", "demand": d});
+    let models = serde_json::json!({
+        "capture": {"capture": {"RaspPi": edge(0.05)}},
+        "detect": {"detect": {"PlainServer": edge(0.05), "SGXServer": edge(0.05)}},
+        "enrich": {"enrich": {"CpuVM": cloud(0.05), "GPUVM": cloud(0.05)}},
+        "archive": {"archive": {"Lambda": {"model": "PACSLTK", "demandWarm": 0.05, "demandCold": 0.1}}},
+    });
+    std::fs::create_dir_all(app.join("oscarp")).expect("mkdir");
+    std::fs::write(app.join("oscarp/performance_models.json"), models.to_string()).expect("write");
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "0.5"]);
+    let out = text(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{out}{}", text(&r.stderr));
+    assert!(
+        out.contains("`PlainServer` is left out for `detect`: it asks for trusted execution or SCONE shields and `PlainServer` has neither SGX processors"),
+        "{out}"
+    );
+    assert!(out.contains("`CpuVM` is left out for `enrich`: it needs a GPU and `CpuVM` has no GPU accelerator; @device_constraints asks for 8192 MB of RAM and `CpuVM` has 4096"), "{out}");
+    let chosen = json(&app.join("space4ai-d/Output.json"));
+    // components.<c>.base.<c>.<layer>.<resource>
+    let on = |c: &str| -> Vec<String> {
+        let layers = chosen["components"][c]["base"][c].as_object().unwrap_or_else(|| panic!("{chosen}"));
+        layers.values().filter_map(|l| l.as_object()).flat_map(|l| l.keys().cloned()).collect()
+    };
+    assert_eq!(on("detect"), ["SGXServer"], "{chosen}");
+    assert_eq!(on("enrich"), ["GPUVM"], "{chosen}");
+    // tosca accepts what SPACE4AI-D chose.
+    let t = aisprint(tmp.path(), &["toscarizer", "tosca", "--application_dir", dir, "--optimal"]);
+    assert!(t.status.success(), "{}{}", text(&t.stdout), text(&t.stderr));
+}

@@ -513,7 +513,7 @@ fn trusted_execution_on_a_resource_without_it_is_refused() {
     let err = fails(&tosca(tmp.path(), &app, &[]), "tosca, trusted component on a plain resource");
     assert!(err.contains("aisprint/deployments/base/production_deployment.yaml"), "{err}");
     assert!(err.contains("System.Components.component2.Containers.container1.selectedExecutionResource"), "{err}");
-    assert!(err.contains("component `detect` asks for trusted execution") && err.contains("`SGXServer`"), "{err}");
+    assert!(err.contains("component `detect` cannot run on `SGXServer`: it asks for trusted execution"), "{err}");
     assert_nothing_written(&app, &err);
 
     // Asked by the container, on a production deployment changed after design (as a

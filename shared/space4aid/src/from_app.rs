@@ -16,10 +16,12 @@ use crate::system::{
     PerformanceModel, Resource, System,
 };
 use aisprint_model::app::check::Application;
+use aisprint_model::app::deployments::Container;
+use aisprint_model::app::fit::Needs;
 use aisprint_model::app::oscarp::PerformanceModelSpec;
 use aisprint_model::app::production::{ProductionComponent, ProductionDeployment, ProductionSystem, SelectedContainer};
 use aisprint_model::app::resources::{LayerType, NetworkDomain as AppDomain};
-use aisprint_model::app::Map;
+use aisprint_model::app::{Flag, Map};
 use aisprint_model::design::PlannedDeployment;
 use aisprint_model::diag::{Diagnostic, Diagnostics};
 
@@ -297,6 +299,34 @@ fn data_mb(app: &Application, u: &str, c: &str) -> f64 {
     data_sizes.and_then(|d| d.get(u).or_else(|| d.get(c))).copied().unwrap_or(0.0) / 1000.0
 }
 
+/// What component `c` (a DAG component or version) in `container` asks of its resource.
+fn needs(app: &Application, c: &str, container: &Container) -> Needs {
+    let on = |f: &Option<Flag>| f.as_ref().is_some_and(Flag::is_true);
+    let trusted =
+        on(&container.trusted_execution) || on(&container.network_protection) || on(&container.file_system_protection);
+    Needs::of(app.source(c).map(|s| &s.annotations), trusted, on(&container.gpu_requirement))
+}
+
+/// The candidate resources a deployment leaves out of its compatibility matrix, with why:
+/// (unit, resource, reason), in DAG order.
+pub fn left_out(app: &Application, dep: &PlannedDeployment) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for u in &dep.units {
+        let Some((_, spec)) = app.deployments.value.for_unit(&u.name) else { continue };
+        let Some((_, container)) = spec.containers.first() else { continue };
+        for r in &container.candidate_execution_resources {
+            let Some((l, resource)) = app.resources.value.resource(r) else { continue };
+            if l.layer.number != u.layer {
+                continue;
+            }
+            if let Some(why) = needs(app, &u.component, container).unmet(r, resource) {
+                out.push((u.name.clone(), r.clone(), why));
+            }
+        }
+    }
+    out
+}
+
 /// The resources of its layer unit `u` (of component `c`) may run on, with the memory its
 /// container needs, and its performance model on each. `None` when no entry or container
 /// describes it (reported).
@@ -320,9 +350,14 @@ fn unit_options(
     let models = app.performance_models.as_ref();
     let mut compatible = Vec::new();
     let mut perf = Map::new();
+    let mut unfit = Vec::new();
     for r in &container.candidate_execution_resources {
         let Some((l, resource)) = res.resource(r) else { continue };
         if l.layer.number != u.layer {
+            continue;
+        }
+        if let Some(why) = needs(app, c, container).unmet(r, resource) {
+            unfit.push(why);
             continue;
         }
         compatible.push(Compatible { resource: r.clone(), memory: container.memory_size });
@@ -352,7 +387,9 @@ fn unit_options(
             )),
         }
     }
-    if compatible.is_empty() {
+    // No candidate at all is a mistake in the files; only unfit ones leave the deployment
+    // without a placement (`left_out` says why), and the other deployments are solved.
+    if compatible.is_empty() && unfit.is_empty() {
         diags.push(Diagnostic::error(
             file(dir, DEPLOYMENTS),
             format!("Components.{key}.Containers"),

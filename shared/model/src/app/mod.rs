@@ -8,6 +8,7 @@ pub mod check;
 pub mod confusion;
 pub mod dag;
 pub mod deployments;
+pub mod fit;
 pub mod index;
 pub mod oscarp;
 pub mod physical;

@@ -183,6 +183,39 @@ impl Resource {
         self.processors.as_ref().is_some_and(|p| p.values().any(|p| p.sgx_flag.as_ref().is_some_and(Flag::is_true)))
     }
 
+    /// The GPU accelerators of a node: those whose type, or one of whose processors' type, is
+    /// `GPU` (a processor counts `computingUnits`, default 1).
+    fn gpu_accelerators(&self) -> impl Iterator<Item = (&Accelerator, f64)> {
+        let is_gpu = |t: &Option<String>| t.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("GPU"));
+        self.accelerators.iter().flat_map(|m| m.values()).filter_map(move |a| {
+            let from_processors: f64 = a
+                .processors
+                .iter()
+                .flat_map(|m| m.values())
+                .filter(|p| is_gpu(&p.processor_type))
+                .map(|p| p.computing_units.unwrap_or(1.0))
+                .sum();
+            let n = if from_processors > 0.0 {
+                from_processors
+            } else if is_gpu(&a.accelerator_type) {
+                1.0
+            } else {
+                0.0
+            };
+            (n > 0.0).then_some((a, n))
+        })
+    }
+
+    /// How many GPUs a node has.
+    pub fn gpus(&self) -> f64 {
+        self.gpu_accelerators().map(|(_, n)| n).sum()
+    }
+
+    /// The memory of a node's largest GPU accelerator (its `memorySize`), 0 without one.
+    pub fn gpu_memory(&self) -> f64 {
+        self.gpu_accelerators().filter_map(|(a, _)| a.memory_size).fold(0.0, f64::max)
+    }
+
     /// Whether the resource can host a component that asks for trusted execution.
     pub fn is_trusted(&self) -> bool {
         self.has_sgx()
