@@ -210,9 +210,12 @@ impl Recorder {
                             self.custom.insert(key, s.clone());
                         }
                     }
-                    Record::Drift(w) => {
-                        tracing::info!(component = %w.component, metric = %w.metric, field = %w.field, "watching for drift");
-                        self.engine.watch(w);
+                    Record::Drift(ws) => {
+                        for w in ws {
+                            let test = w.test.as_ref().map_or("page-hinkley", |t| t.test.as_str());
+                            tracing::info!(component = %w.component, metric = %w.metric, field = %w.field, test, "watching for drift");
+                            self.engine.watch(w);
+                        }
                     }
                 }
             }

@@ -140,10 +140,14 @@ def c2(d):
     return 'done'
 
 @component_name(name='c3')
-@detect_metric_drift(metric='masks', field='masks_count')
+@detect_metric_drift(metric=['masks', 'light'], field=[['masks_count'], ['lux']],
+                     statistical_test=[None, 'kolmogorov-smirnov'], test_threshold=[None, 0.01],
+                     monitoring_period=[None, 20], data_collection_period=1)
 def c3(values):
-    for v in values:
+    for i, v in enumerate(values):
         monitoring.report_metric('masks', {'masks_count': v})
+        # Light around 100 lux, then around 300 after the 20th frame (the reference).
+        monitoring.report_metric('light', {'lux': (100 if i < 20 else 300) + (i * 7) % 10})
 
 what = sys.argv[1]
 if what == 'drift':
@@ -621,7 +625,7 @@ fn drift_and_infrastructure_alerts_reach_their_endpoints() {
         std::net::TcpStream::connect(("127.0.0.1", agent_http)).is_ok()
     });
     let st = python(dir, agent_http, "d1", &["drift"]);
-    assert_eq!(st["sent"].as_u64(), Some(51), "{st}"); // 50 values and the watch
+    assert_eq!(st["sent"].as_u64(), Some(101), "{st}"); // 50 values of each metric and the watch
     wait("the drift alert and an infrastructure alert", Duration::from_secs(10), || {
         let g = got.lock().expect("lock");
         !named(&g, "drift_alert", "masks.masks_count").is_empty() && !named(&g, "alert", "cpu_any").is_empty()
@@ -638,6 +642,16 @@ fn drift_and_infrastructure_alerts_reach_their_endpoints() {
     assert_eq!(d.len(), 1, "one drift: {d:?}");
     assert_eq!((d[0]["component"].as_str(), d[0]["direction"].as_str()), (Some("c3"), Some("increase")));
     assert_eq!(d[0]["value"], 9.0);
+    assert_eq!(d[0]["test"], "page-hinkley");
+    // The second metric of the same annotation, with its own test: Kolmogorov-Smirnov between
+    // the first 20 values and the next 20 (tested once 20 new values are in).
+    let l = named(&g, "drift_alert", "light.lux");
+    assert_eq!(l.len(), 1, "one drift: {l:?}");
+    assert_eq!((l[0]["test"].as_str(), l[0]["direction"].as_str()), (Some("kolmogorov-smirnov"), Some("increase")));
+    assert!(l[0]["p_value"].as_f64().is_some_and(|p| p < 0.01), "{}", l[0]);
+    let now = l[0]["status_timestamp"].as_f64().expect("status_timestamp") / 1e9;
+    let until = l[0]["collect_until"].as_f64().expect("collect_until") - now;
+    assert!((3590.0..=3610.0).contains(&until), "data collected for an hour after the drift: {}", l[0]);
     let a = named(&g, "alert", "cpu_any");
     let v = a[0]["value"].as_f64().expect("value");
     assert!((0.0..=100.0).contains(&v), "{v}");

@@ -138,8 +138,12 @@ def exec_time(local_time_thr=None, global_time_thr=None, prev_components=None):
 
 def detect_metric_drift(metric, field=None, statistical_test=None, test_threshold=None, detection_interval=None,
                         monitoring_period=None, data_collection_period=None):
-    """Asks the agent to watch ``metric`` (its ``field``) for drift; the component reports the
-    metric with ``aisprint.monitoring.report_metric``."""
+    """Asks the agent to watch ``metric`` (its ``field``; names or lists, as upstream's
+    detector takes them) for drift, with ``statistical_test`` (kolmogorov-smirnov,
+    cramer-von-mises, fisher-exact-test, chi-squared; else Page-Hinkley) at ``test_threshold``
+    over windows of ``monitoring_period`` samples, every ``detection_interval`` hours; a drift
+    alert says until when to collect data (``data_collection_period`` hours). The component
+    reports the metric with ``aisprint.monitoring.report_metric``."""
 
     def decorator(fn):
         meta = _meta(fn)

@@ -1,7 +1,14 @@
-//! Drift detection on a stream of values: the Page-Hinkley test, two-sided, on values
-//! standardised by a reference window (the first `reference` values, as the AMS's detector
-//! takes its reference from the first monitoring period). After a drift the detector takes a
-//! new reference from the values that follow.
+//! Drift detection on a stream of values. Without a test named, the Page-Hinkley test,
+//! two-sided, on values standardised by a reference window (the first `reference` values, as
+//! the AMS's detector takes its reference from the first monitoring period). With one
+//! (`@detect_metric_drift(statistical_test=...)`), [`WindowTest`]: the first `window` values
+//! against the latest `window`, by that two-sample test, every `detection_interval` (or each
+//! time a window of new values is in). After a drift either takes a new reference from the
+//! values that follow.
+
+use std::collections::VecDeque;
+
+use crate::stattest::Test;
 
 /// Page-Hinkley parameters, in units of the reference's standard deviation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +46,7 @@ pub struct PageHinkley {
 pub struct Drift {
     pub increase: bool,
     pub reference_mean: f64,
+    /// Page-Hinkley's statistic, or the test's p-value.
     pub statistic: f64,
 }
 
@@ -77,6 +85,79 @@ impl PageHinkley {
             return Some(d);
         }
         None
+    }
+}
+
+/// A two-sample test between a reference window and the latest one.
+#[derive(Debug, Clone)]
+pub struct WindowTest {
+    test: Test,
+    threshold: f64,
+    window: usize,
+    /// Seconds between tests; 0: each time `window` new values are in.
+    interval_s: f64,
+    reference: Vec<f64>,
+    latest: VecDeque<f64>,
+    new_since_test: usize,
+    last_test: f64,
+    pub drifts: u64,
+}
+
+impl WindowTest {
+    pub fn new(test: Test, threshold: f64, window: usize, interval_s: Option<f64>) -> Self {
+        let window = window.max(2);
+        WindowTest {
+            test,
+            threshold,
+            window,
+            interval_s: interval_s.unwrap_or(0.0),
+            reference: Vec::with_capacity(window),
+            latest: VecDeque::with_capacity(window),
+            new_since_test: 0,
+            last_test: f64::NEG_INFINITY,
+            drifts: 0,
+        }
+    }
+
+    /// Feeds one value observed at `t` (seconds); returns the drift a test finds, if any.
+    pub fn update(&mut self, x: f64, t: f64) -> Option<Drift> {
+        if !x.is_finite() {
+            return None;
+        }
+        if self.reference.len() < self.window {
+            self.reference.push(x);
+            return None;
+        }
+        if self.latest.len() == self.window {
+            self.latest.pop_front();
+        }
+        self.latest.push_back(x);
+        self.new_since_test += 1;
+        let due = if self.interval_s > 0.0 {
+            t - self.last_test >= self.interval_s
+        } else {
+            self.new_since_test >= self.window
+        };
+        if self.latest.len() < self.window || !due {
+            return None;
+        }
+        self.last_test = t;
+        self.new_since_test = 0;
+        let latest: Vec<f64> = self.latest.iter().copied().collect();
+        let p = self.test.p_value(&self.reference, &latest);
+        if p >= self.threshold {
+            return None;
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let d = Drift {
+            increase: mean(&latest) >= mean(&self.reference),
+            reference_mean: mean(&self.reference),
+            statistic: p,
+        };
+        self.drifts += 1;
+        self.reference.clear();
+        self.latest.clear();
+        Some(d)
     }
 }
 
@@ -129,5 +210,37 @@ mod tests {
             }
         }
         assert!(found);
+    }
+
+    #[test]
+    fn a_window_test_finds_a_shift_and_not_noise() {
+        let mut seed = 11;
+        let mut w = WindowTest::new(Test::KolmogorovSmirnov, 0.01, 50, None);
+        for (i, x) in noisy(5.0, 1000, &mut seed).into_iter().enumerate() {
+            assert_eq!(w.update(x, i as f64), None, "no drift in noise (value {i})");
+        }
+        let mut at = None;
+        for (i, x) in noisy(5.5, 200, &mut seed).into_iter().enumerate() {
+            if let Some(d) = w.update(x, 1000.0 + i as f64) {
+                assert!(d.increase && d.statistic < 0.01, "{d:?}");
+                at = Some(i);
+                break;
+            }
+        }
+        // Tested once per window of 50 new values: found at the first full window after the shift.
+        assert_eq!(at, Some(49));
+        // With a detection interval, tests run at most that often whatever the values.
+        let mut w = WindowTest::new(Test::KolmogorovSmirnov, 0.01, 10, Some(100.0));
+        let mut found = Vec::new();
+        for i in 0..400 {
+            let wobble = ((i * 37) % 11) as f64 * 1e-3;
+            let x = if i < 10 { 1.0 + wobble } else { 50.0 + wobble };
+            if w.update(x, i as f64).is_some() {
+                found.push(i);
+            }
+        }
+        // The first test at t=20 (reference 0..10, then 10 new values) finds it; a new
+        // reference follows, and the shifted values are no drift against themselves.
+        assert_eq!(found, vec![19]);
     }
 }

@@ -18,9 +18,10 @@ use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
-use super::drift::{DriftParams, PageHinkley};
+use super::drift::{Drift, DriftParams, PageHinkley, WindowTest};
 use super::record::{secs_to_ns, DriftWatch, Execution, Sample};
 use super::setup::{AlertRule, Monitoring};
+use super::stattest::Test;
 use aisprint_model::app::qos::QosConstraints;
 
 /// Sessions kept per component at most (the oldest go first, counted).
@@ -211,8 +212,38 @@ impl Component {
 }
 
 struct Watch {
-    component: String,
-    detectors: HashMap<Arc<str>, PageHinkley>,
+    spec: DriftWatch,
+    detectors: HashMap<Arc<str>, Detector>,
+}
+
+/// A series' drift detector: the test the watch names, or Page-Hinkley.
+#[derive(Debug, Clone)]
+enum Detector {
+    PageHinkley(PageHinkley),
+    Window(WindowTest),
+}
+
+impl Detector {
+    fn of(w: &DriftWatch) -> Detector {
+        match w.test.as_ref().and_then(|t| Test::parse(&t.test).map(|k| (k, t))) {
+            Some((kind, t)) => Detector::Window(WindowTest::new(kind, t.threshold, t.window, w.interval_s)),
+            None => Detector::PageHinkley(PageHinkley::new(DriftParams::default())),
+        }
+    }
+
+    fn update(&mut self, x: f64, t: f64) -> Option<Drift> {
+        match self {
+            Detector::PageHinkley(d) => d.update(x),
+            Detector::Window(d) => d.update(x, t),
+        }
+    }
+
+    fn drifts(&self) -> u64 {
+        match self {
+            Detector::PageHinkley(d) => d.drifts,
+            Detector::Window(d) => d.drifts,
+        }
+    }
 }
 
 /// The latest value of a series: (value, sample time, arrival time).
@@ -220,6 +251,9 @@ type Latest = (f64, f64, f64);
 
 /// Series kept per (measurement, field) for alerts and drift at most.
 const MAX_SERIES: usize = 1_000;
+/// Series per watch with a two-sample test at most (each keeps two windows of up to
+/// `aisprint_model::drift::MAX_WINDOW` values: 16 KB).
+const MAX_WINDOW_SERIES: usize = 8;
 
 /// A series' name: its tags, sorted (`camera=door,site=a`); one allocation shared by every
 /// field of a sample.
@@ -415,26 +449,41 @@ impl Engine {
         for (field, v) in &s.fields {
             let key = (s.measurement.clone(), field.clone());
             if let Some(w) = self.watches.get_mut(&key) {
-                let p = DriftParams::default();
                 let n = w.detectors.len();
+                // A window test keeps two windows per series: fewer series.
+                let most = if w.spec.test.is_some() { MAX_WINDOW_SERIES } else { MAX_SERIES };
                 let det = match w.detectors.get_mut(&name_of_series) {
                     Some(d) => Some(d),
-                    None if n < MAX_SERIES && self.budget.take(&name_of_series, &key) => {
-                        Some(w.detectors.entry(name_of_series.clone()).or_insert_with(|| PageHinkley::new(p)))
+                    None if n < most && self.budget.take(&name_of_series, &key) => {
+                        Some(w.detectors.entry(name_of_series.clone()).or_insert_with(|| Detector::of(&w.spec)))
                     }
                     None => {
                         self.counters.series_dropped += 1;
                         None
                     }
                 };
-                if let Some(d) = det.and_then(|d| d.update(*v)) {
+                if let Some(d) = det.and_then(|d| d.update(*v, t)) {
                     let name = format!("{}.{}", s.measurement, field);
                     let mut b = body("drift_alert", &name, *v, now);
                     if let serde_json::Value::Object(m) = &mut b {
-                        m.insert("component".into(), w.component.clone().into());
+                        m.insert("component".into(), w.spec.component.clone().into());
                         m.insert("series".into(), (*name_of_series).into());
                         m.insert("reference_mean".into(), d.reference_mean.into());
                         m.insert("direction".into(), if d.increase { "increase" } else { "decrease" }.into());
+                        match &w.spec.test {
+                            Some(t) => {
+                                m.insert("test".into(), t.test.clone().into());
+                                m.insert("p_value".into(), d.statistic.into());
+                                m.insert("test_threshold".into(), t.threshold.into());
+                            }
+                            None => {
+                                m.insert("test".into(), "page-hinkley".into());
+                            }
+                        }
+                        // Data for retraining: from now for data_collection_period.
+                        if let Some(c) = w.spec.collect_s {
+                            m.insert("collect_until".into(), (now + c).into());
+                        }
                     }
                     self.counters.notifications += 1;
                     out.push(Notification { url: None, body: b });
@@ -466,7 +515,7 @@ impl Engine {
             self.counters.watches_dropped += 1;
             return;
         }
-        self.watches.insert(key, Watch { component: w.component.clone(), detectors: HashMap::new() });
+        self.watches.insert(key, Watch { spec: w.clone(), detectors: HashMap::new() });
     }
 
     /// Drift watches: (metric, field, drifts detected over all its series).
@@ -474,7 +523,7 @@ impl Engine {
         let mut v: Vec<_> = self
             .watches
             .iter()
-            .map(|((m, f), w)| (m.clone(), f.clone(), w.detectors.values().map(|d| d.drifts).sum()))
+            .map(|((m, f), w)| (m.clone(), f.clone(), w.detectors.values().map(Detector::drifts).sum()))
             .collect();
         v.sort();
         v

@@ -13,6 +13,7 @@ pub mod line;
 pub mod prometheus;
 pub mod record;
 pub mod setup;
+pub mod stattest;
 
 use aisprint_model::app::qos::{self as qosfile, QosConstraints};
 use aisprint_model::diag::Diagnostics;

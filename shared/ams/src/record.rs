@@ -136,6 +136,26 @@ pub struct DriftWatch {
     pub component: String,
     pub metric: String,
     pub field: String,
+    /// The two-sample test, threshold and window; None: Page-Hinkley.
+    pub test: Option<aisprint_model::drift::TestSpec>,
+    /// Seconds between tests (`detection_interval`).
+    pub interval_s: Option<f64>,
+    /// Seconds of data to collect after a drift (`data_collection_period`), said in the alert.
+    pub collect_s: Option<f64>,
+}
+
+impl DriftWatch {
+    /// A Page-Hinkley watch of `metric.field`.
+    pub fn simple(component: &str, metric: &str, field: &str) -> DriftWatch {
+        DriftWatch {
+            component: component.into(),
+            metric: metric.into(),
+            field: field.into(),
+            test: None,
+            interval_s: None,
+            collect_s: None,
+        }
+    }
 }
 
 /// What one report carries.
@@ -143,7 +163,8 @@ pub struct DriftWatch {
 pub enum Record {
     Execution(Execution),
     Metric(Sample),
-    Drift(DriftWatch),
+    /// One watch per field the annotation names.
+    Drift(Vec<DriftWatch>),
 }
 
 /// A record that was refused: its place (`records[3]`, `line 2`) and why.
@@ -199,10 +220,13 @@ pub fn check_limits(r: &Record) -> Result<(), String> {
             }
             Ok(())
         }
-        Record::Drift(w) => {
-            value("`component_name`", &w.component)?;
-            key("`metric`", &w.metric)?;
-            key("`field`", &w.field)
+        Record::Drift(ws) => {
+            for w in ws {
+                value("`component_name`", &w.component)?;
+                key("`metric`", &w.metric)?;
+                key("`field`", &w.field)?;
+            }
+            Ok(())
         }
     }
 }
@@ -310,21 +334,21 @@ fn one_json(v: &serde_json::Value, d: &Defaults) -> Result<Record, String> {
             Ok(Record::Metric(Sample { measurement: name, tags, fields, time_ns: secs_to_ns(time) }))
         }
         "drift" => {
-            let field_of = |k: &str| -> Result<String, String> {
-                match v.get(k) {
-                    Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                    Some(serde_json::Value::Array(a)) if a.len() == 1 => {
-                        a[0].as_str().map(str::to_string).ok_or_else(|| format!("`{k}`: expected a string"))
-                    }
-                    None | Some(serde_json::Value::Null) if k == "field" => Ok("value".into()),
-                    _ => Err(format!("`{k}`: expected a string")),
-                }
-            };
-            Ok(Record::Drift(DriftWatch {
-                component: text_of(v, "component_name")?.unwrap_or_default(),
-                metric: field_of("metric")?,
-                field: field_of("field")?,
-            }))
+            let component = text_of(v, "component_name")?.unwrap_or_default();
+            let spec = aisprint_model::drift::parse(v)?;
+            Ok(Record::Drift(
+                spec.fields
+                    .into_iter()
+                    .map(|f| DriftWatch {
+                        component: component.clone(),
+                        metric: f.metric,
+                        field: f.field,
+                        test: f.test,
+                        interval_s: spec.interval_s,
+                        collect_s: spec.collect_s,
+                    })
+                    .collect(),
+            ))
         }
         other => Err(format!("`type`: `{other}`; expected execution, metric or drift")),
     }
@@ -395,6 +419,32 @@ mod tests {
         assert!(bad[1].message.contains("fields.masks_count"), "{}", bad[1]);
         assert!(bad[2].message.contains("`tick`"), "{}", bad[2]);
         assert!(from_json(b"not json", &defaults()).is_err());
+    }
+
+    /// The annotation's lists: a watch per (metric, field), each with its test.
+    #[test]
+    fn drift_records_with_lists_of_metrics() {
+        let body = br#"{"records": [
+            {"type": "drift", "component_name": "c", "metric": ["masks", "light"], "field": [["masks_count", "no_masks_count"], "lux"],
+             "statistical_test": "kolmogorov-smirnov", "test_threshold": [0.01, 0.05], "monitoring_period": 40, "detection_interval": 1, "data_collection_period": 2},
+            {"type": "drift", "component_name": "c", "metric": "m", "statistical_test": "wilcoxon"}
+        ]}"#;
+        let (ok, bad) = from_json(body, &defaults()).expect("a body");
+        let [Record::Drift(ws)] = ok.as_slice() else { panic!("{ok:?}") };
+        let got: Vec<(&str, &str, f64, usize)> = ws
+            .iter()
+            .map(|w| {
+                let t = w.test.as_ref().expect("test");
+                (w.metric.as_str(), w.field.as_str(), t.threshold, t.window)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![("masks", "masks_count", 0.01, 40), ("masks", "no_masks_count", 0.01, 40), ("light", "lux", 0.05, 40)]
+        );
+        assert_eq!((ws[0].interval_s, ws[0].collect_s), (Some(3600.0), Some(7200.0)));
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].message.contains("\"wilcoxon\" is not one of kolmogorov-smirnov"), "{}", bad[0]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod dag;
 pub mod design;
 pub mod diag;
+pub mod drift;
 pub mod json;
 pub mod npy;
 pub mod oscar;

@@ -137,7 +137,7 @@ fn alerts_fire_every_period_while_the_condition_holds() {
 #[test]
 fn drift_watch_raises_a_drift_alert() {
     let mut e = engine(Scope::Node);
-    e.watch(&DriftWatch { component: "c2".into(), metric: "masks".into(), field: "masks_count".into() });
+    e.watch(&DriftWatch::simple("c2", "masks", "masks_count"));
     let mut found = None;
     for i in 0..200 {
         let v = if i < 100 { 3.0 + (i % 3) as f64 * 0.1 } else { 9.0 };
@@ -156,6 +156,40 @@ fn drift_watch_raises_a_drift_alert() {
     assert!((100..105).contains(&i), "at {i}");
     assert_eq!(n.body["drift_alert"], "masks.masks_count");
     assert_eq!(n.body["direction"], "increase");
+}
+
+/// A watch with a two-sample test: the annotation's test, threshold and window, and the
+/// data collection period in the alert.
+#[test]
+fn a_window_test_watch_alerts_with_its_p_value() {
+    let mut e = engine(Scope::Node);
+    let mut w = DriftWatch::simple("c2", "light", "lux");
+    w.test = Some(aisprint_model::drift::TestSpec { test: "cramer-von-mises".into(), threshold: 0.001, window: 20 });
+    w.collect_s = Some(7200.0);
+    e.watch(&w);
+    let mut found = None;
+    for i in 0..200 {
+        let wobble = ((i * 7) % 10) as f64 * 0.1;
+        let v = if i < 100 { 10.0 + wobble } else { 20.0 + wobble };
+        let t = 1000.0 + i as f64;
+        let s = Sample {
+            measurement: "light".into(),
+            tags: Default::default(),
+            fields: [("lux".to_string(), v)].into(),
+            time_ns: secs_to_ns(t),
+        };
+        if let Some(n) = e.observe_metric(&s, t).pop() {
+            found = Some((i, n));
+            break;
+        }
+    }
+    let (i, n) = found.expect("drift found");
+    // Reference: the first 20 values; tests every 20 new values: the window of 100..120.
+    assert_eq!(i, 119);
+    assert_eq!(n.body["test"], "cramer-von-mises");
+    assert!(n.body["p_value"].as_f64().expect("p") < 0.001, "{}", n.body);
+    assert_eq!(n.body["collect_until"], 1000.0 + 119.0 + 7200.0);
+    assert_eq!(e.watches(), vec![("light".to_string(), "lux".to_string(), 1)]);
 }
 
 #[test]
@@ -197,7 +231,7 @@ fn remote_input_cannot_grow_the_engine_without_bound() {
     assert!(e.components.is_empty());
     // Watches.
     for i in 0..(MAX_WATCHES + 3) {
-        e.watch(&DriftWatch { component: "c".into(), metric: format!("m{i}"), field: "v".into() });
+        e.watch(&DriftWatch::simple("c", &format!("m{i}"), "v"));
     }
     assert_eq!((e.watches().len(), e.counters.watches_dropped), (MAX_WATCHES, 3));
     // Series: every new set of tags is a new series, each field a new key; the engine stops

@@ -277,7 +277,6 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
 
 /// The metrics `@model_performance(metric=...)` takes (`accuracy` computes them).
 pub const METRICS: &[&str] = &["average_f1", "average_precision", "average_recall", "accuracy"];
-const STAT_TESTS: &[&str] = &["kolmogorov-smirnov", "cramer-von-mises", "fisher-exact-test", "chi-squared"];
 const GPU_USES: &[&str] = &["dnn", "pre", "post"];
 
 /// Levenshtein distance, for "did you mean" hints.
@@ -570,27 +569,11 @@ fn check_values(
         }
     }
     if let Some(dd) = &ann.detect_metric_drift {
-        if let Some(t) = dd.get("statistical_test") {
-            let mut names = Vec::new();
-            collect_strings(t, &mut names);
-            for n in names {
-                if !STAT_TESTS.contains(&n.as_str()) {
-                    out.push(err(
-                        "detect_metric_drift",
-                        ".statistical_test",
-                        format!("unknown test `{n}`; use one of {}", STAT_TESTS.join(", ")),
-                    ));
-                }
-            }
+        // Read as the agent will read it: what it cannot honour is refused here, by name.
+        let spec = serde_json::to_value(dd).map_err(|e| e.to_string()).and_then(|v| crate::drift::parse(&v));
+        if let Err(e) = spec {
+            out.push(err("detect_metric_drift", "", e.to_string()));
         }
-    }
-}
-
-fn collect_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Sequence(l) => l.iter().for_each(|x| collect_strings(x, out)),
-        _ => {}
     }
 }
 
