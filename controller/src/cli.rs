@@ -398,6 +398,28 @@ pub enum ModelsCommand {
         #[arg(long, value_name = "DIR")]
         campaign: Option<PathBuf>,
     },
+    /// Convert the pickled regressors that oscarp/performance_models.json names (aMLLibrary's
+    /// best.pickle, as upstream's OSCAR-P writes them, or bare scikit-learn or XGBoost models:
+    /// linear models, trees, random forests, XGBoost) into JSON models that `aisprint
+    /// space4aid` reads, and MLLIBfaas entries into PACSLTK ones (their warm and cold times).
+    ///
+    /// The pickles are loaded by a small Python helper in a process of its own, never inside
+    /// aisprint: unpickling runs code the file names, so import only pickles you trust. The
+    /// helper runs in --python, or in a virtual environment with scikit-learn and XGBoost
+    /// that the first import creates under ~/.cache/aisprint/import-venv (from PyPI).
+    ///
+    /// Writes oscarp/models/imported/<unit>@<resource>.json and points the entries at them;
+    /// the file as it was is kept as oscarp/performance_models.json.bak. A pickle that is
+    /// missing or unreadable is an error naming its entry, and nothing is written.
+    ///
+    /// Example: aisprint models import --application_dir my_app --python .venv/bin/python
+    Import {
+        #[arg(long = "application_dir", visible_alias = "application-dir", value_name = "DIR")]
+        application_dir: PathBuf,
+        /// The Python that loads the pickles (with scikit-learn and xgboost installed).
+        #[arg(long, value_name = "PYTHON")]
+        python: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,7 @@ pub mod design;
 pub mod error;
 pub mod jobs;
 pub mod mesh;
+pub mod model_import;
 pub mod models;
 pub mod new_app;
 pub mod output;

@@ -346,12 +346,13 @@ fn load_regressors(dir: &Path, file: &str, models: &mut oscarp::PerformanceModel
 
 /// A trained model (JSON, as `aisprint models train` writes), checked.
 fn read_regressor(dir: &Path, rel: &str) -> Result<aisprint_model::perfmodel::Regressor, String> {
-    let t = std::fs::read_to_string(dir.join(rel)).map_err(|e| format!("`{rel}`: cannot read: {e}"))?;
     if rel.ends_with(".pickle") || rel.ends_with(".pkl") {
+        let found = if dir.join(rel).is_file() { "" } else { " (and the file is not there)" };
         return Err(format!(
-            "`{rel}` is a pickled (Python) model, which is not read here: train JSON models with `aisprint models train`"
+            "`{rel}` is a pickled (Python) model{found}, which aisprint does not load: convert it with `aisprint models import`, or train JSON models with `aisprint models train`"
         ));
     }
+    let t = std::fs::read_to_string(dir.join(rel)).map_err(|e| format!("`{rel}`: cannot read: {e}"))?;
     let r = serde_json::from_str::<aisprint_model::perfmodel::Regressor>(&t).map_err(|e| format!("`{rel}`: {e}"))?;
     r.check().map_err(|e| format!("`{rel}`: {e}"))?;
     Ok(r)

@@ -11,9 +11,26 @@ use crate::error::{CmdError, Outcome};
 use crate::models;
 
 pub(super) fn run(cmd: ModelsCommand) -> Result<Outcome, CmdError> {
-    let ModelsCommand::Train { application_dir, campaign } = cmd;
-    let loaded = appdir::load_for(&application_dir, appdir::Uses::MODELS).map_err(CmdError::invalid)?;
-    train(&application_dir, &loaded.app, campaign)
+    match cmd {
+        ModelsCommand::Train { application_dir, campaign } => {
+            let loaded = appdir::load_for(&application_dir, appdir::Uses::MODELS).map_err(CmdError::invalid)?;
+            train(&application_dir, &loaded.app, campaign)
+        }
+        ModelsCommand::Import { application_dir, python } => {
+            let done = crate::model_import::import(&application_dir, python.as_deref(), &mut std::io::stdout())
+                .map_err(|e| match e {
+                    crate::model_import::ImportError::Invalid(d) => CmdError::invalid(d),
+                    crate::model_import::ImportError::Failed(m) => CmdError::failed(m),
+                })?;
+            println!(
+                "Done: {} model(s) imported, {} MLLIBfaas entr{} now PACSLTK; oscarp/performance_models.json points at them (as it was: oscarp/performance_models.json.bak).",
+                done.models,
+                done.faas,
+                if done.faas == 1 { "y is" } else { "ies are" }
+            );
+            Ok(Outcome::Done)
+        }
+    }
 }
 
 /// Trains the models of an application already loaded (a campaign's, after its runs); the

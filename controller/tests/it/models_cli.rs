@@ -170,3 +170,159 @@ fn a_broken_table_is_named() {
     );
     assert!(!app.join("oscarp/performance_models.json").exists(), "nothing written");
 }
+
+/// The Python of a virtual environment with scikit-learn and XGBoost (PyPI): `$AISPRINT_ML_PYTHON`,
+/// else `target/ml-venv` (tests/run makes it; made here when missing).
+fn ml_python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("AISPRINT_ML_PYTHON") {
+        return p.into();
+    }
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = crate::support::repo().join("target/ml-venv");
+    let py = venv.join("bin/python");
+    let ready = std::process::Command::new(&py)
+        .args(["-c", "import sklearn, xgboost"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        eprintln!("installing scikit-learn and xgboost-cpu into {} (once)", venv.display());
+        let st = std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("venv");
+        assert!(st.success());
+        let st = std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "scikit-learn==1.7.2", "xgboost-cpu==3.1.2"])
+            .status()
+            .expect("pip");
+        assert!(st.success(), "pip install scikit-learn xgboost-cpu failed");
+    }
+    py
+}
+
+/// Pickles as OSCAR-P writes them: an aMLLibrary-style `Regressor` (a class of a module the
+/// import's helper does not have) around a scikit-learn or XGBoost model fit on scaled
+/// `cores` and `inverse_cores` (t = 2 + 8/cores), with its StandardScalers. Prints each
+/// model's predictions at 0.75, 2.5 and 5 cores.
+const MAKE_PICKLES: &str = r#"
+import pickle, sys, types, numpy as np
+from sklearn.preprocessing import StandardScaler
+from sklearn.linear_model import Ridge
+from sklearn.tree import DecisionTreeRegressor
+from sklearn.ensemble import RandomForestRegressor
+import xgboost
+mod = types.ModuleType("regressor"); sys.modules["regressor"] = mod
+class Regressor:
+    def __init__(self, r, s):
+        self._campaign_configuration = {"General": {"y": "avg_response_time"}}
+        self._regressor, self._x_columns, self._scalers, self._logger = r, ["cores", "inverse_cores"], s, "regressor"
+Regressor.__module__ = "regressor"; mod.Regressor = Regressor
+cores = np.array([0.5, 1, 1.5, 2, 3, 4, 6, 8])
+X = np.column_stack([cores, 1 / cores]); y = 2 + 8 / cores
+Q = np.column_stack([[0.75, 2.5, 5.0], [1 / 0.75, 1 / 2.5, 1 / 5.0]])
+s = {c: StandardScaler().fit(X[:, [i]]) for i, c in enumerate(["cores", "inverse_cores"])}
+scale = lambda A: np.column_stack([s[c].transform(A[:, [i]])[:, 0] for i, c in enumerate(["cores", "inverse_cores"])])
+ys = StandardScaler().fit(y.reshape(-1, 1))
+for name, m in [("ridge", Ridge(alpha=1e-6)), ("tree", DecisionTreeRegressor(random_state=0)),
+                ("forest", RandomForestRegressor(n_estimators=5, random_state=0)),
+                ("xgb", xgboost.XGBRegressor(n_estimators=20, max_depth=3))]:
+    scalers = dict(s)
+    if name == "tree":  # the target scaled too, as aMLLibrary may do
+        scalers["avg_response_time"] = ys
+        m.fit(scale(X), ys.transform(y.reshape(-1, 1))[:, 0])
+        p = ys.inverse_transform(m.predict(scale(Q)).reshape(-1, 1))[:, 0]
+    else:
+        m.fit(scale(X), y)
+        p = m.predict(scale(Q))
+    pickle.dump(Regressor(m, scalers), open("%s/%s.pickle" % (sys.argv[1], name), "wb"))
+    print(name, " ".join(repr(float(v)) for v in p))
+"#;
+
+/// `aisprint models import`: upstream's pickled regressors become JSON models that predict what
+/// the pickles did, MLLIBfaas entries become PACSLTK ones, and SPACE4AI-D runs on them; a
+/// missing pickle stops the import with its entry named and nothing written.
+#[test]
+fn pickled_regressors_are_imported_and_predict_as_before() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let app = example(tmp.path(), "mask_detection");
+    let dir = app.to_str().expect("path");
+    assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
+    let pickles = app.join("oscarp/pickles");
+    std::fs::create_dir_all(&pickles).expect("mkdir");
+    let py = ml_python();
+    let made = std::process::Command::new(&py).args(["-c", MAKE_PICKLES]).arg(&pickles).output().expect("python");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let expected: std::collections::BTreeMap<String, Vec<f64>> = text(&made.stdout)
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next().expect("name").to_string();
+            (name, w.map(|v| v.parse().expect("number")).collect())
+        })
+        .collect();
+    let entry = |f: &str| serde_json::json!({"model": "CoreBasedPredictor", "regressor_file": format!("oscarp/pickles/{f}.pickle")});
+    let mut pm = serde_json::json!({
+        "blurry-faces-onnx": {
+            "blurry-faces-onnx": {"VM1": entry("ridge")},
+            "blurry-faces-onnx_partition1_1": {"VM1": entry("tree")},
+            "blurry-faces-onnx_partition1_2": {"VM1": entry("forest")},
+        },
+        "mask-detector": {"mask-detector": {
+            "VM2": entry("xgb"),
+            "Lambda": {"model": "MLLIBfaas", "regressor_file": "/nowhere/best.pickle", "demandWarm": 2.5, "demandCold": 4},
+        }},
+    });
+    let file = app.join("oscarp/performance_models.json");
+    // A pickle named where it is not (upstream's example names a laptop's folders).
+    pm["mask-detector"]["mask-detector"]["VM2"]["regressor_file"] = "/Users/someone/Downloads/best.pickle".into();
+    std::fs::write(&file, pm.to_string()).expect("write");
+    let python = py.to_str().expect("path");
+    let r = aisprint(tmp.path(), &["models", "import", "--application_dir", dir, "--python", python]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(
+        err.contains(
+            "mask-detector.mask-detector.VM2.regressor_file: `/Users/someone/Downloads/best.pickle`: no such file"
+        ),
+        "{err}"
+    );
+    assert!(!app.join("oscarp/models/imported").exists() && !app.join("oscarp/performance_models.json.bak").exists());
+
+    pm["mask-detector"]["mask-detector"]["VM2"] = entry("xgb");
+    std::fs::write(&file, pm.to_string()).expect("write");
+    let before = std::fs::read_to_string(&file).expect("read");
+    let r = aisprint(tmp.path(), &["models", "import", "--application_dir", dir, "--python", python]);
+    let out = text(&r.stdout);
+    assert!(r.status.success(), "{out}{}", text(&r.stderr));
+    assert!(out.contains("Done: 4 model(s) imported, 1 MLLIBfaas entry is now PACSLTK"), "{out}");
+    assert_eq!(std::fs::read_to_string(app.join("oscarp/performance_models.json.bak")).expect("bak"), before);
+    let pm: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("pm")).expect("json");
+    assert_eq!(
+        pm["mask-detector"]["mask-detector"]["Lambda"],
+        serde_json::json!({"model": "PACSLTK", "demandWarm": 2.5, "demandCold": 4})
+    );
+    for (comp, unit, res, name, kind) in [
+        ("blurry-faces-onnx", "blurry-faces-onnx", "VM1", "ridge", "ridge"),
+        ("blurry-faces-onnx", "blurry-faces-onnx_partition1_1", "VM1", "tree", "decision_tree"),
+        ("blurry-faces-onnx", "blurry-faces-onnx_partition1_2", "VM1", "forest", "random_forest"),
+        ("mask-detector", "mask-detector", "VM2", "xgb", "random_forest"),
+    ] {
+        let f = pm[comp][unit][res]["regressor_file"].as_str().expect("file");
+        assert_eq!(f, format!("oscarp/models/imported/{unit}@{res}.json"));
+        let m: aisprint_model::perfmodel::Regressor =
+            serde_json::from_str(&std::fs::read_to_string(app.join(f)).expect("model")).expect("regressor");
+        assert_eq!(m.technique.name(), kind);
+        assert!(
+            m.imported_from.as_deref().is_some_and(|s| s.starts_with("sklearn.") || s.starts_with("xgboost.")),
+            "{:?}",
+            m.imported_from
+        );
+        // The same predictions as the pickled model (XGBoost computes in float32).
+        for (cores, want) in [0.75, 2.5, 5.0].iter().zip(&expected[name]) {
+            let got = m.predict_cores(*cores, None);
+            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{name} at {cores} cores: {got} vs {want}");
+        }
+    }
+    // SPACE4AI-D runs on them.
+    let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir, "--lambda", "0.1"]);
+    assert!(r.status.code() == Some(0) || r.status.code() == Some(3), "{}{}", text(&r.stdout), text(&r.stderr));
+    assert!(app.join("aisprint/deployments/base/space4ai-d/Output.json").is_file());
+}

@@ -40,6 +40,10 @@ pub struct Regressor {
     /// tried are not predicted faster than the most that were), not a free extrapolation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub domain: BTreeMap<String, (f64, f64)>,
+    /// The model this one was converted from (`aisprint models import`: the pickled model's
+    /// class), when it was not trained here; its `validation` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 /// How the model was chosen.
@@ -568,6 +572,7 @@ pub fn train(samples: &[Sample], inputs: &[&str], target: &str, o: &TrainOptions
         technique,
         validation: Validation { folds: k, rows: samples.len(), mape: err, per_technique },
         domain,
+        imported_from: None,
     })
 }
 

@@ -440,7 +440,7 @@ fn performance(s: &PerformanceModelSpec, cores_per_instance: Option<f64>) -> Res
         "CoreBasedPredictor" | "LambdaBasedPredictor" => {
             let Some(r) = &s.regressor else {
                 return Err(format!(
-                    "model `{}` needs its trained model: `regressor_file` {} could not be read (see the warning above; `aisprint models train` writes them)",
+                    "model `{}` needs its trained model: `regressor_file` {} could not be read (see the warning above; `aisprint models import` converts pickles, `aisprint models train` writes models from a campaign)",
                     s.model,
                     s.regressor_file.as_deref().map_or("(none)".to_string(), |f| format!("`{f}`"))
                 ));

@@ -30,6 +30,7 @@ fn regressor(a: f64, b: f64, throughput: bool) -> Regressor {
         technique: Technique::Ridge { alpha: 0.0, mean: vec![0.0], scale: vec![1.0], coef: vec![b], intercept: a },
         validation: Validation { folds: 5, rows: 10, mape: 0.0, per_technique: BTreeMap::new() },
         domain: BTreeMap::new(),
+        imported_from: None,
     }
 }
 
