@@ -389,10 +389,30 @@ fn upstream_application_quirks_are_at_most_warnings() {
         std::fs::read_to_string(app.join("aisprint/deployments/base/space4ai-d/SPACE4AI-D.yaml")).expect("copy");
     assert_eq!(copied, cut);
     // space4aid uses that file: there it is an error.
+    crate::space4aid_app::write_fixture_models(&app, &[("classifier_tiny", "VM1")]);
     let s = aisprint(tmp.path(), &["space4aid", "--application_dir", "fc"]);
     assert_eq!(s.status.code(), Some(1));
     let err = text(&s.stderr);
     assert!(err.contains("error: fc/space4ai-d/SPACE4AI-D.yaml:4:5"), "{err}");
+    // Without it, space4aid runs on the rest: the empty physical nodes, the adopted
+    // alternative on the classifier's VM.
+    std::fs::remove_file(app.join("space4ai-d/SPACE4AI-D.yaml")).expect("remove");
+    let s = aisprint(tmp.path(), &["space4aid", "--application_dir", "fc"]);
+    let out = text(&s.stdout);
+    assert_eq!(s.status.code(), Some(0), "{out}{}", text(&s.stderr));
+    let tiny = index["deployments"]
+        .as_mapping()
+        .expect("map")
+        .iter()
+        .find(|(_, d)| d["versions"]["classifier"] == "classifier_tiny")
+        .map(|(n, _)| n.as_str().expect("name").to_string())
+        .expect("a deployment with classifier_tiny");
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(app.join(format!("aisprint/deployments/{tiny}/space4ai-d/Output.json")))
+            .expect("output"),
+    )
+    .expect("json");
+    assert!(v["components"]["classifier_tiny"].is_object(), "{v}");
 }
 
 #[test]

@@ -162,33 +162,7 @@ fn alternatives_and_early_exits() {
     crate::support::copy_dir(&crate::support::repo().join("tests/fixtures/apps/filter_classifier"), &app);
     let dir = app.to_str().expect("path");
     assert!(aisprint(tmp.path(), &["design", "--application_dir", dir]).status.success());
-    // A model for every unit on every candidate resource: 0.2 s on the Raspberry Pi, 0.1 s on
-    // the VM.
-    let cd = yaml(&app.join("common_config/candidate_deployments.yaml"));
-    let mut models = serde_json::Map::new();
-    for e in cd["Components"].as_mapping().expect("components").values() {
-        let name = e["name"].as_str().expect("name");
-        let units: Vec<(String, String)> = match name.split_once("_partitionX_") {
-            Some((base, _)) => (1..=3).map(|k| (name.replace('X', &k.to_string()), base.to_string())).collect(),
-            None => vec![(name.to_string(), name.to_string())],
-        };
-        for (unit, component) in units {
-            for r in e["Containers"]["container1"]["candidateExecutionResources"].as_sequence().expect("resources") {
-                let r = r.as_str().expect("resource");
-                let m = if r == "RaspPi" {
-                    serde_json::json!({"model": "QTedge", "demand": 0.2})
-                } else {
-                    serde_json::json!({"model": "QTcloud", "demand": 0.1})
-                };
-                let c = models.entry(component.clone()).or_insert_with(|| serde_json::json!({}));
-                let u = c.as_object_mut().expect("obj").entry(unit.clone()).or_insert_with(|| serde_json::json!({}));
-                u.as_object_mut().expect("obj").insert(r.to_string(), m);
-            }
-        }
-    }
-    std::fs::create_dir_all(app.join("oscarp")).expect("mkdir");
-    std::fs::write(app.join("oscarp/performance_models.json"), serde_json::Value::Object(models).to_string())
-        .expect("write");
+    write_fixture_models(&app, &[]);
 
     let r = aisprint(tmp.path(), &["space4aid", "--application_dir", dir]);
     let out = text(&r.stdout);
@@ -342,4 +316,42 @@ fn security_and_gpu_needs_place_components_on_capable_resources_only() {
     // tosca accepts what SPACE4AI-D chose.
     let t = aisprint(tmp.path(), &["toscarizer", "tosca", "--application_dir", dir, "--optimal"]);
     assert!(t.status.success(), "{}{}", text(&t.stdout), text(&t.stderr));
+}
+
+/// Writes a performance model for every unit of the filter_classifier fixture on every
+/// candidate resource (0.2 s on the Raspberry Pi, 0.1 s on the VM), and for the `extra`
+/// (unit, resource) pairs (alternatives that run where their component runs).
+pub(crate) fn write_fixture_models(app: &Path, extra: &[(&str, &str)]) {
+    let model = |r: &str| {
+        if r == "RaspPi" {
+            serde_json::json!({"model": "QTedge", "demand": 0.2})
+        } else {
+            serde_json::json!({"model": "QTcloud", "demand": 0.1})
+        }
+    };
+    let cd = yaml(&app.join("common_config/candidate_deployments.yaml"));
+    let mut models = serde_json::Map::new();
+    let mut add = |component: &str, unit: &str, r: &str| {
+        let c = models.entry(component.to_string()).or_insert_with(|| serde_json::json!({}));
+        let u = c.as_object_mut().expect("obj").entry(unit.to_string()).or_insert_with(|| serde_json::json!({}));
+        u.as_object_mut().expect("obj").insert(r.to_string(), model(r));
+    };
+    for e in cd["Components"].as_mapping().expect("components").values() {
+        let name = e["name"].as_str().expect("name");
+        let units: Vec<(String, String)> = match name.split_once("_partitionX_") {
+            Some((base, _)) => (1..=3).map(|k| (name.replace('X', &k.to_string()), base.to_string())).collect(),
+            None => vec![(name.to_string(), name.to_string())],
+        };
+        for (unit, component) in units {
+            for r in e["Containers"]["container1"]["candidateExecutionResources"].as_sequence().expect("resources") {
+                add(&component, &unit, r.as_str().expect("resource"));
+            }
+        }
+    }
+    for (unit, r) in extra {
+        add(unit, unit, r);
+    }
+    std::fs::create_dir_all(app.join("oscarp")).expect("mkdir");
+    std::fs::write(app.join("oscarp/performance_models.json"), serde_json::Value::Object(models).to_string())
+        .expect("write");
 }
