@@ -18,6 +18,7 @@ fn sources() -> Vec<PathBuf> {
         "shared/space4aid",
         "shared/ams",
         "shared/tosca",
+        "shared/onnx",
         "shared/runtime",
         "agent",
         "controller",
@@ -58,6 +59,12 @@ const RULES: &[Rule] = &[
     Rule { krate: "aisprint-space4aid", never: IO, never_dev: &[], why: "SPACE4AI-D does no IO" },
     Rule { krate: "aisprint-ams", never: IO, never_dev: &[], why: "the monitoring engine does no IO" },
     Rule { krate: "aisprint-tosca", never: IO, never_dev: &[], why: "TOSCA generation does no IO" },
+    Rule {
+        krate: "aisprint-onnx",
+        never: IO,
+        never_dev: &[],
+        why: "ONNX models are cut as bytes in, bytes out (the tests run Python beside it)",
+    },
     Rule {
         krate: "aisprint-proto",
         never: &["aisprint-model", "aisprint-runtime", "aisprint-agent", "aisprint-controller"],
