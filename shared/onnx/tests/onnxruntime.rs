@@ -86,23 +86,11 @@ fn halves_chained_give_the_whole_models_output() {
     let cuts = every_cut_agrees(tmp.path(), &py, "skip", 2);
     let two: Vec<&Vec<String>> = cuts.iter().filter(|c| c.crossing.len() == 2).map(|c| &c.crossing).collect();
     assert!(two.contains(&&vec!["r1".to_string(), "r2".to_string()]), "{cuts:?}");
-    assert_eq!(
-        candidates(
-            &Graph::new(
-                aisprint_onnx::read(&std::fs::read(tmp.path().join("skip.onnx")).expect("r"))
-                    .expect("m")
-                    .graph
-                    .as_ref()
-                    .expect("g")
-            )
-            .expect("g"),
-            1
-        )
-        .iter()
-        .filter(|c| c.crossing.len() > 1)
-        .count(),
-        0
-    );
+    // Allowing one crossing tensor only, no cut falls inside the block.
+    let skip = aisprint_onnx::read(&std::fs::read(tmp.path().join("skip.onnx")).expect("read")).expect("model");
+    let g = Graph::new(skip.graph.as_ref().expect("graph")).expect("graph");
+    let single = candidates(&g, 1);
+    assert!(single.iter().all(|c| c.crossing.len() == 1) && single.len() < cuts.len(), "{single:?}");
 }
 
 #[test]
