@@ -86,7 +86,12 @@ impl<'g> Graph<'g> {
         let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, n) in g.node.iter().enumerate() {
             for o in n.output.iter().filter(|o| !o.is_empty()) {
-                producer.insert(o.as_str(), i);
+                if producer.insert(o.as_str(), i).is_some() || initializers.contains_key(o.as_str()) {
+                    return Err(OnnxError::Cut(format!(
+                        "tensor `{o}` is made twice (node `{}` makes it again)",
+                        node_name(g, i)
+                    )));
+                }
             }
             for x in n.input.iter().filter(|x| !x.is_empty()) {
                 consumers.entry(x.as_str()).or_default().push(i);
@@ -143,7 +148,7 @@ impl<'g> Graph<'g> {
             .iter()
             .filter_map(|x| self.initializers.get(x.as_str()))
             .filter_map(|t| TensorInfo::of_initializer(t).bytes())
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     /// The value info the model gives for `tensor`, if any.
@@ -159,5 +164,111 @@ pub fn node_name(g: &GraphProto, i: usize) -> String {
     match n.name.as_deref() {
         Some(s) if !s.is_empty() => s.to_string(),
         _ => format!("#{i} ({})", n.op_type.as_deref().unwrap_or("?")),
+    }
+}
+
+/// Floating-point operations of node `i` (a multiply-add counts two), from the shapes the
+/// model gives: convolutions and matrix products by their multiply-adds, pooling by its
+/// window, element-wise operators by their outputs, shape operators free. `Err` names an
+/// operator that is not estimated, or a shape that is missing.
+pub fn node_flops(g: &Graph<'_>, i: usize) -> Result<u64, String> {
+    let n = &g.proto.node[i];
+    let op = n.op_type.as_deref().unwrap_or_default();
+    let name = node_name(g.proto, i);
+    let dims_of = |t: &str| -> Result<Vec<u64>, String> {
+        let info = g.info.get(t).ok_or_else(|| format!("node `{name}` ({op}): the model gives no shape for `{t}`"))?;
+        info.dims
+            .iter()
+            .map(|d| d.and_then(|d| u64::try_from(d).ok()))
+            .collect::<Option<Vec<u64>>>()
+            .ok_or_else(|| format!("node `{name}` ({op}): `{t}` has a dimension that is not a number"))
+    };
+    let elems = |t: &str| -> Result<u64, String> {
+        dims_of(t)?
+            .iter()
+            .try_fold(1u64, |a, d| a.checked_mul(*d))
+            .ok_or_else(|| format!("node `{name}`: `{t}` is too large"))
+    };
+    let out = n.output.first().map(String::as_str).unwrap_or_default();
+    let input = |k: usize| n.input.get(k).map(String::as_str).unwrap_or_default();
+    let attr_ints = |a: &str| n.attribute.iter().find(|x| x.name.as_deref() == Some(a)).map(|x| x.ints.clone());
+    Ok(match op {
+        "Conv" | "ConvTranspose" => {
+            // Weights [Cout, Cin/group, k...]: each output element takes Cin/group·k... MACs.
+            let w = dims_of(input(1))?;
+            let per = w.iter().skip(1).fold(1u64, |a, d| a.saturating_mul(*d));
+            let outs = if op == "Conv" {
+                elems(out)?
+            } else {
+                elems(input(0))?.saturating_mul(w.first().copied().unwrap_or(1))
+            };
+            outs.saturating_mul(per).saturating_mul(2)
+        }
+        "Gemm" | "MatMul" => {
+            let a = dims_of(input(0))?;
+            let trans_a = n.attribute.iter().any(|x| x.name.as_deref() == Some("transA") && x.i == Some(1));
+            let k = if op == "Gemm" && trans_a { a.first() } else { a.last() }.copied().unwrap_or(1);
+            elems(out)?.saturating_mul(k).saturating_mul(2)
+        }
+        "MaxPool" | "AveragePool" | "LpPool" => {
+            let k: u64 =
+                attr_ints("kernel_shape").unwrap_or_default().iter().map(|v| u64::try_from(*v).unwrap_or(1)).product();
+            elems(out)? * k.max(1)
+        }
+        "GlobalAveragePool" | "GlobalMaxPool" | "ReduceMean" | "ReduceSum" | "ReduceMax" => elems(input(0))?,
+        "BatchNormalization" | "LayerNormalization" | "InstanceNormalization" => elems(out)?.saturating_mul(4),
+        "Softmax" | "LogSoftmax" => elems(out)?.saturating_mul(3),
+        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Add" | "Sub" | "Mul" | "Div" | "Clip" | "Exp" | "Sqrt" | "Pow"
+        | "Erf" | "Gelu" | "HardSigmoid" | "HardSwish" | "Max" | "Min" | "Neg" | "Abs" | "Where" | "Equal"
+        | "Greater" | "Less" | "Not" | "And" | "Or" | "Cast" | "Resize" | "Upsample" => elems(out)?,
+        "Flatten" | "Reshape" | "Transpose" | "Concat" | "Split" | "Slice" | "Squeeze" | "Unsqueeze" | "Identity"
+        | "Shape" | "Gather" | "Constant" | "Dropout" | "Pad" | "Expand" | "Tile" | "ConstantOfShape" => 0,
+        other => return Err(format!("node `{name}`: operator `{other}` is not estimated (no rule for its compute)")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::NodeProto;
+
+    fn node(name: &str, op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+        NodeProto {
+            name: Some(name.into()),
+            op_type: Some(op.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn graph(nodes: Vec<NodeProto>) -> GraphProto {
+        let input = ValueInfoProto { name: Some("x".into()), ..Default::default() };
+        GraphProto { node: nodes, input: vec![input], ..Default::default() }
+    }
+
+    #[test]
+    fn bad_graphs_are_named() {
+        let g = graph(vec![node("a", "Relu", &["x"], &["y"]), node("b", "Relu", &["nowhere"], &["z"])]);
+        assert_eq!(
+            Graph::new(&g).unwrap_err().to_string(),
+            "node `b` reads `nowhere`, which no node, input or initializer makes"
+        );
+        let g = graph(vec![node("a", "Add", &["x", "z"], &["y"]), node("b", "Relu", &["y"], &["z"])]);
+        assert_eq!(Graph::new(&g).unwrap_err(), OnnxError::Cycle("a".into()));
+        let g = graph(vec![node("a", "Relu", &["x"], &["y"]), node("b", "Relu", &["x"], &["y"])]);
+        assert_eq!(Graph::new(&g).unwrap_err().to_string(), "tensor `y` is made twice (node `b` makes it again)");
+        // Out of file order, still a graph: sorted.
+        let g = graph(vec![node("b", "Relu", &["y"], &["z"]), node("a", "Relu", &["x"], &["y"])]);
+        assert_eq!(Graph::new(&g).expect("graph").order, vec![1, 0]);
+        let g = graph(vec![node("odd", "FancyOp", &["x"], &["y"])]);
+        let gr = Graph::new(&g).expect("graph");
+        assert_eq!(
+            node_flops(&gr, 0).unwrap_err(),
+            "node `odd`: operator `FancyOp` is not estimated (no rule for its compute)"
+        );
+        let g = graph(vec![node("r", "Relu", &["x"], &["y"])]);
+        let gr = Graph::new(&g).expect("graph");
+        assert!(node_flops(&gr, 0).unwrap_err().contains("gives no shape for `y`"));
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use crate::graph::{node_name, Graph};
+use crate::graph::{node_flops, node_name, Graph};
 use crate::proto::{GraphProto, ModelProto, ValueInfoProto};
 use crate::OnnxError;
 
@@ -23,6 +23,9 @@ pub struct Cut {
     pub bytes: Option<u64>,
     /// Bytes of the parameters each part holds.
     pub parameters: (u64, u64),
+    /// Floating-point operations of each part (`graph::node_flops`), when every node of the
+    /// model is estimated.
+    pub flops: Option<(u64, u64)>,
 }
 
 /// Every cut at which at most `max_crossing` tensors cross.
@@ -45,11 +48,13 @@ pub fn candidates(g: &Graph<'_>, max_crossing: usize) -> Vec<Cut> {
             by_nodes.unwrap_or(0)
         }
     };
-    let total_params: u64 = g.order.iter().map(|&i| g.parameter_bytes(i)).sum();
+    let total_params = g.order.iter().fold(0u64, |a, &i| a.saturating_add(g.parameter_bytes(i)));
+    let flops: Option<Vec<u64>> = g.order.iter().map(|&i| node_flops(g, i).ok()).collect();
+    let total_flops: Option<u64> = flops.as_ref().map(|f| f.iter().fold(0u64, |a, x| a.saturating_add(*x)));
     let mut params_before = 0u64;
     let mut out = Vec::new();
     for at in 1..g.order.len() {
-        params_before += g.parameter_bytes(g.order[at - 1]);
+        params_before = params_before.saturating_add(g.parameter_bytes(g.order[at - 1]));
         // Graph inputs read after the cut: the second part would need them.
         if g.inputs.iter().any(|x| g.consumers.get(x).into_iter().flatten().any(|&c| position[c] >= at)) {
             continue;
@@ -69,8 +74,16 @@ pub fn candidates(g: &Graph<'_>, max_crossing: usize) -> Vec<Cut> {
         if outputs_before || crossing.is_empty() || crossing.len() > max_crossing {
             continue;
         }
-        let bytes = crossing.iter().map(|t| g.info.get(t.as_str()).and_then(|i| i.bytes())).sum::<Option<u64>>();
-        out.push(Cut { at, crossing, bytes, parameters: (params_before, total_params - params_before) });
+        let bytes = crossing
+            .iter()
+            .map(|t| g.info.get(t.as_str()).and_then(|i| i.bytes()))
+            .try_fold(0u64, |a, b| a.checked_add(b?));
+        let flops = flops.as_ref().zip(total_flops).map(|(f, t)| {
+            let before = f[..at].iter().fold(0u64, |a, x| a.saturating_add(*x));
+            (before, t.saturating_sub(before))
+        });
+        let parameters = (params_before, total_params.saturating_sub(params_before));
+        out.push(Cut { at, crossing, bytes, parameters, flops });
     }
     out
 }

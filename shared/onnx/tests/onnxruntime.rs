@@ -81,6 +81,11 @@ fn halves_chained_give_the_whole_models_output() {
     assert_eq!(cuts[0].parameters.0, (8 * 27 + 8) * 4);
     let total = (8 * 27 + 8 + 16 * 72 + 16 + 10 * 1024 + 10) * 4;
     assert!(cuts.iter().all(|c| c.parameters.0 + c.parameters.1 == total));
+    // Compute: conv1 makes 8·16·16 outputs of 3·3·3 multiply-adds; the whole model in all.
+    let conv1 = 2 * 8 * 16 * 16 * 27;
+    assert_eq!(cuts[0].flops.map(|f| f.0), Some(conv1));
+    let whole = conv1 + 8 * 16 * 16 + 8 * 8 * 8 * 4 + 2 * 16 * 8 * 8 * 72 + 16 * 8 * 8 + 2 * 10 * 1024;
+    assert!(cuts.iter().all(|c| c.flops.map(|(a, b)| a + b) == Some(whole)), "{cuts:?}");
 
     // The skip connection: inside the block two tensors cross (the block's input rides along).
     let cuts = every_cut_agrees(tmp.path(), &py, "skip", 2);

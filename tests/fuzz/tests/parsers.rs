@@ -137,6 +137,65 @@ const CLASS_NAMES: &[&str] = &[include_str!(
 const PERFORMANCE: &[&str] = &[
     "System:\n  metric_name: average_f1\n  metric_thr: 0.5\n  sorted_deployments_performance:\n  - base:\n      components: [a, b]\n      dependencies: [[a, b, 0.6336]]\n      metric_value: 0.7247\n  - original_deployment:\n      components: [a2, b]\n      dependencies: [[a2, b, 0.6]]\n      metric_value: 0.6\n",
 ];
+/// A small valid ONNX model (Conv, Relu, Gemm, with shapes and initializers), as bytes.
+fn onnx_seed() -> Vec<u8> {
+    use aisprint_onnx::proto::{
+        tensor_shape_proto::{dimension::Value, Dimension},
+        type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
+        ValueInfoProto,
+    };
+    let info = |n: &str, dims: &[i64]| ValueInfoProto {
+        name: Some(n.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(1),
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|d| Dimension { value: Some(Value::DimValue(*d)), denotation: None })
+                        .collect(),
+                }),
+            })),
+            denotation: None,
+        }),
+        doc_string: None,
+    };
+    let tensor = |n: &str, dims: &[i64]| TensorProto {
+        name: Some(n.into()),
+        dims: dims.to_vec(),
+        data_type: Some(1),
+        float_data: vec![0.5; dims.iter().product::<i64>() as usize],
+        ..Default::default()
+    };
+    let node = |op: &str, i: &[&str], o: &str| NodeProto {
+        op_type: Some(op.into()),
+        name: Some(o.into()),
+        input: i.iter().map(|s| s.to_string()).collect(),
+        output: vec![o.into()],
+        ..Default::default()
+    };
+    let g = GraphProto {
+        node: vec![
+            node("Conv", &["x", "w"], "c"),
+            node("Relu", &["c"], "r"),
+            node("Flatten", &["r"], "f"),
+            node("Gemm", &["f", "fw"], "y"),
+        ],
+        input: vec![info("x", &[1, 1, 4, 4])],
+        output: vec![info("y", &[1, 2])],
+        value_info: vec![info("c", &[1, 2, 4, 4]), info("r", &[1, 2, 4, 4]), info("f", &[1, 32])],
+        initializer: vec![tensor("w", &[2, 1, 3, 3]), tensor("fw", &[2, 32])],
+        ..Default::default()
+    };
+    ModelProto {
+        ir_version: Some(8),
+        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(17) }],
+        graph: Some(g),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
 const AUTH: &[&str] = &[
     "id = im; type = InfrastructureManager; username = u; password = p\nid = ost; type = OpenStack; host = https://x:5000; username = a; password = 'b;c'; tenant = t\n",
 ];
@@ -230,6 +289,21 @@ proptest! {
         }
         if let Ok((doc, _)) = yaml::parse::<DeploymentsPerformance>("deployments_performance.yaml", &text(&p)) {
             let _ = doc.value.ranks(&["base", "deployment1"]);
+        }
+    }
+
+    #[test]
+    fn onnx_models(e in proptest::collection::vec(edit(), 0..12)) {
+        use aisprint_onnx::{graph::{node_flops, Graph}, split::{candidates, split}};
+        if let Ok(m) = aisprint_onnx::read(&apply(&onnx_seed(), &e)) {
+            if let Some(Ok(g)) = m.graph.as_ref().map(Graph::new) {
+                for i in 0..g.proto.node.len() {
+                    let _ = node_flops(&g, i);
+                }
+                for c in candidates(&g, 2) {
+                    let _ = split(&m, &c);
+                }
+            }
         }
     }
 
