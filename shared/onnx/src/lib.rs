@@ -1,7 +1,9 @@
 //! ONNX models for the SPACE4AI-D partitioner: read and written with the format's own
 //! messages (`proto`, compiled from `proto/onnx.proto` by protox and prost), looked at as a
-//! graph of tensors (`graph`), and cut in two (`split`). No IO: bytes in, bytes out.
+//! graph of tensors (`graph`), cut in two (`split`), and the cuts ranked for two sites and the
+//! network between them (`choose`). No IO: bytes in, bytes out.
 
+pub mod choose;
 pub mod graph;
 pub mod split;
 
