@@ -54,6 +54,9 @@ pub enum Optional {
     PerformanceModels,
     /// `space4ai-d/qos_constraints.yaml`, which `design` writes.
     QosFile,
+    /// `space4ai-r/deployments_performance.yaml`, which `design` writes for
+    /// `@model_performance`.
+    DeploymentsPerformance,
 }
 
 /// A command and the optional files it uses.
@@ -76,6 +79,7 @@ impl Uses {
             Optional::Space4aidConfig,
             Optional::PerformanceModels,
             Optional::QosFile,
+            Optional::DeploymentsPerformance,
         ],
     };
 
@@ -92,6 +96,7 @@ impl Uses {
             Optional::Space4aidConfig,
             Optional::PerformanceModels,
             Optional::QosFile,
+            Optional::DeploymentsPerformance,
         ],
     };
 
@@ -445,19 +450,15 @@ fn load_confusions(r: &mut Reader<'_>, app: &mut Application, folders: &[(String
     }
 }
 
-/// `space4ai-r/deployments_performance.yaml` (design writes it for `@model_performance`; a
-/// user may edit it), or None without the file.
-pub fn deployments_performance(
-    dir: &Path,
-    display: &str,
-) -> Result<Option<accuracy::DeploymentsPerformance>, Diagnostics> {
-    let rel = paths::DEPLOYMENTS_PERFORMANCE;
-    let mut r = Reader { dir, display, uses: Uses::ALL, diags: Diagnostics::new() };
-    let found = r.optional::<accuracy::DeploymentsPerformance>(Optional::QosFile, rel);
-    match r.diags.into_result() {
-        Ok(_) => Ok(found.map(|d| d.value)),
-        Err(e) => Err(e),
-    }
+/// The accuracy rank of each deployment of `names` (0: the most accurate; None: below
+/// `metric_thr`), from `space4ai-r/deployments_performance.yaml` (design writes it for
+/// `@model_performance`; a user may edit it); without the file every rank is 0.
+pub fn accuracy_ranks(dir: &Path, display: &str, names: &[&str]) -> Result<Vec<Option<usize>>, Diagnostics> {
+    let mut r = Reader { dir, display, uses: Uses::SPACE4AID, diags: Diagnostics::new() };
+    let found = r
+        .optional::<accuracy::DeploymentsPerformance>(Optional::DeploymentsPerformance, paths::DEPLOYMENTS_PERFORMANCE);
+    r.diags.into_result()?;
+    Ok(found.map_or_else(|| vec![Some(0); names.len()], |d| d.value.ranks(names)))
 }
 
 fn component_folders(dir: &Path) -> Vec<String> {

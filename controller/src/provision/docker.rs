@@ -102,15 +102,12 @@ fn user_script(component: &str, dash_flags: bool) -> String {
 /// `toscarizer docker`.
 pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, ToscarizerError> {
     use aisprint_model::app::deployments::{CandidateDeployments, ComponentPartitions};
-    let one = |d: Diagnostic| -> Diagnostics { d.into() };
-    let need = |rel: &str| -> Result<String, ToscarizerError> {
-        read_text(app, rel).map_err(one)?.ok_or_else(|| {
-            ToscarizerError::Invalid(one(Diagnostic::error(rel, "", "missing: run `aisprint design` first")))
-        })
-    };
-    let deployments: CandidateDeployments = parse_file(paths::DEPLOYMENTS, &need(paths::DEPLOYMENTS)?)?;
-    let resources: CandidateResources = parse_file(paths::RESOURCES, &need(paths::RESOURCES)?)?;
-    let partitions: ComponentPartitions = parse_file(paths::COMPONENT_PARTITIONS, &need(paths::COMPONENT_PARTITIONS)?)?;
+    // Read once: parsed here, and rewritten with the images by `stage_write_back`.
+    let candidates = need(app, paths::DEPLOYMENTS)?;
+    let deployments: CandidateDeployments = parse_file(paths::DEPLOYMENTS, &candidates)?;
+    let resources: CandidateResources = parse_file(paths::RESOURCES, &need(app, paths::RESOURCES)?)?;
+    let partitions: ComponentPartitions =
+        parse_file(paths::COMPONENT_PARTITIONS, &need(app, paths::COMPONENT_PARTITIONS)?)?;
     let prefix = o.prefix();
     let mut out = OutputSet::new();
     let mut images: Vec<(String, String, String)> = Vec::new(); // (tag, platform, context)
@@ -182,7 +179,7 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
     doc.insert("components".into(), serde_yaml::Value::Mapping(containers));
     let containers_rel = format!("{}/containers.yaml", paths::DESIGNS);
     out.file(&containers_rel, serde_yaml::to_string(&doc).map_err(|e| failed(e.to_string()))?);
-    let said = stage_write_back(app, &named, o.dry_run, &mut out)?;
+    let said = stage_write_back(app, candidates, &named, o.dry_run, &mut out)?;
     out.commit(app).map_err(|e| failed(e.to_string()))?;
     println!("{said}");
     // The script must be executable in the context (COPY keeps the mode).
@@ -217,22 +214,25 @@ pub fn docker(app: &Path, o: &DockerOptions) -> Result<DockerOutcome, Toscarizer
     Ok(DockerOutcome::Built)
 }
 
+/// The text of an application file `docker` needs.
+fn need(app: &Path, rel: &str) -> Result<String, ToscarizerError> {
+    let one = |d: Diagnostic| -> Diagnostics { d.into() };
+    read_text(app, rel).map_err(one)?.ok_or_else(|| {
+        ToscarizerError::Invalid(one(Diagnostic::error(rel, "", "missing: run `aisprint design` first")))
+    })
+}
+
 /// The images go into candidate_deployments.yaml too (not on a dry run), the file as it was
-/// kept beside it: staged in `out`; returns what to tell the user.
+/// (`candidates`) kept beside it: staged in `out`; returns what to tell the user.
 fn stage_write_back(
     app: &Path,
+    candidates: String,
     named: &[Named],
     dry_run: bool,
     out: &mut OutputSet,
 ) -> Result<String, ToscarizerError> {
     let one = |d: Diagnostic| -> Diagnostics { d.into() };
-    let need = |rel: &str| -> Result<String, ToscarizerError> {
-        read_text(app, rel)
-            .map_err(one)?
-            .ok_or_else(|| ToscarizerError::Invalid(one(Diagnostic::error(rel, "", "missing"))))
-    };
-    let candidates = need(paths::DEPLOYMENTS)?;
-    let dag: ApplicationDag = parse_file(paths::DAG, &need(paths::DAG)?)?;
+    let dag: ApplicationDag = parse_file(paths::DAG, &need(app, paths::DAG)?)?;
     let back = write_back(&candidates, named, &dag)
         .map_err(|e| ToscarizerError::Invalid(one(Diagnostic::error(paths::DEPLOYMENTS, "", e))))?;
     let backup = format!("{}.bak", paths::DEPLOYMENTS);

@@ -58,6 +58,7 @@ fn images_of<'n>(name: &str, named: &'n [Named]) -> Vec<&'n str> {
 /// Sets the images of every entry of `text` (candidate_deployments.yaml) that `named` covers.
 pub fn write_back(text: &str, named: &[Named], dag: &ApplicationDag) -> Result<WrittenBack, String> {
     let mut doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let before = doc.clone();
     let comps = doc
         .get_mut("Components")
         .and_then(Value::as_mapping_mut)
@@ -97,10 +98,8 @@ pub fn write_back(text: &str, named: &[Named], dag: &ApplicationDag) -> Result<W
             }
         }
     }
-    let new = serde_yaml::to_string(&doc).map_err(|e| e.to_string())?;
-    let same: Result<Value, _> = serde_yaml::from_str(text);
-    if same.ok().as_ref() != Some(&doc) {
-        out.text = Some(new);
+    if doc != before {
+        out.text = Some(serde_yaml::to_string(&doc).map_err(|e| e.to_string())?);
     }
     Ok(out)
 }

@@ -330,10 +330,7 @@ pub fn run(
     // Accuracy first (`@model_performance`): deployments below metric_thr are left out, and
     // the cheapest feasible of the most accurate rank that has one is chosen.
     let names: Vec<&str> = systems.iter().map(|(d, _)| d.name.as_str()).collect();
-    let ranks = match appdir::deployments_performance(dir, &display).map_err(Space4aidError::Invalid)? {
-        Some(p) => p.ranks(&names),
-        None => vec![Some(0); names.len()],
-    };
+    let ranks = appdir::accuracy_ranks(dir, &display, &names).map_err(Space4aidError::Invalid)?;
     let mut solved = Vec::new();
     for ((dep, system), rank) in systems.iter().zip(&ranks) {
         let Some(rank) = rank else {

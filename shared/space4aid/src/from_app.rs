@@ -314,12 +314,13 @@ pub fn left_out(app: &Application, dep: &PlannedDeployment) -> Vec<(String, Stri
     for u in &dep.units {
         let Some((_, spec)) = app.deployments.value.for_unit(&u.name) else { continue };
         let Some((_, container)) = spec.containers.first() else { continue };
+        let asks = needs(app, &u.component, container);
         for r in &container.candidate_execution_resources {
             let Some((l, resource)) = app.resources.value.resource(r) else { continue };
             if l.layer.number != u.layer {
                 continue;
             }
-            if let Some(why) = needs(app, &u.component, container).unmet(r, resource) {
+            if let Some(why) = asks.unmet(r, resource) {
                 out.push((u.name.clone(), r.clone(), why));
             }
         }
@@ -351,12 +352,13 @@ fn unit_options(
     let mut compatible = Vec::new();
     let mut perf = Map::new();
     let mut unfit = Vec::new();
+    let asks = needs(app, c, container);
     for r in &container.candidate_execution_resources {
         let Some((l, resource)) = res.resource(r) else { continue };
         if l.layer.number != u.layer {
             continue;
         }
-        if let Some(why) = needs(app, c, container).unmet(r, resource) {
+        if let Some(why) = asks.unmet(r, resource) {
             unfit.push(why);
             continue;
         }

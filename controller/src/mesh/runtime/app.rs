@@ -41,16 +41,6 @@ fn read_json(path: &Path, display: &str) -> Result<serde_json::Value, RuntimeErr
     serde_json::from_str(&text).map_err(|e| invalid(display, "", format!("not JSON: {e}")))
 }
 
-/// Accuracy rank of each deployment (`space4ai-r/deployments_performance.yaml`): 0 is the most
-/// accurate; None below `metric_thr`; without the file every rank is 0.
-fn ranks(dir: &Path, display: &str, deps: &[PlannedDeployment]) -> Result<Vec<Option<usize>>, RuntimeError> {
-    let names: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
-    Ok(match appdir::deployments_performance(dir, display).map_err(RuntimeError::Invalid)? {
-        Some(p) => p.ranks(&names),
-        None => vec![Some(0); deps.len()],
-    })
-}
-
 /// Reads and checks everything SPACE4AI-R needs of the application; every error names the file.
 pub fn load(section: &RuntimeSection) -> Result<RuntimeApp, RuntimeError> {
     let dir = PathBuf::from(&section.application_dir);
@@ -60,7 +50,8 @@ pub fn load(section: &RuntimeSection) -> Result<RuntimeApp, RuntimeError> {
     let plan = design::plan(&app, &DesignOptions::default()).map_err(RuntimeError::Invalid)?;
     let lambda = from_app::arrival_rate(&app).unwrap_or(1.0);
     let time = app.space4aid.as_ref().and_then(|d| d.value.time).unwrap_or(1.0);
-    let ranks = ranks(&dir, &display, &plan.deployments)?;
+    let names: Vec<&str> = plan.deployments.iter().map(|d| d.name.as_str()).collect();
+    let ranks = appdir::accuracy_ranks(&dir, &display, &names).map_err(RuntimeError::Invalid)?;
     let mut candidates = Vec::new();
     let mut deployments = Vec::new();
     for (dep, rank) in plan.deployments.into_iter().zip(ranks) {
