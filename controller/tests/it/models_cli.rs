@@ -174,28 +174,12 @@ fn a_broken_table_is_named() {
 /// The Python of a virtual environment with scikit-learn and XGBoost (PyPI): `$AISPRINT_ML_PYTHON`,
 /// else `target/ml-venv` (tests/run makes it; made here when missing).
 fn ml_python() -> std::path::PathBuf {
-    if let Some(p) = std::env::var_os("AISPRINT_ML_PYTHON") {
-        return p.into();
-    }
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = crate::support::repo().join("target/ml-venv");
-    let py = venv.join("bin/python");
-    let ready = std::process::Command::new(&py)
-        .args(["-c", "import sklearn, xgboost"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        eprintln!("installing scikit-learn and xgboost-cpu into {} (once)", venv.display());
-        let st = std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("venv");
-        assert!(st.success());
-        let st = std::process::Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "scikit-learn==1.7.2", "xgboost-cpu==3.1.2"])
-            .status()
-            .expect("pip");
-        assert!(st.success(), "pip install scikit-learn xgboost-cpu failed");
-    }
-    py
+    aisprint_test_support::venv_python(
+        "AISPRINT_ML_PYTHON",
+        "ml-venv",
+        "import sklearn, xgboost",
+        &["scikit-learn==1.7.2", "xgboost-cpu==3.1.2"],
+    )
 }
 
 /// Pickles as OSCAR-P writes them: an aMLLibrary-style `Regressor` (a class of a module the

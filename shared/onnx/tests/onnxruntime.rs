@@ -10,22 +10,12 @@ use aisprint_onnx::graph::Graph;
 use aisprint_onnx::split::{candidates, split};
 
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("AISPRINT_ONNX_PYTHON") {
-        return p.into();
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/onnx-venv");
-    let py = venv.join("bin/python");
-    let ready = Command::new(&py).args(["-c", "import onnx, onnxruntime"]).output().is_ok_and(|o| o.status.success());
-    if !ready {
-        eprintln!("installing onnx and onnxruntime into {} (once)", venv.display());
-        assert!(Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("venv").success());
-        let st = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "onnx==1.17.0", "onnxruntime==1.20.1", "numpy==2.1.3"])
-            .status()
-            .expect("pip");
-        assert!(st.success(), "pip install onnx onnxruntime failed");
-    }
-    py
+    aisprint_test_support::venv_python(
+        "AISPRINT_ONNX_PYTHON",
+        "onnx-venv",
+        "import onnx, onnxruntime",
+        &["onnx==1.17.0", "onnxruntime==1.20.1", "numpy==2.1.3"],
+    )
 }
 
 fn run(py: &Path, script: &str, args: &[&Path]) -> String {

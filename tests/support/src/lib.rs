@@ -136,6 +136,34 @@ pub fn http_post(port: u16, path: &str, body: &str) -> (u16, String) {
     (code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
 }
 
+/// The Python of a virtual environment the tests need: `$<env_var>` when it is set (a Python
+/// with the packages), else `target/<dir>` under the repository, created with
+/// `pip install <packages>` when `check` (Python code) fails there (`tests/run` creates them
+/// beforehand). One test of a process installs at a time; each environment is checked once.
+pub fn venv_python(env_var: &str, dir: &str, check: &str, packages: &[&str]) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var) {
+        return PathBuf::from(p);
+    }
+    // The environments found ready by this process (checked once: an import can take seconds).
+    static READY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut ready_ones = READY.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = repo().join("target").join(dir);
+    let py = venv.join("bin/python");
+    if ready_ones.iter().any(|d| d == dir) {
+        return py;
+    }
+    let ready = Command::new(&py).args(["-c", check]).output().is_ok_and(|o| o.status.success());
+    if !ready {
+        eprintln!("installing {} into {} (once; a few minutes)", packages.join(" "), venv.display());
+        let st = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+        assert!(st.success(), "cannot create {}", venv.display());
+        let st = Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(packages).status().expect("pip");
+        assert!(st.success(), "pip install {} failed", packages.join(" "));
+    }
+    ready_ones.push(dir.to_string());
+    py
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,32 +20,9 @@ use super::{repo, text};
 pub const IM_PORT: u16 = 8800;
 pub const ARTIFACTS_PORT: u16 = 8801;
 
-static VENV: Mutex<Option<PathBuf>> = Mutex::new(None);
-
 /// The Python of a virtual environment with IM installed.
 pub fn im_python() -> PathBuf {
-    let mut guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = guard.as_ref() {
-        return p.clone();
-    }
-    let py = match std::env::var_os("AISPRINT_IM_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let venv = repo().join("target/im-venv");
-            let py = venv.join("bin/python");
-            let ready = Command::new(&py).args(["-c", "import IM"]).output().is_ok_and(|o| o.status.success());
-            if !ready {
-                eprintln!("installing IM 2.0.0 into {} (once; a few minutes)", venv.display());
-                let st = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
-                assert!(st.success(), "cannot create {}", venv.display());
-                let st = Command::new(venv.join("bin/pip")).args(["install", "-q", "IM==2.0.0"]).status().expect("pip");
-                assert!(st.success(), "pip install IM==2.0.0 failed");
-            }
-            py
-        }
-    };
-    *guard = Some(py.clone());
-    py
+    aisprint_test_support::venv_python("AISPRINT_IM_PYTHON", "im-venv", "import IM", &["IM==2.0.0"])
 }
 
 /// A network namespace with only loopback, IM and the artifacts server inside; removed on drop.
