@@ -14,10 +14,9 @@
 use std::time::Instant;
 
 use aisprint_onnx::graph::Graph;
-use aisprint_onnx::proto::tensor_shape_proto::{dimension::Value, Dimension};
 use aisprint_onnx::proto::{
-    attribute_proto::AttributeType, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    ValueInfoProto,
 };
 use aisprint_onnx::split::{candidates, split};
 use prost::Message;
@@ -43,22 +42,7 @@ struct Builder {
 
 impl Builder {
     fn info(name: &str, dims: &[i64]) -> ValueInfoProto {
-        ValueInfoProto {
-            name: Some(name.into()),
-            r#type: Some(TypeProto {
-                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                    elem_type: Some(1),
-                    shape: Some(TensorShapeProto {
-                        dim: dims
-                            .iter()
-                            .map(|d| Dimension { value: Some(Value::DimValue(*d)), denotation: None })
-                            .collect(),
-                    }),
-                })),
-                denotation: None,
-            }),
-            doc_string: None,
-        }
+        aisprint_onnx::tensor_info(name, 1, dims)
     }
 
     fn weights(&mut self, name: &str, dims: &[i64]) -> String {

@@ -47,6 +47,24 @@ pub fn read(bytes: &[u8]) -> Result<proto::ModelProto, OnnxError> {
     Ok(m)
 }
 
+/// The description of a tensor of `elem_type` (`TensorProto.DataType`: 1 is float) and fixed
+/// `dims`, as a graph's inputs, outputs and `value_info` hold it.
+pub fn tensor_info(name: &str, elem_type: i32, dims: &[i64]) -> proto::ValueInfoProto {
+    use proto::tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = dims.iter().map(|d| Dimension { value: Some(Value::DimValue(*d)), denotation: None }).collect();
+    proto::ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(proto::TypeProto {
+            value: Some(proto::type_proto::Value::TensorType(proto::type_proto::Tensor {
+                elem_type: Some(elem_type),
+                shape: Some(proto::TensorShapeProto { dim }),
+            })),
+            denotation: None,
+        }),
+        doc_string: None,
+    }
+}
+
 /// The bytes of a model.
 pub fn write(model: &proto::ModelProto) -> Vec<u8> {
     model.encode_to_vec()

@@ -139,27 +139,8 @@ const PERFORMANCE: &[&str] = &[
 ];
 /// A small valid ONNX model (Conv, Relu, Gemm, with shapes and initializers), as bytes.
 fn onnx_seed() -> Vec<u8> {
-    use aisprint_onnx::proto::{
-        tensor_shape_proto::{dimension::Value, Dimension},
-        type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-        ValueInfoProto,
-    };
-    let info = |n: &str, dims: &[i64]| ValueInfoProto {
-        name: Some(n.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(1),
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|d| Dimension { value: Some(Value::DimValue(*d)), denotation: None })
-                        .collect(),
-                }),
-            })),
-            denotation: None,
-        }),
-        doc_string: None,
-    };
+    use aisprint_onnx::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+    let info = |n: &str, dims: &[i64]| aisprint_onnx::tensor_info(n, 1, dims);
     let tensor = |n: &str, dims: &[i64]| TensorProto {
         name: Some(n.into()),
         dims: dims.to_vec(),
